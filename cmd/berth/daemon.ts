@@ -1,0 +1,109 @@
+import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { Server as HttpServer } from 'node:http';
+import type { BerthConfig } from '../../pkg/config/config.js';
+import { socketPath } from '../../pkg/config/config.js';
+import type { Condition, DaemonContext, ModuleInstance } from '../../pkg/cri/module.js';
+import { MODULES } from '../../pkg/cri/modules.js';
+import { CriServer } from '../../pkg/cri/server.js';
+import type { HandlerSet } from '../../pkg/cri/handlers.js';
+import { createLogger } from '../../pkg/log/log.js';
+import { Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
+import { Store } from '../../pkg/store/store.js';
+
+export class StartupError extends Error {}
+
+/** Resolves true when something accepts connections on the unix socket. */
+function socketAnswers(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(file);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Replaces a stale socket file; refuses when a live server holds it or the path is no socket. */
+async function claimSocket(file: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+  let st;
+  try {
+    st = await lstat(file);
+  } catch {
+    return;
+  }
+  if (!st.isSocket()) throw new StartupError(`${file} exists and is not a socket; refusing to replace it`);
+  if (await socketAnswers(file)) throw new StartupError(`another server is already listening on ${file}`);
+  await unlink(file);
+}
+
+export interface RunningDaemon {
+  socket: string;
+  shutdown(): Promise<void>;
+}
+
+export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
+  const t0 = process.hrtime.bigint();
+  const log = createLogger(config.log_level);
+  const socket = socketPath(config.listen);
+  await claimSocket(socket);
+  await mkdir(config.root, { recursive: true, mode: 0o711 });
+  await mkdir(config.state, { recursive: true, mode: 0o711 });
+
+  const store = Store.open(path.join(config.root, 'berth.db'));
+  const metrics = new Metrics();
+  const ctx: DaemonContext = {
+    config,
+    log,
+    store,
+    metrics,
+    services: {},
+    conditions: new Map<string, () => Condition | Promise<Condition>>(),
+  };
+  const started: ModuleInstance[] = [];
+  const handlers: HandlerSet = {};
+  const closeModules = async () => {
+    for (const m of started.reverse()) await m.close?.().catch((err: Error) => log.warn({ err: err.message }, 'module close failed'));
+    started.length = 0;
+  };
+  let server: CriServer | undefined;
+  let metricsServer: HttpServer | undefined;
+  try {
+    for (const mod of MODULES) {
+      const inst = await mod.start(ctx);
+      started.push(inst);
+      Object.assign(handlers, inst.handlers);
+    }
+    server = new CriServer(handlers, log, metrics);
+    await server.listen(socket);
+    await chmod(socket, 0o660);
+    if (config.metrics_listen) {
+      const m = await serveMetrics(metrics, config.metrics_listen);
+      metricsServer = m.server;
+      log.info({ address: m.address }, 'metrics listening');
+    }
+  } catch (err) {
+    server?.grpc.forceShutdown();
+    await closeModules();
+    store.close();
+    throw err;
+  }
+  log.info({ socket, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'berth ready');
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: no new calls; containers keep running');
+      await server!.shutdown(config.shutdown_grace_seconds * 1000);
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
+      await closeModules();
+      store.close();
+      await unlink(socket).catch(() => undefined);
+      log.info('berth stopped');
+    })());
+  return { socket, shutdown };
+}

@@ -1,0 +1,93 @@
+import { parseArgs } from 'node:util';
+import { applyFlags, ConfigError, loadConfig, toToml, type FlagOverrides } from '../../pkg/config/config.js';
+import { VERSION } from '../../pkg/version/version.js';
+import { runDaemon, StartupError } from './daemon.js';
+
+const USAGE = `usage: berth <command> [flags]
+
+commands:
+  daemon    serve CRI v1 on a unix socket
+  config    print the effective config as TOML
+  version   print berth's version
+
+flags (daemon, config):
+  --config FILE            config file (default /etc/berth/berth.toml)
+  --listen ADDR            CRI socket (default unix:///run/berth/berth.sock)
+  --root DIR               persistent state (default /var/lib/berth)
+  --state DIR              runtime state (default /run/berth)
+  --log-level LEVEL        trace|debug|info|warn|error
+  --metrics-listen ADDR    host:port for /metrics (default 127.0.0.1:9466; "" disables)
+`;
+
+const DEFAULT_CONFIG_FILE = '/etc/berth/berth.toml';
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`berth: ${message}\n`);
+  process.exit(code);
+}
+
+async function effectiveConfig(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      root: { type: 'string' },
+      state: { type: 'string' },
+      'log-level': { type: 'string' },
+      'metrics-listen': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const file = values.config ?? DEFAULT_CONFIG_FILE;
+  const fromFile = await loadConfig(file, values.config !== undefined);
+  const flags: FlagOverrides = {
+    listen: values.listen,
+    root: values.root,
+    state: values.state,
+    log_level: values['log-level'],
+    metrics_listen: values['metrics-listen'],
+  };
+  return applyFlags(fromFile, flags);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'version':
+      process.stdout.write(`berth ${VERSION} (CRI v1)\n`);
+      return;
+    case 'config':
+      process.stdout.write(toToml(await effectiveConfig(rest)));
+      return;
+    case 'daemon': {
+      const config = await effectiveConfig(rest);
+      const daemon = await runDaemon(config);
+      const onSignal = (sig: NodeJS.Signals) => {
+        daemon.shutdown().then(
+          () => process.exit(0),
+          (err: Error) => fail(`shutdown after ${sig}: ${err.message}`),
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      return;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`unknown command "${command}"\n${USAGE}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.message, 2);
+  if (err instanceof StartupError) fail(err.message, 1);
+  if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) fail(`${err.message}\n${USAGE}`, 2);
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
+});

@@ -1,0 +1,74 @@
+import * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import type { ImageServiceClient, ImageServiceDefinition } from '../cri/gen/runtime/v1/ImageService.js';
+import type { RuntimeServiceClient, RuntimeServiceDefinition } from '../cri/gen/runtime/v1/RuntimeService.js';
+import type { GetEventsRequest } from '../cri/gen/runtime/v1/GetEventsRequest.js';
+import type { ContainerEventResponse__Output } from '../cri/gen/runtime/v1/ContainerEventResponse.js';
+import { loadCri } from '../cri/proto.js';
+
+type In<D> = D extends MethodDefinition<infer A, any, any, any> ? A : never;
+type Out<D> = D extends MethodDefinition<any, any, any, infer B> ? B : never;
+type Unary<Def> = {
+  [K in keyof Def as string extends K ? never : K extends 'GetContainerEvents' ? never : K]: Def[K];
+};
+
+export type RuntimeMethod = keyof Unary<RuntimeServiceDefinition>;
+export type ImageMethod = keyof Unary<ImageServiceDefinition>;
+export type RuntimeRequest<M extends RuntimeMethod> = In<RuntimeServiceDefinition[M]>;
+export type RuntimeResponse<M extends RuntimeMethod> = Out<RuntimeServiceDefinition[M]>;
+export type ImageRequest<M extends ImageMethod> = In<ImageServiceDefinition[M]>;
+export type ImageResponse<M extends ImageMethod> = Out<ImageServiceDefinition[M]>;
+
+export interface CallOptions {
+  /** Per-call deadline in milliseconds (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** A gRPC error with its status code, as the client sees it. */
+export type CriError = grpc.ServiceError;
+
+/** A typed CRI v1 client over a unix socket: `await client.runtime('Version', {})`. */
+export class CriClient {
+  readonly runtimeClient: RuntimeServiceClient;
+  readonly imageClient: ImageServiceClient;
+
+  constructor(socket: string) {
+    const cri = loadCri().runtime.v1;
+    const target = socket.startsWith('unix:') ? socket : `unix://${socket}`;
+    const creds = grpc.credentials.createInsecure();
+    const opts = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
+    this.runtimeClient = new cri.RuntimeService(target, creds, opts);
+    this.imageClient = new cri.ImageService(target, creds, opts);
+  }
+
+  runtime<M extends RuntimeMethod>(method: M, req: RuntimeRequest<M>, opts?: CallOptions): Promise<RuntimeResponse<M>> {
+    return call(this.runtimeClient, method, req, opts);
+  }
+
+  image<M extends ImageMethod>(method: M, req: ImageRequest<M>, opts?: CallOptions): Promise<ImageResponse<M>> {
+    return call(this.imageClient, method, req, opts);
+  }
+
+  events(req: GetEventsRequest = {}): grpc.ClientReadableStream<ContainerEventResponse__Output> {
+    return this.runtimeClient.GetContainerEvents(req);
+  }
+
+  close(): void {
+    this.runtimeClient.close();
+    this.imageClient.close();
+  }
+}
+
+function call<R>(client: grpc.Client, method: string, req: unknown, opts?: CallOptions): Promise<R> {
+  const deadline = new Date(Date.now() + (opts?.timeoutMs ?? 60_000));
+  return new Promise<R>((resolve, reject) => {
+    const fn = (client as unknown as Record<string, Function>)[method];
+    if (typeof fn !== 'function') {
+      reject(new Error(`CRI client: no method ${method}`));
+      return;
+    }
+    fn.call(client, req, { deadline }, (err: grpc.ServiceError | null, res: R) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+export { status as GrpcStatus } from '@grpc/grpc-js';

@@ -1,0 +1,62 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyFlags, ConfigError, DEFAULT_CONFIG, parseConfig, socketPath, toToml } from './config.js';
+
+describe('config', () => {
+  it('keeps defaults for keys the file leaves out', () => {
+    const c = parseConfig('log_level = "debug"\n', 'f.toml');
+    assert.equal(c.log_level, 'debug');
+    assert.equal(c.root, DEFAULT_CONFIG.root);
+    assert.equal(c.runtime.handlers.runc!.path, '/usr/sbin/runc');
+  });
+
+  it('reads registry mirrors and insecure hosts', () => {
+    const c = parseConfig('[registry]\ninsecure = ["127.0.0.1:5000"]\n[registry.mirrors]\n"gcr.io" = ["http://127.0.0.1:5000"]\n', 'f');
+    assert.deepEqual(c.registry.insecure, ['127.0.0.1:5000']);
+    assert.deepEqual(c.registry.mirrors['gcr.io'], ['http://127.0.0.1:5000']);
+  });
+
+  it('adds runtime handlers and keeps the built-in ones', () => {
+    const c = parseConfig('[runtime.handlers.kata]\npath = "/usr/bin/kata-runtime"\n', 'f');
+    assert.equal(c.runtime.handlers.kata!.path, '/usr/bin/kata-runtime');
+    assert.equal(c.runtime.handlers.kata!.root, '');
+    assert.ok(c.runtime.handlers.crun);
+  });
+
+  const refused: [string, RegExp][] = [
+    ['bogus = 1', /f: unknown key "bogus"/],
+    ['[runtime]\nconmonn = "x"', /unknown key "runtime.conmonn"/],
+    ['log_level = 3', /key "log_level": expected a string, got number/],
+    ['log_level = "loud"', /"loud" is not one of/],
+    ['cgroup_driver = "cgroupv3"', /key "cgroup_driver"/],
+    ['[registry]\ninsecure = "x"', /key "registry.insecure": expected an array of strings/],
+    ['[registry.mirrors]\n"docker.io" = [1]', /key "registry.mirrors.docker.io"/],
+    ['[runtime.handlers.x]\nroot = "/r"', /key "runtime.handlers.x.path"/],
+    ['[runtime.handlers.x]\npath = "/p"\nextra = 1', /unknown key "runtime.handlers.x.extra"/],
+    ['image = 3', /key "image": expected a table/],
+    ['shutdown_grace_seconds = -1', /non-negative number/],
+    ['= broken', /f: not valid TOML/],
+  ];
+  for (const [text, want] of refused) {
+    it(`refuses ${JSON.stringify(text)}`, () => {
+      assert.throws(() => parseConfig(text, 'f'), (err: Error) => err instanceof ConfigError && want.test(err.message));
+    });
+  }
+
+  it('lets flags override the file', () => {
+    const c = applyFlags(parseConfig('root = "/a"\nlisten = "unix:///x.sock"', 'f'), { root: '/b', metrics_listen: '' });
+    assert.equal(c.root, '/b');
+    assert.equal(c.listen, 'unix:///x.sock');
+    assert.equal(c.metrics_listen, '');
+    assert.throws(() => applyFlags(c, { log_level: 'chatty' }), ConfigError);
+  });
+
+  it('round-trips through TOML', () => {
+    assert.deepEqual(parseConfig(toToml(DEFAULT_CONFIG), 'f'), DEFAULT_CONFIG);
+  });
+
+  it('takes only unix socket addresses', () => {
+    assert.equal(socketPath('unix:///run/berth/berth.sock'), '/run/berth/berth.sock');
+    assert.throws(() => socketPath('tcp://1.2.3.4:5'), ConfigError);
+  });
+});

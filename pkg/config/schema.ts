@@ -1,0 +1,78 @@
+// The config file's shape and defaults. Every key berth reads is declared here, so that an
+// unknown key or a wrong type in berth.toml is refused at start, naming the file and the key.
+
+export interface RuntimeHandlerConfig {
+  /** OCI runtime binary (runc or crun compatible). */
+  path: string;
+  /** Extra root directory for the runtime's state; empty means `<state>/runtime/<name>`. */
+  root: string;
+}
+
+export interface BerthConfig {
+  listen: string;
+  root: string;
+  state: string;
+  log_level: string;
+  metrics_listen: string;
+  cgroup_driver: 'cgroupfs' | 'systemd';
+  /** Bounded wait for in-flight calls on SIGTERM/SIGINT. */
+  shutdown_grace_seconds: number;
+  runtime: {
+    default_handler: string;
+    conmon: string;
+    /** Parent cgroup for pods when kubelet passes none. */
+    cgroup_parent: string;
+    handlers: Record<string, RuntimeHandlerConfig>;
+  };
+  image: {
+    max_concurrent_downloads: number;
+  };
+  registry: {
+    insecure: string[];
+    mirrors: Record<string, string[]>;
+  };
+  cni: {
+    conf_dir: string;
+    bin_dirs: string[];
+    /** Template written by UpdateRuntimeConfig; `{{.PodCIDR}}` is replaced. Empty disables. */
+    conf_template: string;
+  };
+  streaming: {
+    /** host:port; port 0 lets the OS pick. */
+    listen: string;
+  };
+}
+
+export const DEFAULT_CONFIG: BerthConfig = {
+  listen: 'unix:///run/berth/berth.sock',
+  root: '/var/lib/berth',
+  state: '/run/berth',
+  log_level: 'info',
+  metrics_listen: '127.0.0.1:9466',
+  cgroup_driver: 'cgroupfs',
+  shutdown_grace_seconds: 10,
+  runtime: {
+    default_handler: 'runc',
+    conmon: '/usr/bin/conmon',
+    cgroup_parent: '/berth',
+    handlers: {
+      runc: { path: '/usr/sbin/runc', root: '' },
+      crun: { path: '/usr/bin/crun', root: '' },
+    },
+  },
+  image: { max_concurrent_downloads: 3 },
+  registry: { insecure: [], mirrors: {} },
+  cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'], conf_template: '' },
+  streaming: { listen: '127.0.0.1:0' },
+};
+
+/** Keys whose values are maps with free-form keys, and the shape of each value. */
+export const MAP_KEYS: Record<string, 'string[]' | 'handler'> = {
+  'registry.mirrors': 'string[]',
+  'runtime.handlers': 'handler',
+};
+
+export const ENUMS: Record<string, readonly string[]> = {
+  cgroup_driver: ['cgroupfs', 'systemd'],
+  log_level: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+};

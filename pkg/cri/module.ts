@@ -1,0 +1,48 @@
+import type { BerthConfig } from '../config/config.js';
+import type { Logger } from '../log/log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/store.js';
+import type { HandlerSet } from './handlers.js';
+
+/**
+ * Domain services that modules publish for the modules after them. Each module adds its own
+ * entry with declaration merging: `declare module '../cri/module.js' { interface Services { images: ImageService } }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface Services {}
+
+export interface Condition {
+  type: string;
+  status: boolean;
+  reason: string;
+  message: string;
+}
+
+export interface DaemonContext {
+  config: BerthConfig;
+  log: Logger;
+  store: Store;
+  metrics: Metrics;
+  services: Partial<Services>;
+  /** Status conditions by type (RuntimeReady, NetworkReady, …), computed at each Status call. */
+  conditions: Map<string, () => Condition | Promise<Condition>>;
+}
+
+export interface ModuleInstance {
+  handlers: HandlerSet;
+  /** Called at shutdown in reverse start order. Must never stop containers. */
+  close?(): Promise<void>;
+}
+
+/** One area of the CRI (images, sandboxes, …): builds its domain service and its thin handlers. */
+export interface CriModule {
+  name: string;
+  start(ctx: DaemonContext): Promise<ModuleInstance>;
+}
+
+/** Fetches a service a module depends on, failing clearly when module order is wrong. */
+export function need<K extends keyof Services>(ctx: DaemonContext, name: K): NonNullable<Services[K]> {
+  const svc = ctx.services[name];
+  if (!svc) throw new Error(`berth module wiring: service "${String(name)}" is not started yet`);
+  return svc as NonNullable<Services[K]>;
+}

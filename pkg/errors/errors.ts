@@ -1,0 +1,53 @@
+// Typed domain errors. Domain packages throw these; pkg/cri maps each kind to one gRPC code,
+// so no domain package needs to know about gRPC.
+
+export type ErrorKind =
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'InvalidArgument'
+  | 'FailedPrecondition'
+  | 'Unauthenticated'
+  | 'PermissionDenied'
+  | 'Unavailable'
+  | 'DeadlineExceeded'
+  | 'Unimplemented'
+  | 'Internal';
+
+export class BerthError extends Error {
+  constructor(readonly kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = `${kind}Error`;
+  }
+}
+
+export class NotFoundError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('NotFound', message, options); }
+}
+export class AlreadyExistsError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('AlreadyExists', message, options); }
+}
+export class InvalidArgumentError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('InvalidArgument', message, options); }
+}
+export class FailedPreconditionError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('FailedPrecondition', message, options); }
+}
+export class UnauthenticatedError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('Unauthenticated', message, options); }
+}
+export class PermissionDeniedError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('PermissionDenied', message, options); }
+}
+export class UnavailableError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('Unavailable', message, options); }
+}
+export class DeadlineExceededError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('DeadlineExceeded', message, options); }
+}
+export class UnimplementedError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('Unimplemented', message, options); }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,52 @@
+import http from 'node:http';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** berth's Prometheus registry; other packages add their metrics to `registry`. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'service' | 'method' | 'code'>;
+  readonly duration: Histogram<'service' | 'method'>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'berth_cri_requests_total',
+      help: 'CRI calls served, by service, method and gRPC status code.',
+      labelNames: ['service', 'method', 'code'],
+      registers: [this.registry],
+    });
+    this.duration = new Histogram({
+      name: 'berth_cri_request_duration_seconds',
+      help: 'Time to answer a CRI call, by service and method.',
+      labelNames: ['service', 'method'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [this.registry],
+    });
+  }
+}
+
+/** Serves `/metrics` on host:port; resolves with the bound address once listening. */
+export async function serveMetrics(metrics: Metrics, listen: string): Promise<{ server: http.Server; address: string }> {
+  const idx = listen.lastIndexOf(':');
+  if (idx < 0) throw new Error(`metrics listen address "${listen}" must be host:port`);
+  const host = listen.slice(0, idx).replace(/^\[|\]$/g, '');
+  const port = Number(listen.slice(idx + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`metrics listen address "${listen}": bad port`);
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics' || req.method !== 'GET') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const a = server.address();
+  const address = typeof a === 'object' && a ? `${a.address}:${a.port}` : listen;
+  return { server, address };
+}
