@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Generates TypeScript types for the CRI messages from proto/api.proto into pkg/cri/gen
 // (not committed), then adds the `.js` extensions that NodeNext module resolution requires.
+// It generates into a scratch dir and rewrites only files whose text changed, so builds that
+// run at the same time in one tree never see the types missing.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
-const out = 'pkg/cri/gen';
-rmSync(out, { recursive: true, force: true });
+const dest = 'pkg/cri/gen';
+const out = mkdtempSync(path.join(os.tmpdir(), 'berth-gen-'));
 execFileSync(
   process.execPath,
   [
@@ -23,8 +26,17 @@ const walk = (dir) => {
     if (statSync(p).isDirectory()) walk(p);
     else if (p.endsWith('.ts')) {
       const text = readFileSync(p, 'utf8').replace(/from '(\.{1,2}\/[^']+)'/g, "from '$1.js'");
-      writeFileSync(p, text);
+      const target = path.join(dest, path.relative(out, p));
+      let old;
+      try {
+        old = readFileSync(target, 'utf8');
+      } catch {}
+      if (old !== text) {
+        mkdirSync(path.dirname(target), { recursive: true });
+        writeFileSync(target, text);
+      }
     }
   }
 };
 walk(out);
+rmSync(out, { recursive: true, force: true });
