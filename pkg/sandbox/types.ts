@@ -1,0 +1,81 @@
+// The sandbox domain's plain types, published on ctx.services.sandboxes for the container module.
+
+export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+
+export interface PortMapping {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  containerPort: number;
+  hostPort: number;
+  hostIp: string;
+}
+
+export interface SandboxLinux {
+  privileged: boolean;
+  supplementalGroups: number[];
+  runAsUser?: number;
+  runAsGroup?: number;
+  readonlyRootfs: boolean;
+  seccompProfile?: { type: string; localhostRef?: string };
+  /** LinuxContainerResources as received (snake_case), for the container module's cgroup math. */
+  overhead?: unknown;
+  resources?: unknown;
+}
+
+export interface SandboxInfo {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt: number;
+  state: SandboxState;
+  /** Unix nanoseconds. */
+  createdAt: bigint;
+  runtimeHandler: string;
+  /** Pinned namespace files; undefined = the host's namespace (NODE mode). */
+  netnsPath?: string;
+  ipcnsPath?: string;
+  utsnsPath?: string;
+  /** POD: containers join the pause process's pid namespace (/proc/<pausePid>/ns/pid). */
+  pidMode: 'POD' | 'CONTAINER' | 'NODE';
+  pausePid?: number;
+  /** Pod cgroup parent as kubelet gave it, or the configured default. */
+  cgroupParent: string;
+  logDirectory: string;
+  /** Files to bind-mount into containers at /etc/hosts, /etc/resolv.conf, /etc/hostname. */
+  hostsPath: string;
+  resolvConfPath: string;
+  hostnamePath: string;
+  /** tmpfs to bind at /dev/shm; undefined when the pod uses the host IPC namespace. */
+  shmPath?: string;
+  hostname: string;
+  ip?: string;
+  additionalIps: string[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Namespaced sysctls the pod asked for (already applied in the pod namespaces). */
+  sysctls: Record<string, string>;
+  portMappings: PortMapping[];
+  linux: SandboxLinux;
+}
+
+export interface ContainerHooks {
+  /** Stops every container of the sandbox (SIGTERM, grace, SIGKILL). */
+  stopAll(sandboxId: string): Promise<void>;
+  /** Removes every container of the sandbox. */
+  removeAll(sandboxId: string): Promise<void>;
+}
+
+export interface SandboxService {
+  /** NotFoundError naming the id; accepts a unique id prefix as crictl does. */
+  get(id: string): SandboxInfo;
+  list(): SandboxInfo[];
+  /** The container module registers these so stop/remove of a pod covers its containers. */
+  setContainerHooks(hooks: ContainerHooks): void;
+}
+
+declare module '../cri/module.js' {
+  interface Services {
+    sandboxes: SandboxService;
+  }
+}
