@@ -1,0 +1,83 @@
+// The parts of the OCI runtime spec (config.json) berth writes.
+
+export interface OciMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export interface OciSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo: number; op: string }[];
+}
+
+export interface OciSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures: string[];
+  flags?: string[];
+  syscalls: OciSyscall[];
+}
+
+export interface OciDevice {
+  path: string;
+  type: 'c' | 'b' | 'p' | 'u';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: string;
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+export interface OciResources {
+  devices?: OciDeviceRule[];
+  memory?: { limit?: number; swap?: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit: number };
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  unified?: Record<string, string>;
+}
+
+export interface OciProcess {
+  terminal: boolean;
+  user: { uid: number; gid: number; additionalGids?: number[]; umask?: number };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities?: { bounding: string[]; effective: string[]; permitted: string[] };
+  rlimits?: { type: string; hard: number; soft: number }[];
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  oomScoreAdj?: number;
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: OciProcess;
+  root: { path: string; readonly: boolean };
+  hostname?: string;
+  mounts: OciMount[];
+  annotations: Record<string, string>;
+  linux: {
+    namespaces: { type: string; path?: string }[];
+    resources: OciResources;
+    cgroupsPath: string;
+    devices?: OciDevice[];
+    maskedPaths?: string[];
+    readonlyPaths?: string[];
+    seccomp?: OciSeccomp;
+    rootfsPropagation?: string;
+    sysctl?: Record<string, string>;
+  };
+}
