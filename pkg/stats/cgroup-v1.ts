@@ -1,0 +1,71 @@
+// cgroup v1 reader: cpuacct, memory, pids and blkio hierarchies mounted separately. Every file
+// of one read is fetched in parallel; no child processes.
+import path from 'node:path';
+import { cgroupDir, type CgroupLayout, type CgroupMount } from './detect.js';
+import { cgroupPids, readOpt } from './fsread.js';
+import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
+import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats } from './types.js';
+
+type V1Controllers = Extract<CgroupLayout, { version: 1 }>['controllers'];
+
+export class CgroupV1Reader implements CgroupReader {
+  readonly version = 1 as const;
+  constructor(private readonly controllers: V1Controllers) {}
+
+  private file(ctl: CgroupMount | undefined, cg: string, name: string): string | undefined {
+    return ctl ? path.join(cgroupDir(ctl, cg), name) : undefined;
+  }
+
+  async read(cg: string): Promise<CgroupStats | undefined> {
+    const c = this.controllers;
+    const cpuacct = c.cpuacct ?? c.cpu;
+    const [cpuUsage, memUsage, memStat, memLimit, pids, blkBytes, blkOps] = await Promise.all([
+      readOpt(this.file(cpuacct, cg, 'cpuacct.usage')),
+      readOpt(this.file(c.memory, cg, 'memory.usage_in_bytes')),
+      readOpt(this.file(c.memory, cg, 'memory.stat')),
+      readOpt(this.file(c.memory, cg, 'memory.limit_in_bytes')),
+      readOpt(this.file(c.pids, cg, 'pids.current')),
+      readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_service_bytes_recursive')),
+      readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_serviced_recursive')),
+    ]);
+    if (cpuUsage === undefined && memUsage === undefined && pids === undefined) return undefined;
+    const out: CgroupStats = { timestamp: nowNs() };
+    const usage = cpuUsage !== undefined ? parseSingle(cpuUsage) : undefined;
+    if (usage !== undefined) out.cpu = { usageCoreNanoSeconds: usage };
+    if (memUsage !== undefined && memStat !== undefined) out.memory = v1Memory(memUsage, memStat, memLimit);
+    const p = pids !== undefined ? parseSingle(pids) : undefined;
+    if (p !== undefined) out.processes = p;
+    if (blkBytes !== undefined) out.io = parseBlkioV1(blkBytes, blkOps ?? '');
+    return out;
+  }
+
+  pids(cg: string, limit?: number): Promise<number[]> {
+    const c = this.controllers;
+    const ctl = c.pids ?? c.memory ?? c.cpuacct;
+    return ctl ? cgroupPids(cgroupDir(ctl, cg), limit) : Promise.resolve([]);
+  }
+}
+
+/**
+ * Memory the way cAdvisor computes it on v1: the hierarchical `total_*` counters of memory.stat
+ * (so a pod cgroup includes its containers), working set = usage − total_inactive_file.
+ */
+export function v1Memory(usageText: string, statText: string, limitText: string | undefined): MemoryStats {
+  const usage = parseSingle(usageText) ?? 0n;
+  const st = parseFlatKeyed(statText);
+  const inactive = st.get('total_inactive_file') ?? st.get('inactive_file') ?? 0n;
+  const workingSet = inactive < usage ? usage - inactive : 0n;
+  const m: MemoryStats = {
+    usageBytes: usage,
+    workingSetBytes: workingSet,
+    rssBytes: st.get('total_rss') ?? st.get('rss') ?? 0n,
+    pageFaults: st.get('total_pgfault') ?? st.get('pgfault') ?? 0n,
+    majorPageFaults: st.get('total_pgmajfault') ?? st.get('pgmajfault') ?? 0n,
+  };
+  const limit = limitText !== undefined ? parseSingle(limitText) : undefined;
+  if (limit !== undefined && limit < NO_LIMIT_THRESHOLD) {
+    m.limitBytes = limit;
+    m.availableBytes = limit > workingSet ? limit - workingSet : 0n;
+  }
+  return m;
+}

@@ -1,0 +1,56 @@
+// cgroup v2 reader: one unified hierarchy. cpu.stat, memory.current, memory.stat, memory.max,
+// pids.current and io.stat, read in parallel.
+import path from 'node:path';
+import { cgroupDir, type CgroupMount } from './detect.js';
+import { cgroupPids, readOpt } from './fsread.js';
+import { parseFlatKeyed, parseIoStat, parseSingle } from './parse.js';
+import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats } from './types.js';
+
+export class CgroupV2Reader implements CgroupReader {
+  readonly version = 2 as const;
+  constructor(private readonly unified: CgroupMount) {}
+
+  async read(cg: string): Promise<CgroupStats | undefined> {
+    const dir = cgroupDir(this.unified, cg);
+    const f = (name: string) => readOpt(path.join(dir, name));
+    const [cpuStat, memCurrent, memStat, memMax, pids, io] = await Promise.all([
+      f('cpu.stat'), f('memory.current'), f('memory.stat'), f('memory.max'), f('pids.current'), f('io.stat'),
+    ]);
+    // cpu.stat exists in every v2 cgroup, controllers enabled or not.
+    if (cpuStat === undefined) return undefined;
+    const out: CgroupStats = { timestamp: nowNs() };
+    const usec = parseFlatKeyed(cpuStat).get('usage_usec');
+    if (usec !== undefined) out.cpu = { usageCoreNanoSeconds: usec * 1000n };
+    if (memCurrent !== undefined && memStat !== undefined) out.memory = v2Memory(memCurrent, memStat, memMax);
+    const p = pids !== undefined ? parseSingle(pids) : undefined;
+    if (p !== undefined) out.processes = p;
+    if (io !== undefined) out.io = parseIoStat(io);
+    return out;
+  }
+
+  pids(cg: string, limit?: number): Promise<number[]> {
+    return cgroupPids(cgroupDir(this.unified, cg), limit);
+  }
+}
+
+/** Memory as cAdvisor computes it on v2: RSS is `anon`, working set = memory.current − inactive_file. */
+export function v2Memory(currentText: string, statText: string, maxText: string | undefined): MemoryStats {
+  const usage = parseSingle(currentText) ?? 0n;
+  const st = parseFlatKeyed(statText);
+  const inactive = st.get('inactive_file') ?? 0n;
+  const workingSet = inactive < usage ? usage - inactive : 0n;
+  const m: MemoryStats = {
+    usageBytes: usage,
+    workingSetBytes: workingSet,
+    rssBytes: st.get('anon') ?? 0n,
+    pageFaults: st.get('pgfault') ?? 0n,
+    majorPageFaults: st.get('pgmajfault') ?? 0n,
+  };
+  // memory.max is "max" when unlimited, which parseSingle leaves undefined.
+  const limit = maxText !== undefined ? parseSingle(maxText) : undefined;
+  if (limit !== undefined) {
+    m.limitBytes = limit;
+    m.availableBytes = limit > workingSet ? limit - workingSet : 0n;
+  }
+  return m;
+}

@@ -1,0 +1,110 @@
+// Disk usage of container writable layers. A walk of a directory tree is slow and I/O heavy,
+// so stats calls only ever read a cache; walks run in the background, at most one per directory
+// every `refreshMs`, and at most `concurrency` at once.
+import { lstat, opendir } from 'node:fs/promises';
+import path from 'node:path';
+import { nowNs, type DiskUsage } from './types.js';
+
+/** Bytes (allocated blocks, like du) and inodes under `dir`; hard links counted once. */
+export async function diskUsage(dir: string, signal?: AbortSignal): Promise<DiskUsage> {
+  const seen = new Set<bigint>();
+  let bytes = 0n;
+  const count = (st: { ino: bigint; blocks: bigint }) => {
+    if (seen.has(st.ino)) return;
+    seen.add(st.ino);
+    bytes += st.blocks * 512n;
+  };
+  count(await lstat(dir, { bigint: true }));
+  const stack = [dir];
+  while (stack.length) {
+    if (signal?.aborted) throw new Error(`disk usage walk of ${dir} aborted`);
+    const d = stack.pop()!;
+    let handle;
+    try {
+      handle = await opendir(d, { bufferSize: 128 });
+    } catch {
+      continue; // removed under us, or not a directory any more
+    }
+    const names: string[] = [];
+    for await (const e of handle) {
+      names.push(e.name);
+      if (e.isDirectory()) stack.push(path.join(d, e.name));
+    }
+    // A batch of lstats in parallel per directory keeps the walk quick without flooding the pool.
+    for (let i = 0; i < names.length; i += 32) {
+      const sts = await Promise.all(names.slice(i, i + 32).map((n) => lstat(path.join(d, n), { bigint: true }).catch(() => undefined)));
+      for (const st of sts) if (st) count(st);
+    }
+  }
+  return { timestamp: nowNs(), bytes, inodes: BigInt(seen.size) };
+}
+
+interface Entry {
+  value?: DiskUsage;
+  startedAt: number;
+  running?: Promise<void>;
+}
+
+export class DiskUsageCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly queue: string[] = [];
+  private active = 0;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly opts: { refreshMs: number; concurrency: number }) {}
+
+  /** The last known usage of `dir` (undefined before the first walk ends); schedules a refresh when stale. */
+  get(dir: string): DiskUsage | undefined {
+    let e = this.entries.get(dir);
+    if (!e) this.entries.set(dir, (e = { startedAt: 0 }));
+    if (!e.running && Date.now() - e.startedAt >= this.opts.refreshMs) this.schedule(dir, e);
+    return e.value;
+  }
+
+  /** Walks now (still within the concurrency bound) and resolves with the fresh value. */
+  async refresh(dir: string): Promise<DiskUsage | undefined> {
+    let e = this.entries.get(dir);
+    if (!e) this.entries.set(dir, (e = { startedAt: 0 }));
+    if (!e.running) this.schedule(dir, e);
+    await e.running;
+    return this.entries.get(dir)?.value;
+  }
+
+  private schedule(dir: string, e: Entry): void {
+    e.startedAt = Date.now();
+    e.running = new Promise<void>((resolve) => {
+      const run = async () => {
+        this.active++;
+        try {
+          e.value = await diskUsage(dir, this.abort.signal);
+        } catch {
+          // A vanished layer keeps its last value until forget().
+        } finally {
+          this.active--;
+          e.running = undefined;
+          resolve();
+          const next = this.queue.shift();
+          if (next) this.starters.get(next)?.();
+        }
+      };
+      if (this.active < this.opts.concurrency) void run();
+      else {
+        this.queue.push(dir);
+        this.starters.set(dir, () => {
+          this.starters.delete(dir);
+          void run();
+        });
+      }
+    });
+  }
+
+  private readonly starters = new Map<string, () => void>();
+
+  forget(dir: string): void {
+    this.entries.delete(dir);
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+}

@@ -1,0 +1,94 @@
+// Network counters of a pod's network namespace. Node cannot setns(2) its own threads, so we
+// read /proc/<pid>/net/dev of some process that lives in the namespace (found by comparing
+// /proc/<pid>/ns/net with the pinned namespace file). Only a pod with no process at all costs
+// one short-lived `nsenter --net=… cat /proc/net/dev`, and that result is cached briefly.
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { readOpt } from './fsread.js';
+import { parseNetDev } from './parse.js';
+import { nowNs, type NetworkStats } from './types.js';
+
+const execFileP = promisify(execFile);
+
+export interface NetnsReaderOptions {
+  nsenter?: string;
+  /** How long an nsenter reading is reused, ms. */
+  helperCacheMs?: number;
+}
+
+async function nsId(file: string): Promise<string | undefined> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export class NetnsStatsReader {
+  private readonly pidByNs = new Map<string, number>();
+  private readonly helperCache = new Map<string, { at: number; value: Promise<NetworkStats | undefined> }>();
+  private readonly nsenter: string;
+  private readonly helperCacheMs: number;
+  /** How many times the nsenter fallback ran (tests and metrics). */
+  helperRuns = 0;
+
+  constructor(opts: NetnsReaderOptions = {}) {
+    this.nsenter = opts.nsenter ?? 'nsenter';
+    this.helperCacheMs = opts.helperCacheMs ?? 2000;
+  }
+
+  /**
+   * Counters per interface (loopback excluded) of the namespace pinned at `netnsPath`, or
+   * undefined when the namespace is gone. `candidates` lists PIDs that may live in it.
+   */
+  async read(netnsPath: string, candidates: () => Promise<number[]>): Promise<NetworkStats | undefined> {
+    const id = await nsId(netnsPath);
+    if (!id) return undefined;
+    const known = this.pidByNs.get(netnsPath);
+    if (known !== undefined) {
+      const r = await this.viaPid(known, id);
+      if (r) return r;
+      this.pidByNs.delete(netnsPath);
+    }
+    const pids = await candidates().catch(() => [] as number[]);
+    const ids = await Promise.all(pids.map((p) => nsId(`/proc/${p}/ns/net`)));
+    for (let i = 0; i < pids.length; i++) {
+      if (ids[i] !== id) continue;
+      const r = await this.viaPid(pids[i]!, id);
+      if (r) {
+        this.pidByNs.set(netnsPath, pids[i]!);
+        return r;
+      }
+    }
+    return this.viaHelper(netnsPath);
+  }
+
+  private async viaPid(pid: number, id: string): Promise<NetworkStats | undefined> {
+    const [text, now] = await Promise.all([readOpt(`/proc/${pid}/net/dev`), nsId(`/proc/${pid}/ns/net`)]);
+    // Checked again after the read so a PID that exited and was reused is not trusted.
+    if (text === undefined || now !== id) return undefined;
+    return toNetwork(text);
+  }
+
+  private viaHelper(netnsPath: string): Promise<NetworkStats | undefined> {
+    const hit = this.helperCache.get(netnsPath);
+    if (hit && Date.now() - hit.at < this.helperCacheMs) return hit.value;
+    this.helperRuns++;
+    const value = execFileP(this.nsenter, [`--net=${netnsPath}`, 'cat', '/proc/net/dev'], { timeout: 5000, encoding: 'utf8' })
+      .then((r) => toNetwork(r.stdout))
+      .catch(() => undefined);
+    this.helperCache.set(netnsPath, { at: Date.now(), value });
+    return value;
+  }
+
+  forget(netnsPath: string): void {
+    this.pidByNs.delete(netnsPath);
+    this.helperCache.delete(netnsPath);
+  }
+}
+
+function toNetwork(text: string): NetworkStats {
+  return { timestamp: nowNs(), interfaces: parseNetDev(text).filter((i) => i.name !== 'lo') };
+}

@@ -1,0 +1,77 @@
+// Plain stats types of pkg/stats. Counters are bigint: CPU nanoseconds and byte counters pass
+// 2^53 on long-lived nodes, and the CRI carries them as uint64 anyway.
+
+export interface CpuStats {
+  /** Cumulative CPU time of every task in the cgroup, in nanoseconds. */
+  usageCoreNanoSeconds: bigint;
+  /** CPU rate since the previous sample of the same cgroup, in nano-cores (1e9 = one core); absent on the first sample. */
+  usageNanoCores?: bigint;
+}
+
+export interface MemoryStats {
+  usageBytes: bigint;
+  /** usage − inactive file cache: what the kernel cannot reclaim easily; kubelet evicts on it. */
+  workingSetBytes: bigint;
+  rssBytes: bigint;
+  pageFaults: bigint;
+  majorPageFaults: bigint;
+  /** The memory limit, when one is set. */
+  limitBytes?: bigint;
+  /** limit − working set, when a limit is set. */
+  availableBytes?: bigint;
+}
+
+export interface IoDeviceStats {
+  device: string;
+  readBytes: bigint;
+  writeBytes: bigint;
+  readOps: bigint;
+  writeOps: bigint;
+}
+
+export interface CgroupStats {
+  /** Wall-clock time of the read, nanoseconds since the epoch. */
+  timestamp: bigint;
+  cpu?: CpuStats;
+  memory?: MemoryStats;
+  /** Number of tasks (pids.current). */
+  processes?: bigint;
+  io?: IoDeviceStats[];
+}
+
+export interface NetInterfaceStats {
+  name: string;
+  rxBytes: bigint;
+  rxPackets: bigint;
+  rxErrors: bigint;
+  rxDropped: bigint;
+  txBytes: bigint;
+  txPackets: bigint;
+  txErrors: bigint;
+  txDropped: bigint;
+}
+
+export interface NetworkStats {
+  timestamp: bigint;
+  interfaces: NetInterfaceStats[];
+}
+
+export interface DiskUsage {
+  /** When the walk that produced these numbers ended, ns since the epoch. */
+  timestamp: bigint;
+  bytes: bigint;
+  inodes: bigint;
+}
+
+/** Reads the stats of one cgroup by its path relative to the hierarchy root ("/berth/pod1/ctr"). */
+export interface CgroupReader {
+  readonly version: 1 | 2;
+  /** Undefined when the cgroup does not exist (not started yet, or already removed). */
+  read(cgroupPath: string): Promise<CgroupStats | undefined>;
+  /** PIDs of every process in the cgroup and its descendants (for finding a process in a pod's netns). */
+  pids(cgroupPath: string, limit?: number): Promise<number[]>;
+}
+
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
