@@ -49,6 +49,8 @@ export class DiskUsageCache {
   private readonly entries = new Map<string, Entry>();
   private readonly queue: string[] = [];
   private active = 0;
+  /** Most walks ever running at once (bounded by `concurrency`). */
+  peak = 0;
   private readonly abort = new AbortController();
 
   constructor(private readonly opts: { refreshMs: number; concurrency: number }) {}
@@ -75,6 +77,7 @@ export class DiskUsageCache {
     e.running = new Promise<void>((resolve) => {
       const run = async () => {
         this.active++;
+        this.peak = Math.max(this.peak, this.active);
         try {
           e.value = await diskUsage(dir, this.abort.signal);
         } catch {
