@@ -1,5 +1,6 @@
 import type { CriModule } from './module.js';
 import { runtimeInfoModule } from './runtime-info.js';
+import { sandboxModule } from './sandbox.js';
 
 /** Modules in start order: a module may use the services of those before it. */
-export const MODULES: CriModule[] = [runtimeInfoModule];
+export const MODULES: CriModule[] = [runtimeInfoModule, sandboxModule];

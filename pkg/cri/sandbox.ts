@@ -1,0 +1,142 @@
+// Pod sandbox and network rpcs: RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus,
+// ListPodSandbox, UpdateRuntimeConfig, plus the NetworkReady condition. Conversion only; the work
+// is in pkg/sandbox and pkg/cni.
+import path from 'node:path';
+import { CniManager } from '../cni/manager.js';
+import { InvalidArgumentError } from '../errors/errors.js';
+import { recoverSandboxes } from '../sandbox/recover.js';
+import type { SandboxRequest } from '../sandbox/request.js';
+import { SandboxManager } from '../sandbox/service.js';
+import type { NamespaceMode, PortMapping, SandboxInfo } from '../sandbox/types.js';
+import type { PodSandboxConfig__Output } from './gen/runtime/v1/PodSandboxConfig.js';
+import type { PodSandboxFilter__Output } from './gen/runtime/v1/PodSandboxFilter.js';
+import type { PodSandbox } from './gen/runtime/v1/PodSandbox.js';
+import type { PodSandboxStatus } from './gen/runtime/v1/PodSandboxStatus.js';
+import type { CriModule } from './module.js';
+
+const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null ? undefined : Number(v));
+
+export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: string): SandboxRequest {
+  const md = cfg?.metadata;
+  const sc = cfg?.linux?.security_context;
+  const nso = sc?.namespace_options;
+  const seccomp = sc?.seccomp;
+  return {
+    name: md?.name ?? '',
+    namespace: md?.namespace ?? '',
+    uid: md?.uid ?? '',
+    attempt: md?.attempt ?? 0,
+    hostname: cfg?.hostname ?? '',
+    logDirectory: cfg?.log_directory ?? '',
+    dns: cfg?.dns_config ? { servers: cfg.dns_config.servers, searches: cfg.dns_config.searches, options: cfg.dns_config.options } : undefined,
+    portMappings: (cfg?.port_mappings ?? []).map(
+      (p): PortMapping => ({ protocol: p.protocol, containerPort: p.container_port, hostPort: p.host_port, hostIp: p.host_ip }),
+    ),
+    labels: cfg?.labels ?? {},
+    annotations: cfg?.annotations ?? {},
+    cgroupParent: cfg?.linux?.cgroup_parent ?? '',
+    sysctls: cfg?.linux?.sysctls ?? {},
+    // No namespace options at all: pod network and IPC, a PID namespace per container.
+    namespaces: nso
+      ? { network: nso.network, ipc: nso.ipc, pid: nso.pid, usernsMode: nso.userns_options?.mode }
+      : { network: 'POD', ipc: 'POD', pid: 'CONTAINER' },
+    linux: {
+      privileged: sc?.privileged ?? false,
+      supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
+      runAsUser: int(sc?.run_as_user?.value),
+      runAsGroup: int(sc?.run_as_group?.value),
+      readonlyRootfs: sc?.readonly_rootfs ?? false,
+      seccompProfile: seccomp ? { type: seccomp.profile_type, localhostRef: seccomp.localhost_ref || undefined } : undefined,
+      overhead: cfg?.linux?.overhead ?? undefined,
+      resources: cfg?.linux?.resources ?? undefined,
+    },
+    runtimeHandler: handler,
+  };
+}
+
+function namespaceOptions(i: SandboxInfo): { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode } {
+  return { network: i.netnsPath ? 'POD' : 'NODE', ipc: i.ipcnsPath ? 'POD' : 'NODE', pid: i.pidMode };
+}
+
+function metadata(i: SandboxInfo) {
+  return { name: i.name, namespace: i.namespace, uid: i.uid, attempt: i.attempt };
+}
+
+export function toStatus(i: SandboxInfo): PodSandboxStatus {
+  return {
+    id: i.id, metadata: metadata(i), state: i.state, created_at: i.createdAt.toString(),
+    network: { ip: i.ip ?? '', additional_ips: i.additionalIps.map((ip) => ({ ip })) },
+    linux: { namespaces: { options: namespaceOptions(i) } },
+    labels: i.labels, annotations: i.annotations, runtime_handler: i.runtimeHandler,
+  };
+}
+
+export function matchesFilter(i: SandboxInfo, f: PodSandboxFilter__Output | null): boolean {
+  if (!f) return true;
+  if (f.id && !i.id.startsWith(f.id)) return false;
+  if (f.state && i.state !== f.state.state) return false;
+  for (const [k, v] of Object.entries(f.label_selector ?? {})) if (i.labels[k] !== v) return false;
+  return true;
+}
+
+export const sandboxModule: CriModule = {
+  name: 'sandboxes',
+  async start(ctx) {
+    const { config, log } = ctx;
+    const cni = new CniManager({
+      confDir: config.cni.conf_dir, binDirs: config.cni.bin_dirs, cacheDir: path.join(config.root, 'cni', 'results'), log,
+    });
+    await cni.start();
+    ctx.conditions.set('NetworkReady', () => {
+      const s = cni.networkStatus();
+      return { type: 'NetworkReady', status: s.ready, reason: s.reason, message: s.message };
+    });
+    const mgr = new SandboxManager({ config, log, store: ctx.store, cni });
+    await mgr.init();
+    await recoverSandboxes(mgr, cni, log);
+    ctx.services.sandboxes = mgr;
+    return {
+      close: async () => cni.close(),
+      handlers: {
+        RunPodSandbox: async (req) => ({ pod_sandbox_id: await mgr.run(toSandboxRequest(req.config, req.runtime_handler)) }),
+        StopPodSandbox: async (req) => {
+          if (!req.pod_sandbox_id) throw new InvalidArgumentError('StopPodSandbox: pod_sandbox_id is required');
+          await mgr.stop(req.pod_sandbox_id);
+          return {};
+        },
+        RemovePodSandbox: async (req) => {
+          if (!req.pod_sandbox_id) throw new InvalidArgumentError('RemovePodSandbox: pod_sandbox_id is required');
+          await mgr.remove(req.pod_sandbox_id);
+          return {};
+        },
+        PodSandboxStatus: async (req) => {
+          const i = mgr.get(req.pod_sandbox_id);
+          const info: Record<string, string> = {};
+          if (req.verbose) {
+            const cniResult = await mgr.networkResult(i.id).catch(() => undefined);
+            info.info = JSON.stringify({
+              id: i.id, netnsPath: i.netnsPath ?? null, ipcnsPath: i.ipcnsPath ?? null, utsnsPath: i.utsnsPath ?? null,
+              pidMode: i.pidMode, pausePid: i.pausePid ?? null, cgroupParent: i.cgroupParent, hostname: i.hostname,
+              cniResult: cniResult?.raw ?? null, sysctls: i.sysctls, runtimeHandler: i.runtimeHandler,
+            });
+          }
+          return { status: toStatus(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
+        },
+        ListPodSandbox: async (req): Promise<{ items: PodSandbox[] }> => ({
+          items: mgr.list().filter((i) => matchesFilter(i, req.filter)).map((i) => ({
+            id: i.id, metadata: metadata(i), state: i.state, created_at: i.createdAt.toString(),
+            labels: i.labels, annotations: i.annotations, runtime_handler: i.runtimeHandler,
+          })),
+        }),
+        UpdateRuntimeConfig: async (req) => {
+          const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
+          if (cidr && config.cni.conf_template) {
+            const file = await cni.writeTemplate(config.cni.conf_template, cidr);
+            log.info({ file, podCidr: cidr }, 'wrote CNI config from template');
+          }
+          return {};
+        },
+      },
+    };
+  },
+};

@@ -1,0 +1,60 @@
+// Pinned namespaces through native/build/pinns, and their removal (unmount the pin, unlink it).
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { InvalidArgumentError } from '../errors/errors.js';
+import { umount } from '../sys/mount.js';
+import { PROJECT_ROOT } from '../version/version.js';
+
+const run = promisify(execFile);
+
+export const PINNS_PATH = path.join(PROJECT_ROOT, 'native/build/pinns');
+export const PAUSE_PATH = path.join(PROJECT_ROOT, 'native/build/pause');
+
+export type NsKind = 'net' | 'ipc' | 'uts';
+export const NS_KINDS: NsKind[] = ['net', 'ipc', 'uts'];
+
+export function pinPath(nsDir: string, kind: NsKind, id: string): string {
+  return path.join(nsDir, kind, id);
+}
+
+export interface PinRequest {
+  nsDir: string;
+  id: string;
+  kinds: NsKind[];
+  hostname?: string;
+  sysctls: Record<string, string>;
+}
+
+/** Creates and pins the namespaces; on failure pinns has already removed what it made. */
+export async function pinNamespaces(req: PinRequest): Promise<Partial<Record<NsKind, string>>> {
+  const args = ['-d', req.nsDir, '-f', req.id];
+  if (req.kinds.includes('net')) args.push('-n');
+  if (req.kinds.includes('ipc')) args.push('-i');
+  if (req.kinds.includes('uts')) args.push('-u');
+  if (req.hostname && req.kinds.includes('uts')) args.push('-h', req.hostname);
+  for (const [k, v] of Object.entries(req.sysctls)) args.push('-s', `${k}=${v}`);
+  try {
+    await run(PINNS_PATH, args, { timeout: 30_000 });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
+    // A sysctl the new namespace does not have (some net.core keys exist only in the host's).
+    if (/sysctl/.test(stderr)) throw new InvalidArgumentError(`pod sandbox ${req.id}: ${stderr}`);
+    throw new Error(`pin namespaces of sandbox ${req.id}: ${stderr}`);
+  }
+  const out: Partial<Record<NsKind, string>> = {};
+  for (const k of req.kinds) out[k] = pinPath(req.nsDir, k, req.id);
+  return out;
+}
+
+/** Unmounts and deletes every pin of `id`; missing pins are fine (idempotent). */
+export async function unpinNamespaces(nsDir: string, id: string): Promise<void> {
+  await Promise.all(
+    NS_KINDS.map(async (kind) => {
+      const p = pinPath(nsDir, kind, id);
+      umount(p);
+      await rm(p, { force: true });
+    }),
+  );
+}

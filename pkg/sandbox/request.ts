@@ -1,0 +1,118 @@
+// What RunPodSandbox asks for, as plain data (pkg/cri converts the CRI message into this), and
+// its validation. Everything that can be refused is refused here, before anything is created.
+import { access } from 'node:fs/promises';
+import net from 'node:net';
+import { InvalidArgumentError } from '../errors/errors.js';
+import type { NamespaceMode, PortMapping, SandboxLinux } from './types.js';
+
+export interface DnsConfig {
+  servers: string[];
+  searches: string[];
+  options: string[];
+}
+
+export interface SandboxRequest {
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt: number;
+  hostname: string;
+  logDirectory: string;
+  dns?: DnsConfig;
+  portMappings: PortMapping[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  cgroupParent: string;
+  sysctls: Record<string, string>;
+  namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; usernsMode?: NamespaceMode };
+  linux: SandboxLinux;
+  /** '' means the configured default. */
+  runtimeHandler: string;
+}
+
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+/** Sysctls that live in a namespace a pod owns (the kubelet's list): IPC ones and net.*. */
+export function sysctlNamespace(key: string): 'ipc' | 'net' | undefined {
+  const k = key.replaceAll('/', '.');
+  if (k === 'kernel.sem' || k.startsWith('kernel.shm') || k.startsWith('kernel.msg') || k.startsWith('fs.mqueue.')) return 'ipc';
+  if (k.startsWith('net.')) return 'net';
+  return undefined;
+}
+
+/** /proc/sys path a sysctl is checked against on the host; per-interface keys use `default`. */
+export function sysctlProbePath(key: string): string {
+  const parts = key.includes('/') ? key.split('/') : key.split('.');
+  if (parts[0] === 'net' && (parts[1] === 'ipv4' || parts[1] === 'ipv6') && (parts[2] === 'conf' || parts[2] === 'neigh') && parts.length >= 5) {
+    parts[3] = 'default';
+  }
+  return `/proc/sys/${parts.join('/')}`;
+}
+
+/** Refuses a bad request with InvalidArgumentError naming the field; resolves the handler name. */
+export async function validateRequest(req: SandboxRequest, handlers: Record<string, unknown>, defaultHandler: string): Promise<string> {
+  const what = `pod sandbox ${req.namespace || '?'}/${req.name || '?'}`;
+  if (!req.name) throw new InvalidArgumentError('RunPodSandbox: config.metadata.name is required');
+  if (!req.namespace) throw new InvalidArgumentError(`RunPodSandbox ${req.name}: config.metadata.namespace is required`);
+  if (!req.uid) throw new InvalidArgumentError(`RunPodSandbox ${req.namespace}/${req.name}: config.metadata.uid is required`);
+  const handler = req.runtimeHandler || defaultHandler;
+  if (!Object.hasOwn(handlers, handler)) {
+    throw new InvalidArgumentError(`${what}: unknown runtime handler "${handler}" (configured: ${Object.keys(handlers).join(', ')})`);
+  }
+  const ns = req.namespaces;
+  for (const [kind, mode] of [['network', ns.network], ['ipc', ns.ipc], ['pid', ns.pid]] as const) {
+    if (mode === 'TARGET') throw new InvalidArgumentError(`${what}: ${kind} namespace mode TARGET is only valid for containers`);
+  }
+  if (ns.usernsMode === 'POD') throw new InvalidArgumentError(`${what}: user namespaces are not supported by berth`);
+  if (ns.network !== 'NODE' && req.hostname && (req.hostname.length > 64 || !HOSTNAME_RE.test(req.hostname))) {
+    throw new InvalidArgumentError(`${what}: invalid hostname "${req.hostname}"`);
+  }
+  if (req.logDirectory && !req.logDirectory.startsWith('/')) {
+    throw new InvalidArgumentError(`${what}: log_directory "${req.logDirectory}" is not an absolute path`);
+  }
+  for (const s of req.dns?.servers ?? []) {
+    if (!net.isIP(s)) throw new InvalidArgumentError(`${what}: dns server "${s}" is not an IP address`);
+  }
+  for (const d of [...(req.dns?.searches ?? []), ...(req.dns?.options ?? [])]) {
+    if (/\s/.test(d) || !d) throw new InvalidArgumentError(`${what}: invalid dns search or option "${d}"`);
+  }
+  for (const p of req.portMappings) {
+    if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535) {
+      throw new InvalidArgumentError(`${what}: port mapping has invalid container_port ${p.containerPort}`);
+    }
+    if (!Number.isInteger(p.hostPort) || p.hostPort < 0 || p.hostPort > 65535) {
+      throw new InvalidArgumentError(`${what}: port mapping has invalid host_port ${p.hostPort}`);
+    }
+    if (p.hostIp && !net.isIP(p.hostIp)) throw new InvalidArgumentError(`${what}: port mapping host_ip "${p.hostIp}" is not an IP address`);
+  }
+  for (const [key, value] of Object.entries(req.sysctls)) {
+    const kind = sysctlNamespace(key);
+    if (!kind) throw new InvalidArgumentError(`${what}: sysctl "${key}" is not namespaced and cannot be set for a pod`);
+    if (kind === 'net' && ns.network === 'NODE') throw new InvalidArgumentError(`${what}: sysctl "${key}" needs the pod's own network namespace, but the pod uses the host network`);
+    if (kind === 'ipc' && ns.ipc === 'NODE') throw new InvalidArgumentError(`${what}: sysctl "${key}" needs the pod's own IPC namespace, but the pod uses the host IPC`);
+    if (/[\0\n]/.test(value) || key.includes('..') || /[\0=]/.test(key)) throw new InvalidArgumentError(`${what}: invalid sysctl ${key}=${value}`);
+    try {
+      await access(sysctlProbePath(key));
+    } catch {
+      throw new InvalidArgumentError(`${what}: unknown sysctl "${key}"`);
+    }
+  }
+  for (const key of ['kubernetes.io/ingress-bandwidth', 'kubernetes.io/egress-bandwidth']) {
+    const v = req.annotations[key];
+    if (v !== undefined && parseQuantity(v) === undefined) throw new InvalidArgumentError(`${what}: annotation ${key}="${v}" is not a quantity`);
+  }
+  return handler;
+}
+
+const SUFFIX: Record<string, number> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes resource quantity ("10M", "1Gi", "500k") as a number; undefined if malformed. */
+export function parseQuantity(q: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)([kMGTPE]i?|Ki|)$/.exec(q.trim());
+  if (!m) return undefined;
+  const mul = SUFFIX[m[2]!];
+  return mul === undefined ? undefined : Math.round(Number(m[1]) * mul);
+}
