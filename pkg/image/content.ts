@@ -1,0 +1,194 @@
+// The content store: verified blobs at `blobs/sha256/<hex>`. A download streams into
+// `ingest/`, is checked against digest and size while it streams, fsynced and renamed into
+// place, so a partial or corrupt blob is never visible. Concurrent fetches of one digest share
+// one download, which stops only when every waiter has given up.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import path from 'node:path';
+import { BerthError, UnavailableError } from '../errors/errors.js';
+import { HttpError, sleep } from './http.js';
+
+/** Opens the blob's bytes from `offset`; `resumed` false means the stream starts at 0 anyway. */
+export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<{ stream: Readable; resumed: boolean }>;
+
+export class DigestMismatchError extends BerthError {
+  constructor(message: string) {
+    super('FailedPrecondition', message);
+  }
+}
+
+interface Inflight {
+  promise: Promise<void>;
+  waiters: number;
+  ctrl: AbortController;
+}
+
+export class ContentStore {
+  readonly blobsDir: string;
+  readonly ingestDir: string;
+  private readonly inflight = new Map<string, Inflight>();
+  /** Called with each chunk's size as it arrives (pull metrics). */
+  onBytes: (n: number) => void = () => {};
+
+  constructor(readonly root: string) {
+    this.blobsDir = path.join(root, 'blobs', 'sha256');
+    this.ingestDir = path.join(root, 'ingest');
+  }
+
+  /** Creates the directories and removes ingest files a crash left behind. */
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.ingestDir, { recursive: true });
+    for (const f of await readdir(this.ingestDir)) await rm(path.join(this.ingestDir, f), { force: true, recursive: true });
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.blobsDir, digest.slice('sha256:'.length));
+  }
+
+  async has(digest: string, size?: number): Promise<boolean> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      return size === undefined || st.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  read(digest: string): Promise<Buffer> {
+    return readFile(this.blobPath(digest));
+  }
+
+  async size(digest: string): Promise<number> {
+    return (await stat(this.blobPath(digest))).size;
+  }
+
+  /** Stores bytes already in memory (manifests, configs) after checking their digest. */
+  async put(digest: string, data: Buffer): Promise<void> {
+    if (await this.has(digest, data.length)) return;
+    const got = 'sha256:' + createHash('sha256').update(data).digest('hex');
+    if (got !== digest) throw new DigestMismatchError(`content ${digest}: bytes hash to ${got}`);
+    const ingest = path.join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
+    try {
+      const fh = await open(ingest, 'wx', 0o644);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(ingest, this.blobPath(digest));
+    } catch (err) {
+      await rm(ingest, { force: true });
+      throw err;
+    }
+  }
+
+  async delete(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  /**
+   * Makes `digest` present: nothing to do when it is, joins a running download of it, or
+   * downloads it. `signal` aborts this caller's wait (the download goes on for others).
+   */
+  async fetch(digest: string, size: number, opener: BlobOpener, signal?: AbortSignal): Promise<void> {
+    if (await this.has(digest, size)) return;
+    let f = this.inflight.get(digest);
+    if (!f) {
+      const ctrl = new AbortController();
+      const entry: Inflight = { waiters: 0, ctrl, promise: Promise.resolve() };
+      entry.promise = this.download(digest, size, opener, ctrl.signal).finally(() => this.inflight.delete(digest));
+      this.inflight.set(digest, entry);
+      f = entry;
+    }
+    const flight = f;
+    flight.waiters++;
+    if (!signal) {
+      try {
+        return await flight.promise;
+      } finally {
+        flight.waiters--;
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        if (--flight.waiters === 0) flight.ctrl.abort(signal.reason);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      flight.promise.then(
+        () => {
+          if (done) return;
+          done = true;
+          flight.waiters--;
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        (err) => {
+          if (done) return;
+          done = true;
+          flight.waiters--;
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private async download(digest: string, size: number, opener: BlobOpener, signal: AbortSignal): Promise<void> {
+    const ingest = path.join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
+    const fh = await open(ingest, 'wx', 0o644);
+    let closed = false;
+    try {
+      let hash = createHash('sha256');
+      let written = 0;
+      const attempts = 4;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const { stream, resumed } = await opener(written, signal);
+          if (written > 0 && !resumed) {
+            // The registry ignored the range: start over.
+            hash = createHash('sha256');
+            written = 0;
+            await fh.truncate(0);
+          }
+          for await (const chunk of stream as AsyncIterable<Buffer>) {
+            if (written + chunk.length > size) {
+              stream.destroy();
+              throw new DigestMismatchError(`blob ${digest}: registry sent more than the ${size} bytes the manifest declares`);
+            }
+            hash.update(chunk);
+            await fh.write(chunk, 0, chunk.length, written);
+            written += chunk.length;
+            this.onBytes(chunk.length);
+          }
+          if (written < size) throw new HttpError(`blob ${digest}: connection ended after ${written} of ${size} bytes`, true);
+          break;
+        } catch (err) {
+          if (signal.aborted) throw signal.reason ?? err;
+          const broken = (err instanceof HttpError && err.retryable) || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ||
+            (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' || (err as Error).message === 'aborted';
+          if (!broken) throw err;
+          if (attempt + 1 >= attempts) throw new UnavailableError(`blob ${digest}: ${(err as Error).message} (after ${attempts} attempts)`);
+          await sleep(250 * 2 ** attempt, signal);
+        }
+      }
+      const got = 'sha256:' + hash.digest('hex');
+      if (got !== digest) throw new DigestMismatchError(`blob ${digest}: content does not match its digest (got ${got}); nothing stored`);
+      await fh.sync();
+      await fh.close();
+      closed = true;
+      await rename(ingest, this.blobPath(digest));
+    } catch (err) {
+      if (!closed) await fh.close().catch(() => {});
+      await unlink(ingest).catch(() => {});
+      throw err;
+    }
+  }
+}

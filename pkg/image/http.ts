@@ -1,0 +1,141 @@
+// One HTTP exchange with a registry over node:http/https (not fetch: berth needs unverified TLS
+// for insecure registries, per-request idle timeouts and streamed bodies), with redirects and
+// retries with backoff on 5xx, 429 and broken connections.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+
+export interface HttpOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Skip TLS verification (insecure registries). */
+  insecureTls?: boolean;
+  signal?: AbortSignal;
+  /** Socket inactivity limit, also bounding connect and time to headers. */
+  timeoutMs?: number;
+  body?: string;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+}
+
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+  httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
+};
+
+export class HttpError extends Error {
+  constructor(message: string, readonly retryable: boolean, readonly code?: string) {
+    super(message);
+  }
+}
+
+/** Sends one request; resolves with the response once headers arrive (body not read). */
+export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const isHttps = url.protocol === 'https:';
+    const mod = isHttps ? https : http;
+    const agent = isHttps ? (opts.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
+    const req = mod.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent, signal: opts.signal });
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.once('response', (res) => {
+      // The same idle limit keeps watching the body while it streams.
+      res.socket?.setTimeout(timeoutMs, () => res.destroy(Object.assign(new Error(`connection idle for ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      resolve(res);
+    });
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      if (opts.signal?.aborted) return reject(opts.signal.reason ?? err);
+      reject(new HttpError(`${opts.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, true, err.code));
+    });
+    req.end(opts.body);
+  });
+}
+
+export async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > limit) {
+      res.destroy();
+      throw new HttpError(`response body larger than ${limit} bytes`, false);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function drain(res: IncomingMessage): void {
+  res.resume();
+  res.on('error', () => {});
+}
+
+/** The message of a distribution-spec error body, or a short excerpt of the body. */
+export async function errorText(res: IncomingMessage): Promise<string> {
+  let body = '';
+  try {
+    body = (await readBody(res, 64 * 1024)).toString('utf8');
+    const doc = JSON.parse(body) as { errors?: { code?: string; message?: string; detail?: unknown }[]; details?: string };
+    if (doc.errors?.length) return doc.errors.map((e) => [e.code?.toLowerCase(), e.message].filter(Boolean).join(': ')).join('; ');
+    if (doc.details) return doc.details;
+  } catch {
+    // not JSON
+  }
+  return body.trim().slice(0, 200) || `HTTP ${res.statusCode}`;
+}
+
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+export function retryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || status >= 500;
+}
+
+/**
+ * Sends with retries (network errors, 5xx, 429) and follows up to 5 redirects; Authorization
+ * is dropped when a redirect leaves the origin (blob storage on another host must not see it).
+ */
+export async function sendWithRetry(url: URL, opts: HttpOptions, policy: RetryPolicy): Promise<IncomingMessage> {
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < policy.attempts; attempt++) {
+    if (attempt > 0) await sleep(policy.baseDelayMs * 2 ** (attempt - 1), opts.signal);
+    try {
+      let u = url;
+      let o = opts;
+      for (let hop = 0; ; hop++) {
+        const res = await send(u, o);
+        const loc = res.headers.location;
+        if (res.statusCode && [301, 302, 303, 307, 308].includes(res.statusCode) && loc) {
+          drain(res);
+          if (hop >= 5) throw new HttpError(`too many redirects from ${url.origin}${url.pathname}`, false);
+          const next = new URL(loc, u);
+          if (next.origin !== u.origin && o.headers?.authorization) {
+            const { authorization: _drop, ...rest } = o.headers;
+            o = { ...o, headers: rest };
+          }
+          u = next;
+          continue;
+        }
+        if (res.statusCode && retryableStatus(res.statusCode) && attempt + 1 < policy.attempts) {
+          lastErr = new HttpError(`${o.method ?? 'GET'} ${u.origin}${u.pathname}: ${await errorText(res)}`, true);
+          break;
+        }
+        return res;
+      }
+    } catch (err) {
+      if (!(err instanceof HttpError) || !err.retryable) throw err;
+      lastErr = err;
+    }
+  }
+  if (lastErr instanceof HttpError && policy.attempts > 1) lastErr.message += ` (after ${policy.attempts} attempts)`;
+  throw lastErr;
+}

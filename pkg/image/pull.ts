@@ -1,0 +1,198 @@
+// One pull: resolve the reference on the mirrors then the upstream, pick the platform, fetch the
+// config, then download and unpack the layers in parallel (each into its own snapshot), and
+// record the image. A failed pull leaves no ingest file, half snapshot or image behind.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { BerthError, errorMessage, InvalidArgumentError } from '../errors/errors.js';
+import type { ImageRow } from './db.js';
+import { MEDIA, parseConfig, parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
+import { formatReference, parseReference, repoName, type Reference } from './reference.js';
+import { RegistryClient, type Endpoint } from './registry.js';
+import type { ImageServiceImpl } from './service.js';
+import type { RegistryAuth } from './types.js';
+import { decompressedStream, unpackTar } from './unpack.js';
+
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    const prev = out[out.length - 1];
+    out.push(prev ? 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex') : d);
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time; the first failure stops new starts. */
+async function parallel<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+function wrap(ref: string, err: unknown): Error {
+  const msg = `pull ${ref}: ${errorMessage(err)}`;
+  if (err instanceof BerthError) return new BerthError(err.kind, msg, { cause: err });
+  if ((err as Error)?.name === 'AbortError') return new BerthError('Unavailable', `pull ${ref}: cancelled`, { cause: err });
+  return new BerthError('Internal', msg, { cause: err });
+}
+
+interface Resolved {
+  ep: Endpoint;
+  client: RegistryClient;
+  manifest: ImageManifest;
+  manifestDigest: string;
+  /** What the reference resolved to (index or manifest): the repo digest. */
+  topDigest: string;
+}
+
+async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth | undefined, signal?: AbortSignal): Promise<Resolved> {
+  const client = new RegistryClient(svc.registryConfig());
+  const eps = client.endpoints(ref, auth);
+  let lastErr: unknown;
+  for (const ep of eps) {
+    try {
+      const want = ref.digest ?? ref.tag!;
+      const top = await client.manifest(ep, want, signal);
+      if (ref.digest && top.digest !== ref.digest) throw new BerthError('FailedPrecondition', `manifest from ${ep.host} hashes to ${top.digest}, not ${ref.digest}`);
+      let doc = parseManifest(top.body, top.contentType);
+      const blobs: [string, Buffer][] = [[top.digest, top.body]];
+      let manifestDigest = top.digest;
+      if (doc.kind === 'index') {
+        const pick: Descriptor = selectPlatform(doc);
+        const m = await client.manifest(ep, pick.digest, signal);
+        if (m.digest !== pick.digest) throw new BerthError('FailedPrecondition', `manifest ${pick.digest} from ${ep.host} hashes to ${m.digest}`);
+        doc = parseManifest(m.body, m.contentType);
+        if (doc.kind !== 'manifest') throw new BerthError('FailedPrecondition', `index entry ${pick.digest} is itself an index`);
+        blobs.push([m.digest, m.body]);
+        manifestDigest = m.digest;
+      }
+      for (const [d, b] of blobs) await svc.content.put(d, b);
+      return { ep, client, manifest: doc, manifestDigest, topDigest: top.digest };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      lastErr = err instanceof BerthError ? err : new BerthError('FailedPrecondition', errorMessage(err), { cause: err });
+      svc.log.warn({ endpoint: ep.base || ep.host, mirror: ep.mirror, err: errorMessage(err) }, 'image endpoint failed');
+    }
+  }
+  throw lastErr;
+}
+
+export async function pull(svc: ImageServiceImpl, refStr: string, auth: RegistryAuth | undefined, signal?: AbortSignal) {
+  const ref = parseReference(refStr.trim());
+  const name = formatReference(ref);
+  const leased: string[] = [];
+  const lease = (k: string) => {
+    svc.lease(k);
+    leased.push(k);
+  };
+  // Aborted by the caller or by the first failing layer, so the other layers stop too.
+  const ctrl = new AbortController();
+  const onAbort = () => ctrl.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let ok = false;
+  try {
+    const r = await resolve(svc, ref, auth, ctrl.signal);
+    lease(r.topDigest);
+    lease(r.manifestDigest);
+    const { ep, client, manifest } = r;
+    const opener = (d: string) => async (offset: number, sig: AbortSignal) => {
+      const res = await client.blob(ep, d, offset, sig);
+      return { stream: res, resumed: res.statusCode === 206 };
+    };
+    lease(manifest.config.digest);
+    for (const l of manifest.layers) lease(l.digest);
+    await svc.content.fetch(manifest.config.digest, manifest.config.size, opener(manifest.config.digest), ctrl.signal);
+    const configBytes = await svc.content.read(manifest.config.digest);
+    const config = parseConfig(configBytes, manifest.layers.length);
+    if (config.os && config.os !== 'linux') throw new BerthError('FailedPrecondition', `image is for ${config.os}, not linux`);
+    const diffIds = config.rootfs!.diff_ids!;
+    const chain = chainIds(diffIds);
+    for (const c of chain) lease(c);
+    await parallel(manifest.layers, svc.maxConcurrentDownloads(), async (layer, i) => {
+      try {
+        await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, opener(layer.digest), ctrl.signal);
+      } catch (err) {
+        ctrl.abort(err);
+        throw err;
+      }
+    });
+    const row: ImageRow = {
+      id: manifest.config.digest,
+      manifestDigest: r.manifestDigest,
+      manifestBlobs: [...new Set([r.topDigest, r.manifestDigest, manifest.config.digest])],
+      layers: manifest.layers.map((l) => l.digest),
+      chain,
+      size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+      user: typeof config.config?.User === 'string' ? config.config.User : '',
+      pinned: false,
+      created: Date.now(),
+    };
+    const tag = ref.tag && !ref.digest ? `${repoName(ref)}:${ref.tag}` : undefined;
+    svc.commit(row, tag, `${repoName(ref)}@${r.topDigest}`);
+    svc.log.info({ image: name, id: row.id, layers: chain.length }, 'image pulled');
+    ok = true;
+    return svc.record(row.id)!;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw wrap(name, err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    for (const c of leased) svc.unlease(c);
+    // What this failed pull stored and no image uses (blobs, finished snapshots) goes again.
+    if (!ok) await svc.collectGarbage().catch((e: unknown) => svc.log.warn({ err: errorMessage(e) }, 'image garbage collection failed'));
+  }
+}
+
+/** Downloads a layer blob and unpacks it into a new snapshot directory, committing it when verified. */
+export async function buildSnapshot(
+  svc: ImageServiceImpl,
+  chainId: string,
+  parent: string | null,
+  diffId: string,
+  layer: Descriptor,
+  opener: Parameters<ImageServiceImpl['content']['fetch']>[2],
+  signal?: AbortSignal,
+): Promise<void> {
+  await svc.content.fetch(layer.digest, layer.size, opener, signal);
+  const tmp = path.join(svc.snapshotsDir, `.tmp-${randomBytes(6).toString('hex')}`);
+  await mkdir(tmp, { mode: 0o755 });
+  try {
+    const { stream, done } = await decompressedStream(svc.content.blobPath(layer.digest));
+    let stats;
+    try {
+      stats = await unpackTar(stream, tmp);
+      await done;
+    } catch (err) {
+      stream.destroy();
+      await done.catch(() => {});
+      throw new BerthError('FailedPrecondition', `layer ${layer.digest}: ${errorMessage(err)}`, { cause: err });
+    }
+    if (stats.diffId !== diffId) {
+      throw new BerthError('FailedPrecondition', `layer ${layer.digest}: uncompressed content hashes to ${stats.diffId}, the config says ${diffId}`);
+    }
+    const num = svc.db.allocNum();
+    await rename(tmp, svc.snapshotPath(num));
+    try {
+      svc.db.addSnapshot({ chainId, num, parent, diffId, layerDigest: layer.digest, bytes: stats.bytes, inodes: stats.inodes, refs: 0 });
+    } catch (err) {
+      await rm(svc.snapshotPath(num), { recursive: true, force: true });
+      throw err;
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export { MEDIA };

@@ -1,0 +1,280 @@
+// Unpacks one layer (tar, tar+gzip, tar+zstd) into its own snapshot directory, converting
+// whiteouts to overlayfs form. Nothing is ever written outside `root`: entries whose path
+// leaves the root (`..`, absolute), that go through a symlink leaving the root, or hardlinks
+// to outside are refused, naming the entry. The caller removes the directory on failure.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink, unlink } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ByteReader, padOf, tarEntries, type TarHeader } from './tar-reader.js';
+import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './sys.js';
+
+export class UnsafeEntryError extends Error {}
+
+const WH_PREFIX = '.wh.';
+const WH_OPAQUE = '.wh..wh..opq';
+const MAX_LINKS = 40;
+
+/** Splits an entry name into clean components; throws when it is absolute or climbs above the root. */
+export function entryComponents(name: string): string[] {
+  if (name.startsWith('/')) throw new UnsafeEntryError(`tar entry "${name}": absolute path`);
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (!out.length) throw new UnsafeEntryError(`tar entry "${name}": path leaves the root`);
+      out.pop();
+    } else out.push(c);
+  }
+  return out;
+}
+
+export interface UnpackStats {
+  /** sha256 of the uncompressed tar stream (the layer's diff ID). */
+  diffId: string;
+  bytes: number;
+  inodes: number;
+}
+
+/**
+ * Resolves parent directories inside `root`, following symlinks only when they stay inside.
+ * Missing parents are created. Returns the host path of the directory.
+ */
+class Resolver {
+  /** Verified real directories (relative path → true). */
+  private dirs = new Set<string>(['']);
+
+  constructor(private readonly root: string, private readonly onCreate: () => void) {}
+
+  forget(rel: string): void {
+    for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
+  }
+
+  async dir(parts: string[], entry: string): Promise<string> {
+    let cur: string[] = [];
+    let links = 0;
+    const queue = [...parts];
+    while (queue.length) {
+      const c = queue.shift()!;
+      const next = [...cur, c];
+      const rel = next.join('/');
+      if (this.dirs.has(rel)) {
+        cur = next;
+        continue;
+      }
+      const host = path.join(this.root, rel);
+      let st;
+      try {
+        st = await lstat(host);
+      } catch {
+        await mkdir(host, { mode: 0o755 });
+        this.onCreate();
+        this.dirs.add(rel);
+        cur = next;
+        continue;
+      }
+      if (st.isDirectory()) {
+        this.dirs.add(rel);
+        cur = next;
+      } else if (st.isSymbolicLink()) {
+        if (++links > MAX_LINKS) throw new UnsafeEntryError(`tar entry "${entry}": too many levels of symlinks`);
+        const target = await readlink(host);
+        if (target.startsWith('/')) {
+          throw new UnsafeEntryError(`tar entry "${entry}": goes through symlink "${rel}" to the absolute path "${target}", outside the layer root`);
+        }
+        let resolved: string[];
+        try {
+          resolved = entryComponents([...cur, target].join('/'));
+        } catch {
+          throw new UnsafeEntryError(`tar entry "${entry}": goes through symlink "${rel}" -> "${target}", which leaves the layer root`);
+        }
+        // Re-walk the symlink's target, then the rest.
+        queue.unshift(...resolved);
+        cur = [];
+      } else {
+        throw new UnsafeEntryError(`tar entry "${entry}": parent "${rel}" is not a directory`);
+      }
+    }
+    return path.join(this.root, ...cur);
+  }
+}
+
+async function removeExisting(p: string, keepDir: boolean): Promise<boolean> {
+  try {
+    const st = await lstat(p);
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      await rm(p, { recursive: true, force: true });
+    } else await unlink(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return false;
+}
+
+/** The decompressed tar stream of a blob, detected by magic bytes (media types lie at times). */
+export async function decompressedStream(blobPath: string): Promise<{ stream: Readable; done: Promise<void> }> {
+  const fh = await open(blobPath, 'r');
+  const magic = Buffer.alloc(4);
+  await fh.read(magic, 0, 4, 0);
+  await fh.close();
+  if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    const src = createReadStream(blobPath, { highWaterMark: 1 << 20 });
+    const gz = createGunzip({ chunkSize: 256 * 1024 });
+    src.on('error', (e) => gz.destroy(e));
+    return { stream: src.pipe(gz), done: Promise.resolve() };
+  }
+  if (magic.readUInt32LE(0) === 0xfd2fb528) {
+    // Node 20's zlib has no zstd: Debian's zstd decompresses, streaming.
+    const child = spawn('zstd', ['-dcq', '--no-progress', blobPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const done = new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d failed (${code}): ${err.trim()}`))));
+    });
+    return { stream: child.stdout, done };
+  }
+  return { stream: createReadStream(blobPath, { highWaterMark: 1 << 20 }), done: Promise.resolve() };
+}
+
+/** Extracts the tar stream into `root` (an existing empty directory). */
+export async function unpackTar(source: Readable, root: string): Promise<UnpackStats> {
+  const hash = createHash('sha256');
+  const reader = new ByteReader(source[Symbol.asyncIterator](), (b) => hash.update(b));
+  let bytes = 0;
+  let inodes = 0;
+  const resolver = new Resolver(root, () => inodes++);
+  const dirTimes: { p: string; mtime: number }[] = [];
+  try {
+    for await (const h of tarEntries(reader)) {
+      const parts = entryComponents(h.name);
+      const bodyLeft = h.type === 'file' ? 0 : h.size;
+      if (!parts.length) {
+        // The root itself ("./"): take its metadata.
+        if (h.type === 'dir') await applyMeta(root, h, false);
+        await reader.skip(bodyLeft + padOf(h.size));
+        continue;
+      }
+      const base = parts[parts.length - 1]!;
+      const parent = await resolver.dir(parts.slice(0, -1), h.name);
+      const target = path.join(parent, base);
+      if (base === WH_OPAQUE) {
+        lsetxattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
+      } else if (base.startsWith(WH_PREFIX)) {
+        const hidden = base.slice(WH_PREFIX.length);
+        if (!hidden.startsWith('.wh.') && hidden !== '' && hidden !== '.' && hidden !== '..') {
+          const p = path.join(parent, hidden);
+          await removeExisting(p, false);
+          resolver.forget(path.relative(root, p));
+          mknod(p, S_IFCHR, 0, 0);
+          inodes++;
+        }
+      } else {
+        const isDir = await removeExisting(target, h.type === 'dir');
+        if (h.type !== 'dir') resolver.forget(path.relative(root, target));
+        switch (h.type) {
+          case 'dir':
+            if (!isDir) {
+              await mkdir(target, { mode: 0o700 });
+              inodes++;
+            }
+            dirTimes.push({ p: target, mtime: h.mtime });
+            await applyMeta(target, h, false);
+            break;
+          case 'file': {
+            const fh = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+            try {
+              let pos = 0;
+              for await (const chunk of reader.chunks(h.size)) {
+                await fh.write(chunk, 0, chunk.length, pos);
+                pos += chunk.length;
+              }
+              await fh.chown(h.uid, h.gid);
+              await fh.chmod(h.mode);
+            } finally {
+              await fh.close();
+            }
+            bytes += h.size;
+            inodes++;
+            await applyMeta(target, h, true);
+            break;
+          }
+          case 'symlink':
+            await symlink(h.linkname, target);
+            inodes++;
+            await lchown(target, h.uid, h.gid);
+            await setXattrs(target, h);
+            await lutimes(target, h.mtime, h.mtime);
+            break;
+          case 'hardlink': {
+            const lparts = (() => {
+              try {
+                return entryComponents(h.linkname);
+              } catch {
+                throw new UnsafeEntryError(`tar entry "${h.name}": hardlink to "${h.linkname}", outside the layer root`);
+              }
+            })();
+            if (!lparts.length) throw new UnsafeEntryError(`tar entry "${h.name}": hardlink to the root`);
+            const ldir = await resolver.dir(lparts.slice(0, -1), h.name);
+            const src = path.join(ldir, lparts[lparts.length - 1]!);
+            let st;
+            try {
+              st = await lstat(src);
+            } catch {
+              throw new UnsafeEntryError(`tar entry "${h.name}": hardlink target "${h.linkname}" is not in this layer`);
+            }
+            if (st.isDirectory()) throw new UnsafeEntryError(`tar entry "${h.name}": hardlink to a directory`);
+            await link(src, target);
+            break;
+          }
+          case 'char':
+          case 'block':
+          case 'fifo': {
+            const kind = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
+            mknod(target, kind | (h.mode & 0o777), h.devmajor, h.devminor);
+            inodes++;
+            await applyMeta(target, h, true);
+            break;
+          }
+          default:
+            // Unknown entry kinds (GNU sparse, volume labels…) carry nothing a rootfs needs.
+            break;
+        }
+      }
+      await reader.skip(bodyLeft + padOf(h.size));
+    }
+    await reader.drain();
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
+  // Directory mtimes last: creating children changed them.
+  for (let i = dirTimes.length - 1; i >= 0; i--) await lutimes(dirTimes[i]!.p, dirTimes[i]!.mtime, dirTimes[i]!.mtime);
+  return { diffId: 'sha256:' + hash.digest('hex'), bytes, inodes };
+}
+
+async function setXattrs(p: string, h: TarHeader): Promise<void> {
+  for (const [k, v] of Object.entries(h.xattrs)) {
+    try {
+      lsetxattr(p, k, v);
+    } catch (err) {
+      // A filesystem without xattr support for this namespace: skip, as containerd does.
+      if ((err as { code?: string }).code !== 'ENOTSUP' && (err as { code?: string }).code !== 'EOPNOTSUPP') throw err;
+    }
+  }
+}
+
+/** Owner, then mode (chown clears setuid bits), xattrs and mtime. `done` when owner/mode were set already. */
+async function applyMeta(p: string, h: TarHeader, ownerModeDone: boolean): Promise<void> {
+  if (!ownerModeDone || h.type === 'char' || h.type === 'block' || h.type === 'fifo') {
+    await lchown(p, h.uid, h.gid);
+    await chmod(p, h.mode);
+  }
+  await setXattrs(p, h);
+  if (h.type !== 'dir') await lutimes(p, h.mtime, h.mtime);
+}
