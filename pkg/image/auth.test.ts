@@ -1,0 +1,27 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { credentialsApply, credentialsFrom, parseChallenges } from './auth.js';
+
+describe('registry auth', () => {
+  it('parses Bearer and Basic challenges', () => {
+    assert.deepEqual(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), [
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
+    ]);
+    assert.deepEqual(parseChallenges('Basic realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    assert.deepEqual(parseChallenges('Basic realm=x, Bearer realm="a,b", error="invalid_token"').map((c) => [c.scheme, c.params]), [
+      ['basic', { realm: 'x' }],
+      ['bearer', { realm: 'a,b', error: 'invalid_token' }],
+    ]);
+    assert.deepEqual(parseChallenges('Bearer realm="q\\"uote"')[0]!.params.realm, 'q"uote');
+    assert.deepEqual(parseChallenges(''), []);
+  });
+  it('reads AuthConfig credentials, from auth base64 too', () => {
+    assert.deepEqual(credentialsFrom({ auth: Buffer.from('u:p:w').toString('base64') }), { username: 'u', password: 'p:w' });
+    assert.deepEqual(credentialsFrom({ username: 'a', password: 'b', auth: 'ignored' }), { username: 'a', password: 'b' });
+    assert.deepEqual(credentialsFrom({ identityToken: 'r' }), { identityToken: 'r' });
+    assert.equal(credentialsFrom({}), undefined);
+    assert.ok(credentialsApply({ serverAddress: 'https://index.docker.io/v1/' }, 'docker.io'));
+    assert.ok(!credentialsApply({ serverAddress: 'quay.io' }, 'docker.io'));
+    assert.ok(credentialsApply({ username: 'x' }, 'anything'));
+  });
+});

@@ -1,0 +1,69 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { buildTar, type TarEntry } from '../../e2e/fixtures/tar.js';
+import { entryComponents, unpackTar, UnsafeEntryError } from './unpack.js';
+
+describe('tar path safety', () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-img-unit-'));
+  });
+  after(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('cleans entry names and refuses absolute paths and escapes', () => {
+    assert.deepEqual(entryComponents('./a//b/./c/'), ['a', 'b', 'c']);
+    assert.deepEqual(entryComponents('a/../b'), ['b']);
+    assert.throws(() => entryComponents('../x'), UnsafeEntryError);
+    assert.throws(() => entryComponents('a/../../x'), UnsafeEntryError);
+    assert.throws(() => entryComponents('/etc/passwd'), UnsafeEntryError);
+  });
+
+  const unpack = async (name: string, entries: TarEntry[]) => {
+    const root = path.join(tmp, name, 'root');
+    await mkdir(root, { recursive: true });
+    const tar = buildTar(entries);
+    const stats = await unpackTar(Readable.from([tar.subarray(0, 700), tar.subarray(700)]), root);
+    assert.equal(stats.diffId, 'sha256:' + createHash('sha256').update(tar).digest('hex'));
+    return root;
+  };
+
+  it('follows symlinks that stay inside, refuses those that leave', async () => {
+    const root = await unpack('inside', [
+      { type: 'dir', path: 'usr/lib/' },
+      { type: 'symlink', path: 'lib', target: 'usr/lib' },
+      { type: 'file', path: 'lib/x.so', data: 'x' },
+    ]);
+    assert.equal(await readFile(path.join(root, 'usr/lib/x.so'), 'utf8'), 'x');
+    for (const [name, target] of [['rel', '../../..'], ['abs', '/tmp'], ['chain', 'b']] as const) {
+      const entries: TarEntry[] = [{ type: 'symlink', path: 'esc', target }, { type: 'file', path: 'esc/pwned', data: 'x' }];
+      if (name === 'chain') entries.unshift({ type: 'symlink', path: 'b', target: '../outside' });
+      await assert.rejects(unpack(name, entries), (err: Error) => {
+        assert.ok(err instanceof UnsafeEntryError, err.message);
+        assert.match(err.message, /esc\/pwned/);
+        return true;
+      });
+      assert.deepEqual((await readdir(path.join(tmp, name))).sort(), ['root']);
+    }
+  });
+
+  it('refuses hardlinks to outside and to absent targets; replaces a symlink instead of writing through it', async () => {
+    await assert.rejects(unpack('hl', [{ type: 'hardlink', path: 'h', target: '../../etc/passwd' }]), /hardlink to "..\/..\/etc\/passwd", outside/);
+    await assert.rejects(unpack('hl2', [{ type: 'hardlink', path: 'h', target: 'missing' }]), /not in this layer/);
+    const root = await unpack('replace', [
+      { type: 'symlink', path: 'f', target: '/etc/passwd' },
+      { type: 'file', path: 'f', data: 'mine' },
+    ]);
+    assert.ok((await lstat(path.join(root, 'f'))).isFile());
+    assert.equal(await readFile(path.join(root, 'f'), 'utf8'), 'mine');
+    await assert.rejects(unpack('abs', [{ type: 'file', path: '/abs', data: 'x' }]), /absolute path/);
+    const r2 = await unpack('link', [{ type: 'symlink', path: 'l', target: '../../../../etc' }]);
+    assert.equal(await readlink(path.join(r2, 'l')), '../../../../etc', 'a dangling symlink itself is fine');
+  });
+});
