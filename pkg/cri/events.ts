@@ -1,0 +1,132 @@
+// GetContainerEvents: a server stream of container (and, where the sandbox service emits them,
+// sandbox) lifecycle events, each with the pod sandbox status and the statuses of the pod's
+// containers attached, as kubelet's evented PLEG reads them. Events come from the services'
+// emitters (the container module learns of exits from conmon's exit files as they appear) and
+// fan out through a Broadcaster: a slow stream is dropped, never waited for.
+import * as grpc from '@grpc/grpc-js';
+import type { EventEmitter } from 'node:events';
+import type { ContainerEvent, ContainerInfo } from '../container/types.js';
+import { Broadcaster } from '../events/broadcaster.js';
+import type { ContainerEventResponse } from './gen/runtime/v1/ContainerEventResponse.js';
+import type { ContainerStatus } from './gen/runtime/v1/ContainerStatus.js';
+import type { GetEventsRequest__Output } from './gen/runtime/v1/GetEventsRequest.js';
+import type { DaemonContext } from './module.js';
+import { toStatus as toSandboxStatus } from './sandbox.js';
+
+type EventType = ContainerEvent['type'];
+
+/** What a sandbox service may emit for sandbox lifecycle events (optional: used when present). */
+interface SandboxEvent {
+  type: EventType;
+  sandboxId: string;
+  createdAt: bigint;
+}
+
+export interface EventStreamHooks {
+  /** A container's STOPPED event, with its status (OOM accounting). */
+  onStopped?(status: ContainerStatus): void;
+  onRemoved?(containerId: string): void;
+}
+
+export interface EventStream {
+  handler: (call: grpc.ServerWritableStream<GetEventsRequest__Output, ContainerEventResponse>) => void;
+  broadcaster: Broadcaster<ContainerEventResponse>;
+  close(): void;
+}
+
+/** The CRI status of a container, as ContainerStatus reports it (without the verbose parts). */
+export function containerStatusOf(c: ContainerInfo): ContainerStatus {
+  return {
+    id: c.id, metadata: { name: c.name, attempt: c.attempt }, state: c.state,
+    created_at: c.createdAt.toString(), started_at: c.startedAt.toString(), finished_at: c.finishedAt.toString(),
+    exit_code: c.exitCode, image: { image: c.image, annotations: {}, user_specified_image: c.image, runtime_handler: '' },
+    image_ref: c.imageRef, image_id: c.imageId, reason: c.reason, message: c.message,
+    labels: c.labels, annotations: c.annotations, log_path: c.logPath, mounts: [],
+    user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.additionalGids.map(String) } },
+  };
+}
+
+function waitDrain(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('close', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('close', done);
+    call.on('cancelled', done);
+  });
+}
+
+export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = {}): EventStream {
+  const bc = new Broadcaster<ContainerEventResponse>({ name: 'container', log: ctx.log, registry: ctx.metrics.registry });
+
+  // Built once per event, at the moment it happens, so every subscriber sees the same snapshot.
+  const build = (containerId: string, sandboxId: string, type: EventType, createdAt: bigint): ContainerEventResponse => {
+    let podStatus = null;
+    try {
+      const sb = ctx.services.sandboxes?.get(sandboxId);
+      if (sb) podStatus = toSandboxStatus(sb);
+    } catch {
+      // The sandbox is gone (a DELETED event after RemovePodSandbox): no status to attach.
+    }
+    const ctrs = (ctx.services.containers?.list({ sandboxId }) ?? []).filter((c) => c.sandboxId === sandboxId);
+    return {
+      container_id: containerId, container_event_type: type, created_at: createdAt.toString(),
+      pod_sandbox_status: podStatus, containers_statuses: ctrs.map(containerStatusOf),
+    };
+  };
+
+  const onContainer = (e: ContainerEvent) => {
+    try {
+      const ev = build(e.containerId, e.sandboxId, e.type, e.createdAt);
+      if (e.type === 'CONTAINER_STOPPED_EVENT') {
+        const st = ev.containers_statuses?.find((s) => s.id === e.containerId);
+        if (st) hooks.onStopped?.(st);
+      }
+      if (e.type === 'CONTAINER_DELETED_EVENT') hooks.onRemoved?.(e.containerId);
+      bc.publish(ev);
+    } catch (err) {
+      // Never throw into the container module's code path.
+      ctx.log.warn({ err, event: e.type, containerId: e.containerId }, 'could not build a container event');
+    }
+  };
+  const onSandbox = (e: SandboxEvent) => {
+    try {
+      bc.publish(build(e.sandboxId, e.sandboxId, e.type, e.createdAt));
+    } catch (err) {
+      ctx.log.warn({ err, event: e.type, sandboxId: e.sandboxId }, 'could not build a sandbox event');
+    }
+  };
+  const ctrEvents = ctx.services.containers?.events;
+  ctrEvents?.on('event', onContainer);
+  const sbEvents = (ctx.services.sandboxes as { events?: EventEmitter } | undefined)?.events;
+  sbEvents?.on('event', onSandbox);
+
+  const handler: EventStream['handler'] = (call) => {
+    const sub = bc.subscribe(
+      { write: (ev) => (call.write(ev) ? undefined : waitDrain(call)) },
+      {
+        name: call.getPeer() || 'GetContainerEvents',
+        onDrop: (reason) => call.emit('error', {
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `GetContainerEvents: this stream was dropped because ${reason}; subscribe again`,
+        }),
+      },
+    );
+    const end = () => sub.close();
+    for (const ev of ['cancelled', 'close', 'finish', 'error']) call.once(ev, end);
+  };
+
+  return {
+    handler,
+    broadcaster: bc,
+    close() {
+      ctrEvents?.off('event', onContainer);
+      sbEvents?.off('event', onSandbox);
+      bc.close();
+    },
+  };
+}

@@ -1,0 +1,190 @@
+// Stats rpcs (ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats,
+// ListMetricDescriptors, ListPodSandboxMetrics), GetContainerEvents (events.ts) and the runtime's
+// own gauges. Conversion only; the work is in pkg/stats and pkg/events.
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { InvalidArgumentError } from '../errors/errors.js';
+import { containerMetrics, DESCRIPTORS, podMetrics, type MetricSample } from '../stats/cadvisor.js';
+import { StatsCollector } from '../stats/collector.js';
+import { StatsService, type ContainerStatsResult, type PodStatsResult } from '../stats/service.js';
+import type { CgroupStats, NetInterfaceStats, NetworkStats } from '../stats/types.js';
+import { createEventStream } from './events.js';
+import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
+import type { CpuUsage } from './gen/runtime/v1/CpuUsage.js';
+import type { MemoryUsage } from './gen/runtime/v1/MemoryUsage.js';
+import type { Metric } from './gen/runtime/v1/Metric.js';
+import type { NetworkInterfaceUsage } from './gen/runtime/v1/NetworkInterfaceUsage.js';
+import type { NetworkUsage } from './gen/runtime/v1/NetworkUsage.js';
+import type { PodSandboxStats } from './gen/runtime/v1/PodSandboxStats.js';
+import type { CriModule, DaemonContext } from './module.js';
+
+declare module './module.js' {
+  interface Services {
+    stats: StatsService;
+  }
+}
+
+const u64 = (v: bigint | undefined) => (v === undefined ? null : { value: v.toString() });
+
+function cpu(s: CgroupStats | undefined): CpuUsage | null {
+  if (!s?.cpu) return null;
+  return { timestamp: s.timestamp.toString(), usage_core_nano_seconds: u64(s.cpu.usageCoreNanoSeconds), usage_nano_cores: u64(s.cpu.usageNanoCores) };
+}
+
+function memory(s: CgroupStats | undefined): MemoryUsage | null {
+  if (!s?.memory) return null;
+  const m = s.memory;
+  return {
+    timestamp: s.timestamp.toString(), working_set_bytes: u64(m.workingSetBytes), available_bytes: u64(m.availableBytes),
+    usage_bytes: u64(m.usageBytes), rss_bytes: u64(m.rssBytes), page_faults: u64(m.pageFaults), major_page_faults: u64(m.majorPageFaults),
+  };
+}
+
+function iface(i: NetInterfaceStats): NetworkInterfaceUsage {
+  return { name: i.name, rx_bytes: u64(i.rxBytes), rx_errors: u64(i.rxErrors), tx_bytes: u64(i.txBytes), tx_errors: u64(i.txErrors) };
+}
+
+function network(n: NetworkStats | undefined): NetworkUsage | null {
+  if (!n) return null;
+  // kubelet names the pod's default interface eth0, as CNI plugins do.
+  const def = n.interfaces.find((i) => i.name === 'eth0') ?? n.interfaces[0];
+  return { timestamp: n.timestamp.toString(), default_interface: def ? iface(def) : null, interfaces: n.interfaces.map(iface) };
+}
+
+export function toContainerStats(r: ContainerStatsResult): ContainerStats {
+  const c = r.container;
+  const w = r.writableLayer;
+  return {
+    attributes: { id: c.id, metadata: { name: c.name, attempt: c.attempt }, labels: c.labels, annotations: c.annotations },
+    cpu: cpu(r.cgroup),
+    memory: memory(r.cgroup),
+    writable_layer: w
+      ? { timestamp: w.timestamp.toString(), fs_id: { mountpoint: w.mountpoint }, used_bytes: u64(w.bytes), inodes_used: u64(w.inodes) }
+      : null,
+  };
+}
+
+export function toPodStats(p: PodStatsResult): PodSandboxStats {
+  const sb = p.sandbox;
+  return {
+    attributes: {
+      id: sb.id, metadata: { name: sb.name, namespace: sb.namespace, uid: sb.uid, attempt: sb.attempt },
+      labels: sb.labels, annotations: sb.annotations,
+    },
+    linux: {
+      cpu: cpu(p.cgroup),
+      memory: memory(p.cgroup),
+      network: network(p.network),
+      process: p.cgroup?.processes !== undefined ? { timestamp: p.cgroup.timestamp.toString(), process_count: u64(p.cgroup.processes) } : null,
+      containers: p.containers.map(toContainerStats),
+    },
+  };
+}
+
+const toMetric = (m: MetricSample): Metric => ({
+  name: m.name, timestamp: m.timestamp.toString(), metric_type: m.kind, label_values: m.labelValues, value: { value: m.value.toString() },
+});
+
+/** Gauges of sandboxes and containers by state, read from the services at scrape time. */
+function registerStateGauges(ctx: DaemonContext): void {
+  const reg = ctx.metrics.registry;
+  if (!reg.getSingleMetric('berth_sandboxes')) {
+    new Gauge({
+      name: 'berth_sandboxes', help: 'Pod sandboxes by state.', labelNames: ['state'], registers: [reg],
+      collect() {
+        this.reset();
+        for (const st of ['SANDBOX_READY', 'SANDBOX_NOTREADY']) this.set({ state: st }, 0);
+        for (const s of ctx.services.sandboxes?.list() ?? []) this.inc({ state: s.state });
+      },
+    });
+  }
+  if (!reg.getSingleMetric('berth_containers')) {
+    new Gauge({
+      name: 'berth_containers', help: 'Containers by state.', labelNames: ['state'], registers: [reg],
+      collect() {
+        this.reset();
+        for (const st of ['CONTAINER_CREATED', 'CONTAINER_RUNNING', 'CONTAINER_EXITED', 'CONTAINER_UNKNOWN']) this.set({ state: st }, 0);
+        for (const c of ctx.services.containers?.list() ?? []) this.inc({ state: c.state });
+      },
+    });
+  }
+}
+
+export const statsModule: CriModule = {
+  name: 'stats',
+  async start(ctx) {
+    const collector = await StatsCollector.create();
+    const stats = new StatsService({
+      collector,
+      containers: () => ctx.services.containers,
+      sandboxes: () => ctx.services.sandboxes,
+      cgroupDriver: ctx.config.cgroup_driver,
+      defaultCgroupParent: ctx.config.runtime.cgroup_parent,
+    });
+    ctx.services.stats = stats;
+    const reg = ctx.metrics.registry;
+    registerStateGauges(ctx);
+    const duration = new Histogram({
+      name: 'berth_stats_collection_duration_seconds', help: 'Time to collect the stats of one stats call, by method.',
+      labelNames: ['method'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [reg],
+    });
+    const oomKills = new Counter({ name: 'berth_container_oom_kills_total', help: 'Containers that ended OOMKilled.', registers: [reg] });
+    const timed = async <T>(method: string, f: () => Promise<T>): Promise<T> => {
+      const end = duration.startTimer({ method });
+      try {
+        return await f();
+      } finally {
+        end();
+      }
+    };
+    const events = createEventStream(ctx, {
+      onStopped: (status) => {
+        if (status.reason === 'OOMKilled') oomKills.inc();
+      },
+      onRemoved: (containerId) => stats.forgetContainer(containerId),
+    });
+    // Stale CPU samples of containers that vanished without an event.
+    const prune = setInterval(() => collector.rates.prune(10 * 60_000), 60_000);
+    prune.unref();
+
+    return {
+      close: async () => {
+        clearInterval(prune);
+        events.close();
+        collector.close();
+      },
+      handlers: {
+        ContainerStats: (req) => timed('ContainerStats', async () => {
+          if (!req.container_id) throw new InvalidArgumentError('ContainerStats: container_id is required');
+          return { stats: toContainerStats(await stats.container(req.container_id)) };
+        }),
+        ListContainerStats: (req) => timed('ListContainerStats', async () => {
+          const f = req.filter;
+          const list = await stats.listContainers({ id: f?.id, sandboxId: f?.pod_sandbox_id, labelSelector: f?.label_selector });
+          return { stats: list.map(toContainerStats) };
+        }),
+        PodSandboxStats: (req) => timed('PodSandboxStats', async () => {
+          if (!req.pod_sandbox_id) throw new InvalidArgumentError('PodSandboxStats: pod_sandbox_id is required');
+          return { stats: toPodStats(await stats.pod(req.pod_sandbox_id)) };
+        }),
+        ListPodSandboxStats: (req) => timed('ListPodSandboxStats', async () => {
+          const list = await stats.listPods({ id: req.filter?.id, labelSelector: req.filter?.label_selector });
+          return { stats: list.map(toPodStats) };
+        }),
+        ListMetricDescriptors: async () => ({
+          descriptors: DESCRIPTORS.map((x) => ({ name: x.name, help: x.help, label_keys: x.labelKeys })),
+        }),
+        ListPodSandboxMetrics: () => timed('ListPodSandboxMetrics', async () => {
+          const pods = await stats.listPods();
+          return {
+            pod_metrics: pods.map((p) => ({
+              pod_sandbox_id: p.sandbox.id,
+              metrics: podMetrics(p).map(toMetric),
+              container_metrics: p.containers.map((c) => ({ container_id: c.container.id, metrics: containerMetrics(c, p.sandbox).map(toMetric) })),
+            })),
+          };
+        }),
+        GetContainerEvents: events.handler,
+      },
+    };
+  },
+};

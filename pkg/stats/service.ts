@@ -1,0 +1,232 @@
+// Container and pod stats as kubelet asks for them, from the container and sandbox services:
+// which cgroup, namespace and writable layer belong to which object, and how a pod's numbers
+// add up. Everything is read in parallel; nothing here spawns a process per container.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerInfo, ContainerService } from '../container/types.js';
+import { NotFoundError } from '../errors/errors.js';
+import type { SandboxInfo, SandboxService } from '../sandbox/types.js';
+import type { StatsCollector } from './collector.js';
+import type { CgroupStats, DiskUsage, NetworkStats } from './types.js';
+import { nowNs } from './types.js';
+
+export interface ContainerStatsResult {
+  container: ContainerInfo;
+  cgroup?: CgroupStats;
+  writableLayer?: DiskUsage & { mountpoint: string };
+}
+
+export interface PodStatsResult {
+  sandbox: SandboxInfo;
+  /** The pod's cgroup, or the sum of its containers when the pod has no cgroup of its own. */
+  cgroup?: CgroupStats;
+  network?: NetworkStats;
+  containers: ContainerStatsResult[];
+}
+
+export interface ContainerStatsFilter {
+  id?: string;
+  sandboxId?: string;
+  labelSelector?: Record<string, string>;
+}
+
+export interface PodStatsFilter {
+  id?: string;
+  labelSelector?: Record<string, string>;
+}
+
+export interface StatsServiceDeps {
+  collector: StatsCollector;
+  /** Looked up at each call: the services may start after stats, or not at all. */
+  containers(): ContainerService | undefined;
+  sandboxes(): SandboxService | undefined;
+  cgroupDriver: 'cgroupfs' | 'systemd';
+  /** runtime.cgroup_parent: shared by every pod kubelet gave no cgroup, so never one pod's total. */
+  defaultCgroupParent: string;
+}
+
+const labelsMatch = (labels: Record<string, string>, sel: Record<string, string> | undefined): boolean =>
+  Object.entries(sel ?? {}).every(([k, v]) => labels[k] === v);
+
+/** The cgroup a container runs in, as berth's container module names it for runc. */
+export function containerCgroupPath(c: ContainerInfo, sb: SandboxInfo | undefined, driver: 'cgroupfs' | 'systemd'): string {
+  const own = (c as ContainerInfo & { cgroupsPath?: string }).cgroupsPath;
+  if (own) return own;
+  const parent = sb?.cgroupParent ?? '/';
+  if (driver === 'systemd' && !parent.startsWith('/')) return `${parent || 'system.slice'}:berth:${c.id}`;
+  return `${parent.replace(/\/+$/, '')}/${c.id}`;
+}
+
+interface Layer {
+  upper: string;
+  mountpoint: string;
+}
+
+export class StatsService {
+  /** Writable layer (overlay upperdir) per container id; resolved once from mountinfo. */
+  private readonly layers = new Map<string, Layer | null>();
+
+  constructor(private readonly d: StatsServiceDeps) {}
+
+  private sandbox(id: string): SandboxInfo | undefined {
+    try {
+      return this.d.sandboxes()?.get(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async container(id: string): Promise<ContainerStatsResult> {
+    const svc = this.d.containers();
+    if (!svc) throw new NotFoundError(`container "${id}" not found: no container service is running`);
+    const c = svc.get(id);
+    return this.containerStats(c, this.sandbox(c.sandboxId));
+  }
+
+  async listContainers(f: ContainerStatsFilter = {}): Promise<ContainerStatsResult[]> {
+    const all = this.d.containers()?.list() ?? [];
+    const picked = all.filter(
+      (c) => (!f.id || c.id.startsWith(f.id)) && (!f.sandboxId || c.sandboxId.startsWith(f.sandboxId)) && labelsMatch(c.labels, f.labelSelector),
+    );
+    await this.resolveLayers(picked);
+    return Promise.all(picked.map((c) => this.containerStats(c, this.sandbox(c.sandboxId))));
+  }
+
+  async pod(id: string): Promise<PodStatsResult> {
+    const svc = this.d.sandboxes();
+    if (!svc) throw new NotFoundError(`pod sandbox "${id}" not found: no sandbox service is running`);
+    const sb = svc.get(id);
+    return this.podStats(sb, this.sharedParents(svc.list()));
+  }
+
+  /** Stats of the ready pods that match (a pod that is not ready has nothing running to measure). */
+  async listPods(f: PodStatsFilter = {}): Promise<PodStatsResult[]> {
+    const all = this.d.sandboxes()?.list() ?? [];
+    const shared = this.sharedParents(all);
+    const picked = all.filter(
+      (s) => s.state === 'SANDBOX_READY' && (!f.id || s.id.startsWith(f.id)) && labelsMatch(s.labels, f.labelSelector),
+    );
+    return Promise.all(picked.map((s) => this.podStats(s, shared)));
+  }
+
+  /** cgroup parents that are not one pod's own cgroup: the default, and any two pods share. */
+  private sharedParents(all: SandboxInfo[]): Set<string> {
+    const seen = new Set<string>();
+    const shared = new Set<string>([this.d.defaultCgroupParent]);
+    for (const s of all) {
+      if (seen.has(s.cgroupParent)) shared.add(s.cgroupParent);
+      seen.add(s.cgroupParent);
+    }
+    return shared;
+  }
+
+  private async containerStats(c: ContainerInfo, sb: SandboxInfo | undefined): Promise<ContainerStatsResult> {
+    const [cgroup, layer] = await Promise.all([
+      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.cgroupDriver)),
+      this.layerOf(c),
+    ]);
+    const out: ContainerStatsResult = { container: c };
+    if (cgroup) out.cgroup = cgroup;
+    if (layer) {
+      const u = this.d.collector.writableLayer(layer.upper);
+      // Before the first walk ends: zero, with the time of asking (kubelet wants the field).
+      out.writableLayer = { ...(u ?? { timestamp: nowNs(), bytes: 0n, inodes: 0n }), mountpoint: layer.mountpoint };
+    }
+    return out;
+  }
+
+  private async podStats(sb: SandboxInfo, shared: Set<string>): Promise<PodStatsResult> {
+    const ctrs = (this.d.containers()?.list() ?? []).filter((c) => c.sandboxId === sb.id);
+    await this.resolveLayers(ctrs);
+    const own = !shared.has(sb.cgroupParent);
+    const [containers, podCgroup, network] = await Promise.all([
+      Promise.all(ctrs.map((c) => this.containerStats(c, sb))),
+      own ? this.d.collector.cgroup(`pod:${sb.id}`, sb.cgroupParent) : undefined,
+      sb.netnsPath && sb.state === 'SANDBOX_READY'
+        ? this.d.collector.network(sb.netnsPath, own ? sb.cgroupParent : undefined, [
+          ...ctrs.filter((c) => c.state === 'CONTAINER_RUNNING' && c.pid > 0).map((c) => c.pid),
+          ...(sb.pausePid ? [sb.pausePid] : []),
+        ])
+        : undefined,
+    ]);
+    const out: PodStatsResult = { sandbox: sb, containers };
+    const cg = podCgroup ?? (own ? undefined : sumCgroups(containers.map((c) => c.cgroup)));
+    if (cg) out.cgroup = cg;
+    if (network) out.network = network;
+    return out;
+  }
+
+  /** Finds the overlay upperdir of each container not resolved yet, with one mountinfo read. */
+  private async resolveLayers(cs: ContainerInfo[]): Promise<void> {
+    const todo = cs.filter((c) => !this.layers.has(c.id) && c.bundle);
+    if (!todo.length) return;
+    const mounts = parseOverlayMounts(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''));
+    for (const c of todo) {
+      const rootfs = path.join(c.bundle, 'rootfs');
+      const upper = mounts.overlays.get(rootfs);
+      // Not mounted yet (or gone): try again next time rather than remember a miss.
+      if (upper) this.layers.set(c.id, { upper, mountpoint: mounts.mountpointOf(upper) });
+    }
+  }
+
+  private async layerOf(c: ContainerInfo): Promise<Layer | undefined> {
+    if (!this.layers.has(c.id)) await this.resolveLayers([c]);
+    return this.layers.get(c.id) ?? undefined;
+  }
+
+  forgetContainer(id: string): void {
+    const l = this.layers.get(id);
+    this.d.collector.forget(id, { layerDir: l?.upper });
+    this.layers.delete(id);
+  }
+
+  forgetSandbox(sb: { id: string; netnsPath?: string }): void {
+    this.d.collector.forget(`pod:${sb.id}`, { netnsPath: sb.netnsPath });
+  }
+}
+
+/** Overlay mounts (mountpoint → upperdir) and a lookup of the mount a path lives on. */
+export function parseOverlayMounts(text: string): { overlays: Map<string, string>; mountpointOf(p: string): string } {
+  const overlays = new Map<string, string>();
+  const points: string[] = [];
+  for (const line of text.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const mp = line.slice(0, sep).split(' ')[4]?.replace(/\\040/g, ' ');
+    const [fstype, , opts = ''] = line.slice(sep + 3).split(' ');
+    if (!mp) continue;
+    points.push(mp);
+    if (fstype === 'overlay') {
+      const up = opts.split(',').find((o) => o.startsWith('upperdir='));
+      if (up) overlays.set(mp, up.slice('upperdir='.length));
+    }
+  }
+  points.sort((a, b) => b.length - a.length);
+  return {
+    overlays,
+    mountpointOf: (p) => points.find((m) => m === '/' || p === m || p.startsWith(`${m}/`)) ?? '/',
+  };
+}
+
+/** A pod without its own cgroup: its containers' numbers added up (rates too). */
+export function sumCgroups(list: (CgroupStats | undefined)[]): CgroupStats | undefined {
+  const have = list.filter((s): s is CgroupStats => !!s);
+  if (!have.length) return undefined;
+  const out: CgroupStats = { timestamp: have.reduce((m, s) => (s.timestamp > m ? s.timestamp : m), 0n) };
+  const cpus = have.flatMap((s) => (s.cpu ? [s.cpu] : []));
+  if (cpus.length) {
+    out.cpu = { usageCoreNanoSeconds: cpus.reduce((a, c) => a + c.usageCoreNanoSeconds, 0n) };
+    if (cpus.every((c) => c.usageNanoCores !== undefined)) out.cpu.usageNanoCores = cpus.reduce((a, c) => a + c.usageNanoCores!, 0n);
+  }
+  const mems = have.flatMap((s) => (s.memory ? [s.memory] : []));
+  if (mems.length) {
+    const sum = (k: 'usageBytes' | 'workingSetBytes' | 'rssBytes' | 'pageFaults' | 'majorPageFaults') => mems.reduce((a, m) => a + m[k], 0n);
+    out.memory = {
+      usageBytes: sum('usageBytes'), workingSetBytes: sum('workingSetBytes'), rssBytes: sum('rssBytes'),
+      pageFaults: sum('pageFaults'), majorPageFaults: sum('majorPageFaults'),
+    };
+  }
+  const procs = have.flatMap((s) => (s.processes !== undefined ? [s.processes] : []));
+  if (procs.length) out.processes = procs.reduce((a, b) => a + b, 0n);
+  return out;
+}
