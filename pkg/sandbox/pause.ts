@@ -1,7 +1,7 @@
 // The infra process of a pod that shares one PID namespace: native/build/pause run by the OCI
 // runtime in a rootfs berth makes itself (the pause binary alone), joining the pod's pinned
 // namespaces. Containers then join /proc/<pausePid>/ns/pid.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -23,7 +23,7 @@ export interface PauseOptions {
 
 /** The shared read-only rootfs (one per daemon): just /pause. */
 export async function preparePauseRootfs(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await mkdir(path.join(dir, 'proc'), { recursive: true });
   await copyFile(PAUSE_PATH, path.join(dir, 'pause'));
   await chmod(path.join(dir, 'pause'), 0o755);
 }
@@ -47,10 +47,10 @@ function spec(o: PauseOptions): unknown {
       cwd: '/',
       capabilities: { bounding: [], effective: [], permitted: [] },
       noNewPrivileges: true,
-      oomScoreAdj: -998,
     },
     root: { path: o.rootfs, readonly: true },
-    mounts: [],
+    // runc needs /proc in the container to close inherited fds before exec.
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] }],
     linux: {
       namespaces,
       cgroupsPath: o.cgroupsPath,
@@ -60,19 +60,37 @@ function spec(o: PauseOptions): unknown {
   };
 }
 
-/** Starts pause detached under the runtime; returns its host PID. */
+/**
+ * Starts pause detached under the runtime; returns its host PID. The runtime's stdio is /dev/null
+ * because a detached container inherits it (a pipe would stay open for the pod's life); runc's
+ * errors go to a log file instead.
+ */
 export async function startPause(o: PauseOptions): Promise<number> {
   await mkdir(o.bundleDir, { recursive: true });
   await writeFile(path.join(o.bundleDir, 'config.json'), JSON.stringify(spec(o)));
   const pidFile = path.join(o.bundleDir, 'pid');
-  try {
-    await run(o.runtimePath, ['--root', o.runtimeRoot, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)], {
-      timeout: 60_000,
+  const logFile = path.join(o.bundleDir, 'runtime.log');
+  const args = ['--root', o.runtimeRoot, '--log', logFile, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)];
+  const code = await new Promise<number | string>((resolve) => {
+    const child = spawn(o.runtimePath, args, { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', (e) => resolve(e.message));
+    child.once('exit', (c, sig) => {
+      clearTimeout(timer);
+      resolve(c ?? `signal ${sig}`);
     });
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+  });
+  if (code !== 0) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    const msgs = log.split('\n').filter(Boolean).map((l) => {
+      try {
+        return (JSON.parse(l) as { msg?: string }).msg ?? l;
+      } catch {
+        return l;
+      }
+    });
     await stopPause(o.runtimePath, o.runtimeRoot, o.id).catch(() => undefined);
-    throw new Error(`start pause for sandbox ${o.id}: ${stderr || (err as Error).message}`);
+    throw new Error(`start pause for sandbox ${o.id}: ${o.runtimePath} run: ${msgs.join('; ') || `exit ${code}`}`);
   }
   return Number((await readFile(pidFile, 'utf8')).trim());
 }
