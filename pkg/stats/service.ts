@@ -43,6 +43,8 @@ export interface StatsServiceDeps {
   cgroupDriver: 'cgroupfs' | 'systemd';
   /** runtime.cgroup_parent: shared by every pod kubelet gave no cgroup, so never one pod's total. */
   defaultCgroupParent: string;
+  /** Where overlay mounts are looked up (tests use a recorded file). */
+  mountinfo?: string;
 }
 
 const labelsMatch = (labels: Record<string, string>, sel: Record<string, string> | undefined): boolean =>
@@ -160,7 +162,7 @@ export class StatsService {
   private async resolveLayers(cs: ContainerInfo[]): Promise<void> {
     const todo = cs.filter((c) => !this.layers.has(c.id) && c.bundle);
     if (!todo.length) return;
-    const mounts = parseOverlayMounts(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''));
+    const mounts = parseOverlayMounts(await readFile(this.d.mountinfo ?? '/proc/self/mountinfo', 'utf8').catch(() => ''));
     for (const c of todo) {
       const rootfs = path.join(c.bundle, 'rootfs');
       const upper = mounts.overlays.get(rootfs);
