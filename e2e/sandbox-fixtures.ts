@@ -66,8 +66,9 @@ async function count(dir: string, filter: (n: string) => boolean = () => true): 
   return (await readdir(dir).catch(() => [] as string[])).filter(filter).length;
 }
 
-export async function hostCounts(d: { state: string; root: string }, dataDir: string): Promise<HostCounts> {
-  const links = (await sh('ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout.split('\n').filter(Boolean).length;
+/** Counts only what belongs to this test's bridge, daemon and network, so concurrent tests do not interfere. */
+export async function hostCounts(d: { state: string; root: string }, dataDir: string, bridge: string): Promise<HostCounts> {
+  const links = (await sh('ip', ['-o', 'link', 'show', 'master', bridge]).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean).length;
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
   const mounts = mountinfo.split('\n').filter((l) => l.includes(d.state)).length;
   let pins = 0;
@@ -84,7 +85,7 @@ export async function hostCounts(d: { state: string; root: string }, dataDir: st
     ipFiles,
     sandboxDirs: await count(path.join(d.state, 'sandboxes'), (n) => /^[0-9a-f]{64}$/.test(n)),
     cniCache: await count(path.join(d.root, 'cni', 'results')),
-    iptablesRules: rules.split('\n').filter((l) => /CNI-(HOSTPORT|DN-)/.test(l) && l.startsWith('-A')).length,
+    iptablesRules: rules.split('\n').filter((l) => l.startsWith('-A') && l.includes(`\\"${bridge}\\"`)).length,
   };
 }
 

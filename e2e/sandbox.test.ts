@@ -174,7 +174,7 @@ describe('sandbox: pods on a CNI bridge network', () => {
   });
 
   it('a host-network pod has no netns, no veth, the host hostname and hosts file', async () => {
-    const before = await hostCounts(d, dataDir);
+    const before = await hostCounts(d, dataDir, BRIDGE);
     const id = await run(podConfig('hostnet', {
       hostname: 'ignored',
       linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'NODE' } } },
@@ -186,7 +186,7 @@ describe('sandbox: pods on a CNI bridge network', () => {
     assert.equal(verbose.cniResult, null);
     assert.equal(st.network!.ip, '');
     assert.equal(st.linux!.namespaces!.options!.network, 'NODE');
-    const during = await hostCounts(d, dataDir);
+    const during = await hostCounts(d, dataDir, BRIDGE);
     assert.equal(during.veths, before.veths, 'no veth for a host-network pod');
     assert.equal(during.ipFiles, before.ipFiles, 'no IP reserved');
     const dir = path.join(d.state, 'sandboxes', id);
@@ -219,9 +219,9 @@ describe('sandbox: pods on a CNI bridge network', () => {
   });
 
   it('stop + remove leave nothing: no pin, veth, IP reservation, mount, file or cache entry; both are idempotent', async () => {
-    const before = await hostCounts(d, dataDir);
+    const before = await hostCounts(d, dataDir, BRIDGE);
     const id = await run(podConfig('gone', { port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 28082 }] }));
-    const during = await hostCounts(d, dataDir);
+    const during = await hostCounts(d, dataDir, BRIDGE);
     assert.equal(during.veths, before.veths + 1);
     assert.equal(during.pins, before.pins + 3);
     assert.equal(during.ipFiles, before.ipFiles + 1);
@@ -231,7 +231,7 @@ describe('sandbox: pods on a CNI bridge network', () => {
     await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
     await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
     await d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
-    assert.deepEqual(await hostCounts(d, dataDir), before);
+    assert.deepEqual(await hostCounts(d, dataDir, BRIDGE), before);
     assert.ok(!existsSync(path.join(d.state, 'ns', 'net', id)));
     assert.ok(!existsSync(path.join(d.state, 'sandboxes', id)));
     await assert.rejects(d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id }), (e: CriError) => {
