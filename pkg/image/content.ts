@@ -141,6 +141,11 @@ export class ContentStore {
     });
   }
 
+  /** Waits until no download of these digests is running (a failed pull cleans up after that). */
+  async settle(digests: string[]): Promise<void> {
+    await Promise.allSettled(digests.map((d) => this.inflight.get(d)?.promise));
+  }
+
   private async download(digest: string, size: number, opener: BlobOpener, signal: AbortSignal): Promise<void> {
     const ingest = path.join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
     const fh = await open(ingest, 'wx', 0o644);

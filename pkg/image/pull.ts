@@ -148,6 +148,10 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     throw wrap(name, err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    if (!ok) {
+      ctrl.abort();
+      await svc.settle(leased);
+    }
     for (const c of leased) svc.unlease(c);
     // What this failed pull stored and no image uses (blobs, finished snapshots) goes again.
     if (!ok) await svc.collectGarbage().catch((e: unknown) => svc.log.warn({ err: errorMessage(e) }, 'image garbage collection failed'));

@@ -90,14 +90,29 @@ export class ImageServiceImpl implements ImageService {
 
   /** Makes the snapshot of `chainId` exist; concurrent pulls of one layer share the work. */
   async ensureSnapshot(chainId: string, parent: string | null, diffId: string, layer: Descriptor, opener: BlobOpener, signal?: AbortSignal): Promise<void> {
-    if (this.db.snapshots.has(chainId)) return;
-    let p = this.unpacking.get(chainId);
-    if (!p) {
-      // Shared with later pulls of the same layer; it runs under the first caller's signal.
-      p = buildSnapshot(this, chainId, parent, diffId, layer, opener, signal).finally(() => this.unpacking.delete(chainId));
-      this.unpacking.set(chainId, p);
+    for (let round = 0; ; round++) {
+      if (this.db.snapshots.has(chainId)) return;
+      let p = this.unpacking.get(chainId);
+      const mine = !p;
+      if (!p) {
+        // Shared with later pulls of the same layer; it runs under the first caller's signal.
+        p = buildSnapshot(this, chainId, parent, diffId, layer, opener, signal).finally(() => this.unpacking.delete(chainId));
+        this.unpacking.set(chainId, p);
+      }
+      try {
+        return await p;
+      } catch (err) {
+        // Another pull's unpack that pull gave up on: do it ourselves once.
+        if (mine || round > 0 || signal?.aborted) throw err;
+      }
     }
-    await p;
+  }
+
+  /** Waits for the downloads and unpacks of these digests / chain IDs to finish, whatever their outcome. */
+  async settle(keys: string[]): Promise<void> {
+    await this.content.settle(keys);
+    await Promise.allSettled(keys.map((k) => this.unpacking.get(k)));
+    await this.content.settle(keys);
   }
 
   commit(row: ImageRow, tag: string | undefined, digestRef: string): void {

@@ -1,0 +1,121 @@
+import { describe, it, after, before, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { CriError } from '../pkg/client/cri.js';
+import { startDaemon, type TestDaemon } from './harness.js';
+import { buildBusyboxImage } from './fixtures/busybox.js';
+import { buildImage, pushImage } from './fixtures/oci.js';
+import { startProxy } from './fixtures/proxy.js';
+import { startRegistry, type TestRegistry } from './fixtures/registry.js';
+import { buildTar, type TarEntry } from './fixtures/tar.js';
+
+/** The image store holds nothing: no image, snapshot, blob or ingest file. */
+async function assertStoreEmpty(d: TestDaemon): Promise<void> {
+  const list = await d.client.image('ListImages', {});
+  assert.deepEqual(list.images.map((i) => i.id), []);
+  const images = path.join(d.root, 'images');
+  assert.deepEqual(await readdir(path.join(images, 'snapshots')), [], 'no snapshot left');
+  assert.deepEqual(await readdir(path.join(images, 'content/blobs/sha256')), [], 'no blob left');
+  assert.deepEqual(await readdir(path.join(images, 'content/ingest')), [], 'no ingest file left');
+}
+
+describe('images: hostile and broken pulls leave nothing behind', () => {
+  let reg: TestRegistry;
+  let d: TestDaemon;
+  let outside: string;
+  before(async () => {
+    reg = await startRegistry();
+    d = await startDaemon();
+    outside = await mkdtemp(path.join(os.tmpdir(), 'berth-img-outside-'));
+  });
+  afterEach(async () => {
+    // Every case starts from an empty store.
+    for (const img of (await d.client.image('ListImages', {})).images) await d.client.image('RemoveImage', { image: { image: img.id } });
+  });
+  after(async () => {
+    await d.kill();
+    await d.cleanup();
+    await reg.stop();
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  const hostile: [string, (o: string) => TarEntry[], RegExp][] = [
+    ['../ escape', (o) => [{ type: 'file', path: `../../../../../../../..${o}/dotdot`, data: 'x' }], /path leaves the root/],
+    ['absolute symlink', (o) => [{ type: 'symlink', path: 'abs', target: o }, { type: 'file', path: 'abs/through-abs', data: 'x' }], /abs\/through-abs.*symlink "abs" to the absolute path/],
+    ['relative symlink', (o) => [{ type: 'dir', path: 'a/b/' }, { type: 'symlink', path: 'a/b/rel', target: `../../../../../../../..${o}` }, { type: 'file', path: 'a/b/rel/through-rel', data: 'x' }], /through-rel.*leaves the layer root/],
+    ['hardlink outside', () => [{ type: 'hardlink', path: 'hl', target: '../../../../../../../../etc/passwd' }], /hardlink to .*outside the layer root/],
+    ['hardlink through symlink', () => [{ type: 'symlink', path: 'etc2', target: '/etc' }, { type: 'hardlink', path: 'hl2', target: 'etc2/passwd' }], /symlink "etc2" to the absolute path/],
+  ];
+  for (const [name, entries, why] of hostile) {
+    it(`refuses a layer with a ${name}, writing nothing outside`, async () => {
+      const evil = buildTar([{ type: 'file', path: 'before', data: 'written first' }, ...entries(outside)]);
+      const img = buildBusyboxImage({ extraLayers: [evil] });
+      const repo = `test/hostile-${name.replace(/[^a-z]+/g, '-')}`;
+      await pushImage(reg.host, repo, 'v1', img);
+      await assert.rejects(d.client.image('PullImage', { image: { image: `${reg.host}/${repo}:v1` } }), (err: CriError) => {
+        assert.match(err.details, /^pull 127\.0\.0\.1:\d+\/test\/hostile.*: layer sha256:[0-9a-f]{64}: tar entry "/);
+        assert.match(err.details, why);
+        return true;
+      });
+      assert.deepEqual(await readdir(outside), [], 'nothing written outside');
+      await assertStoreEmpty(d);
+    });
+  }
+
+  it('refuses a blob whose bytes do not match its digest and stores nothing', async () => {
+    const img = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'payload', data: randomBytes(4096) }])] });
+    await pushImage(reg.host, 'test/corrupt', 'v1', img);
+    const layer = img.layers[1]!;
+    const data = path.join(reg.storageDir, 'docker/registry/v2/blobs/sha256', layer.digest.slice(7, 9), layer.digest.slice(7), 'data');
+    const fh = await open(data, 'r+');
+    await fh.write(Buffer.from('corrupt!'), 0, 8, 100); // same size, other bytes
+    await fh.close();
+    await assert.rejects(d.client.image('PullImage', { image: { image: `${reg.host}/test/corrupt:v1` } }), (err: CriError) => {
+      assert.match(err.details, new RegExp(`blob ${layer.digest}: content does not match its digest`));
+      return true;
+    });
+    await assertStoreEmpty(d);
+  });
+
+  it('fails clearly when the registry stops in the middle of a pull, and the next pull succeeds', async () => {
+    const storageDir = await mkdtemp(path.join(os.tmpdir(), 'berth-img-store-'));
+    let r1: TestRegistry | undefined = await startRegistry({ storageDir });
+    const proxy = await startProxy(r1.port);
+    let r2: TestRegistry | undefined;
+    const regPort = r1.port;
+    try {
+      const big = buildImage([buildTar([{ type: 'file', path: 'big', data: randomBytes(24 << 20) }])], { compression: 'none' });
+      await pushImage(r1.host, 'test/big', 'v1', big);
+      const ref = `${proxy.host}/test/big:v1`;
+      const cut = proxy.cutAfter(2 << 20, async () => {
+        await r1!.stop();
+        r1 = undefined;
+      });
+      const pulling = d.client.image('PullImage', { image: { image: ref } });
+      await cut;
+      await assert.rejects(pulling, (err: CriError) => {
+        assert.match(err.details, new RegExp(`^pull ${proxy.host}/test/big:v1: .*(ECONNRESET|ECONNREFUSED|socket hang up|ended after)`));
+        return true;
+      });
+      await assertStoreEmpty(d);
+      // The registry comes back on its old port (where the proxy forwards) with its storage.
+      r2 = await startRegistry({ storageDir, port: regPort });
+      const ok = await d.client.image('PullImage', { image: { image: ref } });
+      assert.equal(ok.image_ref, big.config.digest);
+      assert.deepEqual(await readdir(path.join(d.root, 'images/content/ingest')), []);
+    } finally {
+      await proxy.stop();
+      await r1?.stop();
+      await r2?.stop();
+      await rm(storageDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the outside directory untouched throughout', () => {
+    assert.ok(existsSync(outside));
+  });
+});
