@@ -83,6 +83,22 @@ describe('stats: network counters of a pod namespace', () => {
     assert.equal(reader.helperRuns, 1, 'cached');
   });
 
+  it('refreshes a stale nsenter reading in the background, answering with the last one', async () => {
+    const r = new NetnsStatsReader({ helperCacheMs: 0 });
+    const a = await r.read(NS_PATH, async () => []);
+    assert.equal(r.helperRuns, 1, 'the first reading waits for the helper');
+    await blast(100, 1000);
+    const b = await r.read(NS_PATH, async () => []);
+    assert.equal(r.helperRuns, 2, 'a refresh started');
+    assert.equal(b, a, 'answered at once with the previous reading');
+    let c = b;
+    for (let i = 0; i < 200 && c === a; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      c = await r.read(NS_PATH, async () => []);
+    }
+    assert.ok(c!.interfaces[0]!.rxBytes >= a!.interfaces[0]!.rxBytes + 100_000n, 'the refreshed reading shows the traffic');
+  });
+
   it('a namespace that is gone reads as undefined', async () => {
     assert.equal(await reader.read('/run/netns/berth-sx-none', async () => []), undefined);
   });

@@ -13,8 +13,10 @@ const execFileP = promisify(execFile);
 
 export interface NetnsReaderOptions {
   nsenter?: string;
-  /** How long an nsenter reading is reused, ms. */
+  /** How long an nsenter reading is reused before a background refresh, ms. */
   helperCacheMs?: number;
+  /** nsenter helpers running at once, at most. */
+  helperConcurrency?: number;
 }
 
 async function nsId(file: string): Promise<string | undefined> {
@@ -28,7 +30,10 @@ async function nsId(file: string): Promise<string | undefined> {
 
 export class NetnsStatsReader {
   private readonly pidByNs = new Map<string, number>();
-  private readonly helperCache = new Map<string, { at: number; value: Promise<NetworkStats | undefined> }>();
+  private readonly helperCache = new Map<string, { at: number; value?: NetworkStats; pending?: Promise<void> }>();
+  private helpersRunning = 0;
+  private readonly helperWaiters: (() => void)[] = [];
+  private readonly helperConcurrency: number;
   private readonly nsenter: string;
   private readonly helperCacheMs: number;
   /** How many times the nsenter fallback ran (tests and metrics). */
@@ -36,7 +41,8 @@ export class NetnsStatsReader {
 
   constructor(opts: NetnsReaderOptions = {}) {
     this.nsenter = opts.nsenter ?? 'nsenter';
-    this.helperCacheMs = opts.helperCacheMs ?? 2000;
+    this.helperCacheMs = opts.helperCacheMs ?? 5000;
+    this.helperConcurrency = opts.helperConcurrency ?? 4;
   }
 
   /**
@@ -72,15 +78,43 @@ export class NetnsStatsReader {
     return toNetwork(text);
   }
 
-  private viaHelper(netnsPath: string): Promise<NetworkStats | undefined> {
-    const hit = this.helperCache.get(netnsPath);
-    if (hit && Date.now() - hit.at < this.helperCacheMs) return hit.value;
+  /**
+   * Stale-while-revalidate: a cached reading older than helperCacheMs is returned at once and
+   * refreshed in the background, so only the very first read of a namespace waits for nsenter;
+   * at most `helperConcurrency` helpers run at a time.
+   */
+  private async viaHelper(netnsPath: string): Promise<NetworkStats | undefined> {
+    let e = this.helperCache.get(netnsPath);
+    if (!e) {
+      e = { at: 0 };
+      this.helperCache.set(netnsPath, e);
+    }
+    if (!e.pending && Date.now() - e.at >= this.helperCacheMs) {
+      const entry = e;
+      entry.pending = this.runHelper(netnsPath).then((v) => {
+        if (v) entry.value = v;
+        entry.at = Date.now();
+        entry.pending = undefined;
+      });
+    }
+    if (e.value) return e.value;
+    await e.pending;
+    return e.value;
+  }
+
+  private async runHelper(netnsPath: string): Promise<NetworkStats | undefined> {
+    while (this.helpersRunning >= this.helperConcurrency) await new Promise<void>((r) => this.helperWaiters.push(r));
+    this.helpersRunning++;
     this.helperRuns++;
-    const value = execFileP(this.nsenter, [`--net=${netnsPath}`, 'cat', '/proc/net/dev'], { timeout: 5000, encoding: 'utf8' })
-      .then((r) => toNetwork(r.stdout))
-      .catch(() => undefined);
-    this.helperCache.set(netnsPath, { at: Date.now(), value });
-    return value;
+    try {
+      const r = await execFileP(this.nsenter, [`--net=${netnsPath}`, 'cat', '/proc/net/dev'], { timeout: 5000, encoding: 'utf8' });
+      return toNetwork(r.stdout);
+    } catch {
+      return undefined;
+    } finally {
+      this.helpersRunning--;
+      this.helperWaiters.shift()?.();
+    }
   }
 
   forget(netnsPath: string): void {
