@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../errors/errors.js';
+import { parseQuantity, sysctlNamespace, sysctlProbePath, validateRequest, type SandboxRequest } from './request.js';
+
+const handlers = { runc: {}, crun: {} };
+const base = (over: Partial<SandboxRequest> = {}): SandboxRequest => ({
+  name: 'p', namespace: 'ns', uid: 'u', attempt: 0, hostname: 'p', logDirectory: '', portMappings: [], labels: {}, annotations: {},
+  cgroupParent: '', sysctls: {}, namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+  linux: { privileged: false, supplementalGroups: [], readonlyRootfs: false }, runtimeHandler: '', ...over,
+});
+
+const refuses = async (req: SandboxRequest, re: RegExp) =>
+  assert.rejects(validateRequest(req, handlers, 'runc'), (e: Error) => e instanceof InvalidArgumentError && re.test(e.message));
+
+test('a valid request resolves the handler (default when empty)', async () => {
+  assert.equal(await validateRequest(base(), handlers, 'runc'), 'runc');
+  assert.equal(await validateRequest(base({ runtimeHandler: 'crun' }), handlers, 'runc'), 'crun');
+  assert.equal(await validateRequest(base({ sysctls: { 'net.ipv4.conf.eth0.forwarding': '1', 'kernel.shmmax': '1000' } }), handlers, 'runc'), 'runc');
+});
+
+test('refuses missing metadata, unknown handler, TARGET modes, bad hostname, dns, ports, log dir', async () => {
+  await refuses(base({ name: '' }), /metadata\.name is required/);
+  await refuses(base({ namespace: '' }), /namespace is required/);
+  await refuses(base({ uid: '' }), /uid is required/);
+  await refuses(base({ runtimeHandler: 'kata' }), /unknown runtime handler "kata".*runc, crun/);
+  await refuses(base({ namespaces: { network: 'TARGET', pid: 'CONTAINER', ipc: 'POD' } }), /TARGET/);
+  await refuses(base({ namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', usernsMode: 'POD' } }), /user namespaces/);
+  await refuses(base({ hostname: 'a_b' }), /invalid hostname/);
+  await refuses(base({ hostname: 'x'.repeat(65) }), /invalid hostname/);
+  await refuses(base({ logDirectory: 'relative/dir' }), /absolute/);
+  await refuses(base({ dns: { servers: ['dns.example'], searches: [], options: [] } }), /not an IP/);
+  await refuses(base({ portMappings: [{ protocol: 'TCP', containerPort: 70000, hostPort: 1, hostIp: '' }] }), /container_port/);
+  await refuses(base({ portMappings: [{ protocol: 'TCP', containerPort: 80, hostPort: -1, hostIp: '' }] }), /host_port/);
+  await refuses(base({ annotations: { 'kubernetes.io/ingress-bandwidth': 'lots' } }), /not a quantity/);
+});
+
+test('sysctls: non-namespaced, unknown, or needing a namespace the pod shares with the host are refused', async () => {
+  await refuses(base({ sysctls: { 'vm.swappiness': '1' } }), /not namespaced/);
+  await refuses(base({ sysctls: { 'kernel.hostname': 'x' } }), /not namespaced/);
+  await refuses(base({ sysctls: { 'net.ipv4.nope': '1' } }), /unknown sysctl/);
+  await refuses(base({ sysctls: { 'net.ipv4.ip_forward': '1' }, namespaces: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } }), /host network/);
+  await refuses(base({ sysctls: { 'kernel.msgmax': '1' }, namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'NODE' } }), /host IPC/);
+  await refuses(base({ sysctls: { 'net.ipv4.ip_forward': '1\n2' } }), /invalid sysctl/);
+});
+
+test('sysctl helpers', () => {
+  assert.equal(sysctlNamespace('kernel.sem'), 'ipc');
+  assert.equal(sysctlNamespace('fs.mqueue.msg_max'), 'ipc');
+  assert.equal(sysctlNamespace('net/ipv4/ip_forward'), 'net');
+  assert.equal(sysctlNamespace('kernel.pid_max'), undefined);
+  assert.equal(sysctlProbePath('net.ipv4.conf.eth0.forwarding'), '/proc/sys/net/ipv4/conf/default/forwarding');
+  assert.equal(sysctlProbePath('net/ipv4/conf/eth0.100/rp_filter'), '/proc/sys/net/ipv4/conf/default/rp_filter');
+});
+
+test('parseQuantity', () => {
+  assert.equal(parseQuantity('10M'), 10_000_000);
+  assert.equal(parseQuantity('1Mi'), 1_048_576);
+  assert.equal(parseQuantity('500k'), 500_000);
+  assert.equal(parseQuantity('2.5G'), 2_500_000_000);
+  assert.equal(parseQuantity('12'), 12);
+  assert.equal(parseQuantity('1X'), undefined);
+});
