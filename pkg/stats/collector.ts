@@ -9,8 +9,9 @@ import { CpuRateTracker } from './rate.js';
 import type { CgroupReader, CgroupStats, DiskUsage, NetworkStats } from './types.js';
 
 export interface StatsCollectorOptions {
-  /** Writable-layer walks: at most one per layer per this many ms. */
+  /** Writable-layer walks: at least this many ms apart per layer (more for slow walks). */
   diskRefreshMs?: number;
+  diskMaxRefreshMs?: number;
   diskConcurrency?: number;
   nsenter?: string;
 }
@@ -26,7 +27,9 @@ export class StatsCollector {
 
   constructor(readonly reader: CgroupReader, opts: StatsCollectorOptions = {}) {
     this.net = new NetnsStatsReader({ nsenter: opts.nsenter });
-    this.disk = new DiskUsageCache({ refreshMs: opts.diskRefreshMs ?? 10_000, concurrency: opts.diskConcurrency ?? 2 });
+    this.disk = new DiskUsageCache({
+      refreshMs: opts.diskRefreshMs ?? 1000, maxRefreshMs: opts.diskMaxRefreshMs ?? 30_000, concurrency: opts.diskConcurrency ?? 2,
+    });
   }
 
   static async create(opts: StatsCollectorOptions = {}): Promise<StatsCollector> {

@@ -1,6 +1,8 @@
 // Disk usage of container writable layers. A walk of a directory tree is slow and I/O heavy,
-// so stats calls only ever read a cache; walks run in the background, at most one per directory
-// every `refreshMs`, and at most `concurrency` at once.
+// so stats calls only ever read a cache; walks run in the background, at most `concurrency` at
+// once. A layer is walked again once its value is older than 100× its last walk's duration,
+// clamped to [refreshMs, maxRefreshMs]: a small layer stays fresh within a second, a huge one
+// costs at most 1% of a walker's time.
 import { lstat, opendir } from 'node:fs/promises';
 import path from 'node:path';
 import { nowNs, type DiskUsage } from './types.js';
@@ -42,6 +44,7 @@ export async function diskUsage(dir: string, signal?: AbortSignal): Promise<Disk
 interface Entry {
   value?: DiskUsage;
   startedAt: number;
+  walkMs: number;
   running?: Promise<void>;
 }
 
@@ -53,20 +56,25 @@ export class DiskUsageCache {
   peak = 0;
   private readonly abort = new AbortController();
 
-  constructor(private readonly opts: { refreshMs: number; concurrency: number }) {}
+  constructor(private readonly opts: { refreshMs: number; maxRefreshMs?: number; concurrency: number }) {}
+
+  private stale(e: Entry): boolean {
+    const interval = Math.min(this.opts.maxRefreshMs ?? 30_000, Math.max(this.opts.refreshMs, e.walkMs * 100));
+    return Date.now() - e.startedAt >= interval;
+  }
 
   /** The last known usage of `dir` (undefined before the first walk ends); schedules a refresh when stale. */
   get(dir: string): DiskUsage | undefined {
     let e = this.entries.get(dir);
-    if (!e) this.entries.set(dir, (e = { startedAt: 0 }));
-    if (!e.running && Date.now() - e.startedAt >= this.opts.refreshMs) this.schedule(dir, e);
+    if (!e) this.entries.set(dir, (e = { startedAt: 0, walkMs: 0 }));
+    if (!e.running && this.stale(e)) this.schedule(dir, e);
     return e.value;
   }
 
   /** Walks now (still within the concurrency bound) and resolves with the fresh value. */
   async refresh(dir: string): Promise<DiskUsage | undefined> {
     let e = this.entries.get(dir);
-    if (!e) this.entries.set(dir, (e = { startedAt: 0 }));
+    if (!e) this.entries.set(dir, (e = { startedAt: 0, walkMs: 0 }));
     if (!e.running) this.schedule(dir, e);
     await e.running;
     return this.entries.get(dir)?.value;
@@ -78,8 +86,10 @@ export class DiskUsageCache {
       const run = async () => {
         this.active++;
         this.peak = Math.max(this.peak, this.active);
+        const t0 = Date.now();
         try {
           e.value = await diskUsage(dir, this.abort.signal);
+          e.walkMs = Date.now() - t0;
         } catch {
           // A vanished layer keeps its last value until forget().
         } finally {
