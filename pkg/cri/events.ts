@@ -26,6 +26,7 @@ export interface EventStreamHooks {
   /** A container's STOPPED event, with its status (OOM accounting). */
   onStopped?(status: ContainerStatus): void;
   onRemoved?(containerId: string): void;
+  onStarted?(containerId: string): void;
 }
 
 export interface EventStream {
@@ -87,6 +88,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
         if (st) hooks.onStopped?.(st);
       }
       if (e.type === 'CONTAINER_DELETED_EVENT') hooks.onRemoved?.(e.containerId);
+      if (e.type === 'CONTAINER_STARTED_EVENT') hooks.onStarted?.(e.containerId);
       bc.publish(ev);
     } catch (err) {
       // Never throw into the container module's code path.

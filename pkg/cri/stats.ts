@@ -141,6 +141,7 @@ export const statsModule: CriModule = {
         if (status.reason === 'OOMKilled') oomKills.inc();
       },
       onRemoved: (containerId) => stats.forgetContainer(containerId),
+      onStarted: (containerId) => void stats.warm(containerId).catch(() => undefined),
     });
     // Stale CPU samples of containers that vanished without an event.
     const prune = setInterval(() => collector.rates.prune(10 * 60_000), 60_000);

@@ -176,6 +176,14 @@ export class StatsService {
     return this.layers.get(c.id) ?? undefined;
   }
 
+  /** A container started: find its writable layer and start the first walk, so stats calls find a value. */
+  async warm(id: string): Promise<void> {
+    const c = this.d.containers()?.list().find((x) => x.id === id);
+    if (!c) return;
+    const layer = await this.layerOf(c);
+    if (layer) this.d.collector.writableLayer(layer.upper);
+  }
+
   forgetContainer(id: string): void {
     const l = this.layers.get(id);
     this.d.collector.forget(id, { layerDir: l?.upper });
