@@ -20,7 +20,7 @@ import { HeaderCodec } from './zlib.js';
 /** Consumed bytes are acknowledged once this many have gathered (half the default window). */
 const UPDATE_THRESHOLD = DEFAULT_WINDOW / 2;
 /** How long close() waits for the peer to hang up before it destroys the socket. */
-const CLOSE_GRACE_MS = 5000;
+const CLOSE_GRACE_MS = 30_000;
 
 export class SpdyStream extends Duplex {
   /** Set when the peer reset the stream (RST_STREAM status), or when berth did. */
@@ -194,6 +194,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   private readonly streams = new Map<number, SpdyStream>();
   private lastPeerStreamId = 0;
   private goneAway = false;
+  private peerGoneAway = false;
   private recvUnacked = 0;
   private readonly out: { buf?: Buffer; ready: boolean }[] = [];
   private drainWaiters: (() => void)[] = [];
@@ -210,7 +211,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     if (socket instanceof Socket) socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('drain', () => this.onDrain());
-    socket.on('end', () => this.close());
+    socket.on('end', () => this.destroy());
     socket.on('error', (err: Error) => this.destroy(err));
     socket.on('close', () => this.destroy());
   }
@@ -252,19 +253,19 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.sendFrame(encodePing(id));
   }
 
-  /** GOAWAY, then hang up once everything queued is written; destroy if the peer lingers. */
+  /**
+   * GOAWAY: no new streams. The peer hangs up once it has read everything (client-go closes the
+   * connection when its streams end); ending the socket first would race its reader, so berth
+   * only hangs up itself if the peer lingers past the grace period.
+   */
   close(): void {
-    if (this.closed) return;
+    if (this.closed || this.closeTimer) return;
     if (!this.goneAway) {
       this.goneAway = true;
       this.sendFrame(encodeGoAway(this.lastPeerStreamId, GoAwayStatus.OK));
     }
-    this.afterDrain(() => {
-      if (this.closed) return;
-      this.socket.end();
-      this.closeTimer = setTimeout(() => this.destroy(), CLOSE_GRACE_MS);
-      this.closeTimer.unref();
-    });
+    this.closeTimer = setTimeout(() => this.afterDrain(() => this.destroy()), CLOSE_GRACE_MS);
+    this.closeTimer.unref();
   }
 
   destroy(err?: Error): void {
@@ -290,7 +291,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
     this.streams.delete(s.id);
     this.windowWaiters.delete(s);
     this.resumeFrom(s);
-    if (this.goneAway && this.streams.size === 0) this.close();
+    if (this.peerGoneAway && this.streams.size === 0) this.destroy();
   }
 
   /** @internal a stream waits for send window */
@@ -406,8 +407,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
         return;
       }
       case FrameType.GOAWAY:
+        // The peer opens no more streams; the ones open run to their end.
         this.goneAway = true;
-        if (this.streams.size === 0) this.close();
+        this.peerGoneAway = true;
+        if (this.streams.size === 0) this.afterDrain(() => this.destroy());
         return;
       case FrameType.WINDOW_UPDATE: {
         const w = parseTwoWords(f.payload, 'WINDOW_UPDATE');

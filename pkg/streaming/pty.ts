@@ -1,0 +1,54 @@
+// Pseudo-terminals for TTY sessions. Node has no openpty, so it comes from libc through koffi;
+// the master end is driven by a tty.ReadStream (a non-blocking libuv handle, readable and
+// writable), never by blocking reads on the thread pool.
+import { closeSync } from 'node:fs';
+import tty from 'node:tty';
+import koffi from 'koffi';
+import type { TermSize } from './types.js';
+
+const libc = koffi.load('libc.so.6');
+const openptyFn = libc.func('int openpty(_Out_ int *amaster, _Out_ int *aslave, void *name, void *termp, void *winp)');
+const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
+const TIOCSWINSZ = 0x5414;
+
+export interface Pty {
+  /** The master side: write = the terminal's input, read = its output. Reads end at EIO. */
+  master: tty.ReadStream;
+  /** The slave fd, for the child's stdio; close it in the parent once the child has it. */
+  slaveFd: number;
+  resize(size: TermSize): void;
+  closeSlave(): void;
+}
+
+function winsize(size: TermSize): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt16LE(Math.max(0, Math.min(0xffff, size.height)), 0);
+  b.writeUInt16LE(Math.max(0, Math.min(0xffff, size.width)), 2);
+  return b;
+}
+
+export function openPty(size?: TermSize): Pty {
+  const m = [0];
+  const s = [0];
+  if (openptyFn(m, s, null, null, null) !== 0) throw new Error(`openpty: errno ${koffi.errno()}`);
+  const masterFd = m[0]!;
+  const slaveFd = s[0]!;
+  if (size) ioctlFn(masterFd, TIOCSWINSZ, winsize(size));
+  const master = new tty.ReadStream(masterFd);
+  // Once every slave fd is closed the master's read fails with EIO: that is the end of output.
+  master.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EIO') master.push(null);
+  });
+  let slaveOpen = true;
+  return {
+    master,
+    slaveFd,
+    resize(sz) {
+      if (!master.destroyed) ioctlFn(masterFd, TIOCSWINSZ, winsize(sz));
+    },
+    closeSlave() {
+      if (slaveOpen) closeSync(slaveFd);
+      slaveOpen = false;
+    },
+  };
+}
