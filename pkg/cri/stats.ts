@@ -112,7 +112,11 @@ function registerStateGauges(ctx: DaemonContext): void {
 export const statsModule: CriModule = {
   name: 'stats',
   async start(ctx) {
-    const collector = await StatsCollector.create();
+    // A host without usable cgroups still serves everything else; its stats are just empty.
+    const collector = await StatsCollector.create().catch((err: Error) => {
+      ctx.log.warn({ err: err.message }, 'stats: no cgroup hierarchy found; container and pod stats will carry no cgroup numbers');
+      return new StatsCollector({ version: 1, read: async () => undefined, pids: async () => [] });
+    });
     const stats = new StatsService({
       collector,
       containers: () => ctx.services.containers,
