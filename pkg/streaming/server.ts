@@ -170,6 +170,9 @@ export class StreamingServer {
       return reject(socket, 400, `unable to negotiate a websocket subprotocol: client offers ${JSON.stringify(offered)}, server accepts ${JSON.stringify(accepted)}`);
     }
     // ws picks the subprotocol through handleProtocols; it is decided above, so say it here.
+    // ws also refuses protocol names outside RFC 6455's token syntax, and the tunnel's
+    // "SPDY/3.1+…" has a '/': hand ws a placeholder to parse, answer with the real name.
+    req.headers['sec-websocket-protocol'] = 'berth';
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol });
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const entry = { destroy: () => ws.terminate() };

@@ -5,7 +5,20 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import WebSocket, { createWebSocketStream } from 'ws';
+import { createHash, randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+
+// ws exports its framing classes at run time; @types/ws does not describe them.
+interface WsReceiver extends NodeJS.WritableStream {
+  on(event: string, fn: (...args: any[]) => void): this;
+}
+interface WsSender {
+  send(data: Buffer, options: Record<string, unknown>, cb?: (err?: Error) => void): void;
+}
+const { Receiver, Sender } = WebSocket as unknown as {
+  Receiver: new (o: { isServer: boolean; binaryType: string }) => WsReceiver;
+  Sender: new (socket: Socket) => WsSender;
+};
 
 const require = createRequire(import.meta.url);
 // spdy-transport ships no types; the test drives a handful of its methods.
@@ -113,20 +126,50 @@ export async function spdyForward(conn: SpdyConn, port: number, requestId: numbe
   return { data, error: readAll(error).then((b) => b.toString()) };
 }
 
-/** SPDY tunnelled through WebSocket binary messages, as crictl port-forward --transport websocket. */
-export function spdyOverWebSocket(url: string): Promise<{ conn: SpdyConn; ws: WebSocket; protocol: string }> {
+/**
+ * SPDY tunnelled through WebSocket binary messages, as crictl port-forward --transport websocket.
+ * The subprotocol "SPDY/3.1+portforward.k8s.io" is outside RFC 6455's token syntax, which ws's
+ * client refuses to send, so the handshake is done here and ws's own Sender/Receiver frame it.
+ */
+export function spdyOverWebSocket(url: string): Promise<{ conn: SpdyConn; close: () => void; protocol: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), ['SPDY/3.1+portforward.k8s.io']);
-    ws.once('open', () => {
-      const tunnel = createWebSocketStream(ws);
+    const key = randomBytes(16).toString('base64');
+    const req = http.request(url, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Key': key,
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Protocol': 'SPDY/3.1+portforward.k8s.io',
+      },
+    });
+    req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+      const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      if (res.headers['sec-websocket-accept'] !== accept) return reject(new Error('bad Sec-WebSocket-Accept'));
+      const receiver = new Receiver({ isServer: false, binaryType: 'nodebuffer' });
+      const sender = new Sender(socket);
+      const tunnel = new Duplex({
+        read() {},
+        write(chunk: Buffer, _enc, cb) {
+          sender.send(chunk, { binary: true, fin: true, mask: true, compress: false, rsv1: false, opcode: 2, readOnly: false }, cb);
+        },
+      });
+      receiver.on('message', (data: Buffer) => tunnel.push(data));
+      receiver.on('conclude', () => tunnel.push(null));
+      receiver.on('error', () => socket.destroy());
+      if (head.length) receiver.write(head);
+      socket.pipe(receiver);
+      socket.on('error', () => {});
+      socket.on('close', () => tunnel.destroy());
       tunnel.on('error', () => {});
       const conn = transport.connection.create(tunnel, { protocol: 'spdy', isServer: false });
       conn.start(3.1);
       conn.on('error', () => {});
-      resolve({ conn, ws, protocol: ws.protocol });
+      resolve({ conn, close: () => socket.destroy(), protocol: String(res.headers['sec-websocket-protocol']) });
     });
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`websocket upgrade refused: ${res.statusCode}`)));
-    ws.once('error', reject);
+    req.on('response', (res) => reject(new Error(`websocket upgrade refused: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
   });
 }
 

@@ -1,0 +1,140 @@
+// Port-forward through the streaming server into a network namespace this test creates (and
+// into the host's, for host-network pods), with spdy-transport as the client, over raw SPDY and
+// SPDY tunnelled in WebSocket.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { silentLogger } from '../log/log.js';
+import { NetnsDialer } from './netns-dialer.js';
+import { StreamingServer } from './server.js';
+import { spdyForward, spdyOverWebSocket, spdyUpgrade, readAll, type SpdyConn } from './testing/clients.js';
+
+const NS = `berth-st-pf${process.pid}`;
+const NS_PATH = `/var/run/netns/${NS}`;
+const POD_PORT = 29101;
+const HOST_PORT = 29102;
+const servers: ChildProcess[] = [];
+const dialers: NetnsDialer[] = [];
+
+// An echo server: what a connection sends comes back, and the write side ends with the read side.
+const ECHO = `require('net').createServer((s) => s.pipe(s)).listen(+process.argv[1], '127.0.0.1', () => console.log('up'));`;
+
+function startEcho(port: number, netns?: string): Promise<void> {
+  const argv = netns ? ['ip', 'netns', 'exec', netns, process.execPath, '-e', ECHO, String(port)] : [process.execPath, '-e', ECHO, String(port)];
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers.push(p);
+  return new Promise((resolve, reject) => {
+    p.stdout!.once('data', () => resolve());
+    p.once('exit', (c) => reject(new Error(`echo server exited ${c}`)));
+  });
+}
+
+const server = new StreamingServer({
+  listen: '127.0.0.1:0',
+  log: silentLogger(),
+  backends: {
+    portForward: {
+      async open(sandboxId: string) {
+        if (sandboxId !== 'pod' && sandboxId !== 'hostpod') throw new Error(`pod sandbox "${sandboxId}" not found`);
+        const d = new NetnsDialer(sandboxId === 'pod' ? NS_PATH : undefined);
+        dialers.push(d);
+        return d;
+      },
+    },
+  },
+});
+
+before(async () => {
+  execFileSync('ip', ['netns', 'add', NS]);
+  execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
+  await startEcho(POD_PORT, NS);
+  await startEcho(HOST_PORT);
+  await server.start();
+});
+
+after(async () => {
+  await server.close();
+  for (const p of servers) p.kill('SIGKILL');
+  await Promise.all(servers.map((p) => (p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+  execFileSync('ip', ['netns', 'del', NS]);
+});
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function roundTrip(conn: SpdyConn, port: number, id: number, size: number): Promise<void> {
+  const { data, error } = await spdyForward(conn, port, id);
+  const payload = randomBytes(size);
+  const back = readAll(data);
+  data.end(payload);
+  const got = await back;
+  assert.equal(got.length, size);
+  assert.equal(sha(got), sha(payload), `connection ${id} came back intact`);
+  assert.equal(await error, '');
+}
+
+async function session(sandboxId: string, ports: number[] = []) {
+  const up = await spdyUpgrade(server.url({ kind: 'portforward', params: { sandboxId, ports } }), ['portforward.k8s.io']);
+  assert.equal(up.status, 101);
+  assert.equal(up.protocol, 'portforward.k8s.io');
+  return up;
+}
+
+test('port-forward into a pod netns: 10 MB both ways on each of 5 connections at once', async () => {
+  const up = await session('pod');
+  await Promise.all([1, 2, 3, 4, 5].map((i) => roundTrip(up.conn, POD_PORT, i, 10 * 1024 * 1024)));
+  assert.ok(dialers.at(-1)!.helperPid, 'one helper process served all connections');
+  up.socket!.destroy();
+});
+
+test('port-forward in a host-network pod connects on the host', async () => {
+  const up = await session('hostpod');
+  await Promise.all([1, 2, 3, 4, 5].map((i) => roundTrip(up.conn, HOST_PORT, i, 10 * 1024 * 1024)));
+  up.socket!.destroy();
+});
+
+test('the pod port is not the host port: pod netns is isolated', async () => {
+  const up = await session('pod');
+  const { data, error } = await spdyForward(up.conn, HOST_PORT, 1);
+  data.resume();
+  assert.match(await error, /error forwarding port 29102.*ECONNREFUSED/);
+  up.socket!.destroy();
+});
+
+test('ports not in the request and bad ports are refused on the error stream', async () => {
+  const up = await session('pod', [POD_PORT]);
+  const a = await spdyForward(up.conn, 29999, 1);
+  a.data.resume();
+  assert.match(await a.error, /port 29999 was not requested/);
+  await roundTrip(up.conn, POD_PORT, 2, 1000);
+  up.socket!.destroy();
+});
+
+test('SPDY tunnelled in WebSocket (crictl --transport websocket) forwards too', async () => {
+  const t = await spdyOverWebSocket(server.url({ kind: 'portforward', params: { sandboxId: 'pod', ports: [] } }));
+  assert.equal(t.protocol, 'SPDY/3.1+portforward.k8s.io');
+  await Promise.all([1, 2, 3].map((i) => roundTrip(t.conn, POD_PORT, i, 2 * 1024 * 1024)));
+  t.close();
+});
+
+test('closing the session ends the netns helper and every connection', async () => {
+  const up = await session('pod');
+  const { data } = await spdyForward(up.conn, POD_PORT, 1);
+  data.write('ping');
+  await new Promise((r) => data.once('data', r));
+  const pid = dialers.at(-1)!.helperPid!;
+  up.socket!.destroy();
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(isAlive(pid), false, 'helper gone');
+  for (let i = 0; i < 100 && server.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(server.connections, 0);
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
