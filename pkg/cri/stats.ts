@@ -123,6 +123,7 @@ export const statsModule: CriModule = {
       sandboxes: () => ctx.services.sandboxes,
       cgroupDriver: ctx.config.cgroup_driver,
       defaultCgroupParent: ctx.config.runtime.cgroup_parent,
+      writableLayerRoot: () => ctx.services.images?.writableLayerRoot(),
     });
     ctx.services.stats = stats;
     const reg = ctx.metrics.registry;

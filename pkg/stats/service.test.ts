@@ -108,6 +108,21 @@ describe('stats: StatsService', () => {
     assert.equal((await svc.container('c1')).writableLayer, undefined, 'no overlay mount known for c1');
   });
 
+  it('takes the writable layer from the image module's layer root when it has one', async () => {
+    const root = path.join(dir, 'layers');
+    await mkdir(path.join(root, 'c1', 'upper'), { recursive: true });
+    await writeFile(path.join(root, 'c1', 'upper', 'f'), Buffer.alloc(8192, 1));
+    const s2 = new StatsService({
+      collector, containers: () => ({ list: () => containers, get: (id: string) => containers.find((c) => c.id === id)! }) as unknown as ContainerService,
+      sandboxes: () => undefined, cgroupDriver: 'systemd', defaultCgroupParent: '/berth', writableLayerRoot: () => root,
+    });
+    await s2.warm('c1');
+    await collector.disk.refresh(path.join(root, 'c1', 'upper'));
+    const r = await s2.container('c1');
+    assert.equal(r.writableLayer?.mountpoint, root, 'the directory ImageFsInfo reports for containers');
+    assert.equal(r.writableLayer?.inodes, 2n);
+  });
+
   it('reads a pod with its own cgroup directly, and sums the containers of a pod in a shared parent', async () => {
     const a = await svc.pod('aaa1');
     assert.equal(a.cgroup?.cpu?.usageCoreNanoSeconds, 2_600_000_000n, 'the pod slice itself');

@@ -43,6 +43,12 @@ export interface StatsServiceDeps {
   cgroupDriver: 'cgroupfs' | 'systemd';
   /** runtime.cgroup_parent: shared by every pod kubelet gave no cgroup, so never one pod's total. */
   defaultCgroupParent: string;
+  /**
+   * The image module's container-layer directory: a container's writable layer is
+   * `<root>/<id>/upper`, and `<root>` is the filesystem ImageFsInfo reports for containers.
+   * Without it the layer is found from the rootfs overlay mount in mountinfo.
+   */
+  writableLayerRoot?: () => string | undefined;
   /** Where overlay mounts are looked up (tests use a recorded file). */
   mountinfo?: string;
 }
@@ -160,7 +166,13 @@ export class StatsService {
 
   /** Finds the overlay upperdir of each container not resolved yet, with one mountinfo read. */
   private async resolveLayers(cs: ContainerInfo[]): Promise<void> {
-    const todo = cs.filter((c) => !this.layers.has(c.id) && c.bundle);
+    let todo = cs.filter((c) => !this.layers.has(c.id));
+    const root = this.d.writableLayerRoot?.();
+    if (root) {
+      for (const c of todo) this.layers.set(c.id, { upper: path.join(root, c.id, 'upper'), mountpoint: root });
+      return;
+    }
+    todo = todo.filter((c) => c.bundle);
     if (!todo.length) return;
     const mounts = parseOverlayMounts(await readFile(this.d.mountinfo ?? '/proc/self/mountinfo', 'utf8').catch(() => ''));
     for (const c of todo) {
