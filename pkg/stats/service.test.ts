@@ -108,7 +108,7 @@ describe('stats: StatsService', () => {
     assert.equal((await svc.container('c1')).writableLayer, undefined, 'no overlay mount known for c1');
   });
 
-  it('takes the writable layer from the image module's layer root when it has one', async () => {
+  it('takes the writable layer from the image module layer root when it has one', async () => {
     const root = path.join(dir, 'layers');
     await mkdir(path.join(root, 'c1', 'upper'), { recursive: true });
     await writeFile(path.join(root, 'c1', 'upper', 'f'), Buffer.alloc(8192, 1));
