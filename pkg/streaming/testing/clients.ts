@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import * as wsModule from 'ws';
 
 // ws exports its framing classes at run time; @types/ws does not describe them.
 interface WsReceiver extends NodeJS.WritableStream {
@@ -15,7 +16,7 @@ interface WsReceiver extends NodeJS.WritableStream {
 interface WsSender {
   send(data: Buffer, options: Record<string, unknown>, cb?: (err?: Error) => void): void;
 }
-const { Receiver, Sender } = WebSocket as unknown as {
+const { Receiver, Sender } = wsModule as unknown as {
   Receiver: new (o: { isServer: boolean; binaryType: string }) => WsReceiver;
   Sender: new (socket: Socket) => WsSender;
 };
