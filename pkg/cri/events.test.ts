@@ -128,6 +128,19 @@ describe('cri events: GetContainerEvents stream', () => {
     s.close();
   });
 
+  it('sends no event whose pod sandbox is gone (kubelet reads its uid from every event)', async () => {
+    const { ctx, emit } = fakeCtx();
+    const s = createEventStream(ctx);
+    const a = fakeCall();
+    s.handler(a.call);
+    (ctx.services.containers!.events as EventEmitter).emit('event', { type: 'CONTAINER_DELETED_EVENT', containerId: 'z', sandboxId: 'gone', createdAt: 1n });
+    emit('CONTAINER_CREATED_EVENT', ctr('c1', {}));
+    await until(() => a.got.length === 1);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(a.got.map((e) => e.container_id), ['c1']);
+    s.close();
+  });
+
   it('a cancelled stream stops receiving and is unsubscribed', async () => {
     const { ctx, emit } = fakeCtx();
     const s = createEventStream(ctx);

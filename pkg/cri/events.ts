@@ -65,13 +65,19 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
   const bc = new Broadcaster<ContainerEventResponse>({ name: 'container', log: ctx.log, registry: ctx.metrics.registry });
 
   // Built once per event, at the moment it happens, so every subscriber sees the same snapshot.
-  const build = (containerId: string, sandboxId: string, type: EventType, createdAt: bigint): ContainerEventResponse => {
-    let podStatus = null;
+  // kubelet's evented PLEG reads pod_sandbox_status.metadata.uid of every event, so an event whose
+  // sandbox is already gone is not sent (as containerd does); kubelet's relist covers it.
+  const build = (containerId: string, sandboxId: string, type: EventType, createdAt: bigint): ContainerEventResponse | undefined => {
+    let podStatus;
     try {
       const sb = ctx.services.sandboxes?.get(sandboxId);
       if (sb) podStatus = toSandboxStatus(sb);
     } catch {
-      // The sandbox is gone (a DELETED event after RemovePodSandbox): no status to attach.
+      // The sandbox is gone.
+    }
+    if (!podStatus) {
+      ctx.log.debug({ event: type, containerId, sandboxId }, 'event not sent: its pod sandbox is gone');
+      return undefined;
     }
     const ctrs = (ctx.services.containers?.list({ sandboxId }) ?? []).filter((c) => c.sandboxId === sandboxId);
     return {
@@ -82,14 +88,14 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
 
   const onContainer = (e: ContainerEvent) => {
     try {
-      const ev = build(e.containerId, e.sandboxId, e.type, e.createdAt);
-      if (e.type === 'CONTAINER_STOPPED_EVENT') {
-        const st = ev.containers_statuses?.find((s) => s.id === e.containerId);
-        if (st) hooks.onStopped?.(st);
-      }
       if (e.type === 'CONTAINER_DELETED_EVENT') hooks.onRemoved?.(e.containerId);
       if (e.type === 'CONTAINER_STARTED_EVENT') hooks.onStarted?.(e.containerId);
-      bc.publish(ev);
+      if (e.type === 'CONTAINER_STOPPED_EVENT') {
+        const c = ctx.services.containers?.list({ sandboxId: e.sandboxId }).find((x) => x.id === e.containerId);
+        if (c) hooks.onStopped?.(containerStatusOf(c));
+      }
+      const ev = build(e.containerId, e.sandboxId, e.type, e.createdAt);
+      if (ev) bc.publish(ev);
     } catch (err) {
       // Never throw into the container module's code path.
       ctx.log.warn({ err, event: e.type, containerId: e.containerId }, 'could not build a container event');
@@ -97,7 +103,8 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
   };
   const onSandbox = (e: SandboxEvent) => {
     try {
-      bc.publish(build(e.sandboxId, e.sandboxId, e.type, e.createdAt));
+      const ev = build(e.sandboxId, e.sandboxId, e.type, e.createdAt);
+      if (ev) bc.publish(ev);
     } catch (err) {
       ctx.log.warn({ err, event: e.type, sandboxId: e.sandboxId }, 'could not build a sandbox event');
     }
