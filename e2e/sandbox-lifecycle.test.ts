@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { umount } from '../pkg/sys/mount.js';
+import { pinNamespaces } from '../pkg/sandbox/namespaces.js';
+import { existsSync } from 'node:fs';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { daemonToml, hostCounts, podConfig, sh, writeNet } from './sandbox-fixtures.js';
 
@@ -105,11 +107,17 @@ describe('sandbox: lifecycle, refusals, retries, leaks, recovery', () => {
     // What a reboot does to /run: the pin is unmounted and gone.
     umount(path.join(d.state, 'ns', 'net', lose));
     await rm(path.join(d.state, 'ns', 'net', lose));
+    // What a crash in the middle of RunPodSandbox leaves: pins and a directory with no record.
+    const orphan = 'f'.repeat(64);
+    await pinNamespaces({ nsDir: path.join(d.state, 'ns'), id: orphan, kinds: ['net', 'ipc', 'uts'], sysctls: {} });
+    await mkdir(path.join(d.state, 'sandboxes', orphan, 'shm'), { recursive: true });
     d = await startDaemon({ toml: daemonToml(path.join(tmp, 'net.d')), dir: path.join(tmp, 'daemon'), logLevel: 'info' });
     const st = async (id: string) => (await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id })).status!;
     assert.equal((await st(keep)).state, 'SANDBOX_READY');
     assert.equal((await st(lose)).state, 'SANDBOX_NOTREADY');
     assert.equal((await st(lose)).network!.ip, ipLost);
+    for (const k of ['net', 'ipc', 'uts']) assert.ok(!existsSync(path.join(d.state, 'ns', k, orphan)), `orphan ${k} pin removed at start`);
+    assert.ok(!existsSync(path.join(d.state, 'sandboxes', orphan)), 'orphan dir removed at start');
     const before = await hostCounts(d, dataDir, BRIDGE);
     await cleanupPod(lose);
     const after = await hostCounts(d, dataDir, BRIDGE);
