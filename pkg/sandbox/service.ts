@@ -157,6 +157,9 @@ export class SandboxManager implements SandboxService {
     const rec: SandboxRecord = { info, fingerprint, readyAt: 0, networkAttached: false };
     const log = this.o.log.child({ sandbox: id, pod: `${req.namespace}/${req.name}` });
     let pause: Promise<{ pid: number; root: string }> | undefined;
+    const t0 = performance.now();
+    const ms: Record<string, number> = {};
+    const lap = (k: string) => (ms[k] = Math.round(performance.now() - t0));
     try {
       await mkdir(dir, { recursive: true, mode: 0o711 });
       const hostResolv = req.dns && (req.dns.servers.length || req.dns.searches.length || req.dns.options.length) ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
@@ -168,6 +171,7 @@ export class SandboxManager implements SandboxService {
         info.shmPath ? this.mountShm(info.shmPath) : undefined,
         req.logDirectory ? mkdir(req.logDirectory, { recursive: true, mode: 0o755 }) : undefined,
       ]);
+      lap('namespaces');
       info.netnsPath = pins.net;
       info.ipcnsPath = pins.ipc;
       info.utsnsPath = pins.uts;
@@ -182,6 +186,7 @@ export class SandboxManager implements SandboxService {
           })),
           bandwidth: bandwidthOf(req.annotations),
         });
+        lap('cni');
         ips = podIps(result);
         info.ip = ips[0];
         info.additionalIps = ips.slice(1);
@@ -190,12 +195,14 @@ export class SandboxManager implements SandboxService {
       await writeFile(info.hostsPath, hosts, { mode: 0o644 });
       if (pause) {
         const p = await pause;
+        lap('pause');
         info.pausePid = p.pid;
         rec.runtimeRoot = p.root;
       }
       rec.readyAt = Date.now();
       this.save(rec);
-      log.info({ ip: info.ip, netns: info.netnsPath }, 'pod sandbox ready');
+      lap('saved');
+      log.info({ ip: info.ip, netns: info.netnsPath, ms }, 'pod sandbox ready');
       return id;
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'RunPodSandbox failed; cleaning up');
