@@ -16,7 +16,10 @@ const BRIDGE = 'berth-sb5';
 export async function benchSandbox(pods = 50): Promise<Record<string, unknown>> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-sb-bench-'));
   await writeNet(path.join(tmp, 'net.d'), '10-sbb.conflist', { bridge: BRIDGE, subnet: '10.201.5.0/24', dataDir: path.join(tmp, 'ipam') });
-  const d = await startDaemon({ logLevel: 'info', toml: daemonToml(path.join(tmp, 'net.d')) });
+  const d = await startDaemon({ logLevel: 'info', toml: daemonToml(path.join(tmp, 'net.d')) }).catch(async (err: unknown) => {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  });
   const out: Record<string, unknown> = { pods };
   try {
     const series = async (label: string, network: NamespaceMode, pid: NamespaceMode, n: number) => {
