@@ -1,0 +1,102 @@
+// Exec, Attach and PortForward: each checks the request and the object it names, then returns
+// a single-use URL on berth's streaming server (pkg/streaming), where the client upgrades to
+// SPDY/3.1 or WebSocket. ExecSync is the container module's.
+import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
+import { ConmonAttach } from '../streaming/conmon-attach.js';
+import { NetnsDialer } from '../streaming/netns-dialer.js';
+import { StreamingServer } from '../streaming/server.js';
+import { TokenCacheFullError } from '../streaming/tokens.js';
+import type { StreamingBackends, StreamRequest } from '../streaming/types.js';
+import type { CriModule, DaemonContext } from './module.js';
+
+declare module './module.js' {
+  interface Services {
+    streaming: StreamingServer;
+  }
+}
+
+function containers(ctx: DaemonContext) {
+  const svc = ctx.services.containers;
+  if (!svc) throw new FailedPreconditionError('no container runtime is loaded in this berth build');
+  return svc;
+}
+
+function sandboxes(ctx: DaemonContext) {
+  const svc = ctx.services.sandboxes;
+  if (!svc) throw new FailedPreconditionError('no pod sandbox runtime is loaded in this berth build');
+  return svc;
+}
+
+/** What kubelet's streaming server checks before it hands out a URL. */
+function checkStdio(what: string, r: { container_id: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }): void {
+  if (!r.container_id) throw new InvalidArgumentError(`${what}: container_id is required`);
+  if (r.tty && r.stderr) throw new InvalidArgumentError(`${what}: tty and stderr cannot both be true (a terminal has one output)`);
+  if (!r.stdin && !r.stdout && !r.stderr) throw new InvalidArgumentError(`${what}: one of stdin, stdout or stderr must be set`);
+}
+
+/** The container, by id or unique prefix, which must be running to exec in or attach to. */
+function runningContainer(ctx: DaemonContext, id: string): string {
+  const c = containers(ctx).get(id);
+  if (c.state !== 'CONTAINER_RUNNING') {
+    throw new FailedPreconditionError(`container "${c.id}" is not running (state ${c.state})`);
+  }
+  return c.id;
+}
+
+export function streamingBackends(ctx: DaemonContext): StreamingBackends {
+  return {
+    exec: { exec: (id, cmd, io) => containers(ctx).exec(id, cmd, io) },
+    attach: {
+      attach: (id, io) =>
+        new ConmonAttach({
+          attachSocketPath: (cid) => containers(ctx).attachSocketPath(cid),
+          controlPath: (cid) => containers(ctx).controlPath(cid),
+        }).attach(id, io),
+    },
+    portForward: {
+      // A pod in the host's network namespace has no netnsPath: its ports are the host's.
+      open: async (sandboxId) => new NetnsDialer(sandboxes(ctx).get(sandboxId).netnsPath),
+    },
+  };
+}
+
+export const streamingModule: CriModule = {
+  name: 'streaming',
+  async start(ctx) {
+    const server = new StreamingServer({ listen: ctx.config.streaming.listen, backends: streamingBackends(ctx), log: ctx.log });
+    await server.start();
+    ctx.services.streaming = server;
+    const url = (req: StreamRequest) => {
+      try {
+        return server.url(req);
+      } catch (err) {
+        if (err instanceof TokenCacheFullError) throw new FailedPreconditionError(err.message);
+        throw err;
+      }
+    };
+    return {
+      handlers: {
+        Exec: async (req) => {
+          checkStdio('Exec', req);
+          if (!req.cmd.length) throw new InvalidArgumentError('Exec: cmd is required');
+          const containerId = runningContainer(ctx, req.container_id);
+          return { url: url({ kind: 'exec', params: { containerId, cmd: req.cmd, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr } }) };
+        },
+        Attach: async (req) => {
+          checkStdio('Attach', req);
+          const containerId = runningContainer(ctx, req.container_id);
+          return { url: url({ kind: 'attach', params: { containerId, tty: req.tty, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr } }) };
+        },
+        PortForward: async (req) => {
+          if (!req.pod_sandbox_id) throw new InvalidArgumentError('PortForward: pod_sandbox_id is required');
+          const bad = req.port.find((p) => !Number.isInteger(p) || p < 1 || p > 65535);
+          if (bad !== undefined) throw new InvalidArgumentError(`PortForward: port ${bad} is out of range 1-65535`);
+          const sb = sandboxes(ctx).get(req.pod_sandbox_id);
+          if (sb.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox "${sb.id}" is not ready`);
+          return { url: url({ kind: 'portforward', params: { sandboxId: sb.id, ports: req.port } }) };
+        },
+      },
+      close: () => server.close(),
+    };
+  },
+};
