@@ -95,8 +95,29 @@ export async function startPause(o: PauseOptions): Promise<number> {
   return Number((await readFile(pidFile, 'utf8')).trim());
 }
 
-/** Kills and deletes the pause container; one that does not exist is fine. */
-export async function stopPause(runtimePath: string, runtimeRoot: string, id: string): Promise<void> {
+/** Dead means gone or a zombie (its parent, often pid 1, reaps it when it gets to it). */
+async function dead(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat === '' || /^\d+ \(.*\) [ZX]/s.test(stat);
+}
+
+/**
+ * Kills and deletes the pause container; one that does not exist is fine. pause is killed here
+ * first because `runc delete --force` on a running container sleeps in 100 ms steps until it is
+ * gone, while on a stopped one it only cleans up.
+ */
+export async function stopPause(runtimePath: string, runtimeRoot: string, id: string, pid?: number): Promise<void> {
+  if (pid) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === '/pause\0') {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      for (let i = 0; i < 1000 && !(await dead(pid)); i++) await new Promise((r) => setTimeout(r, 2));
+    }
+  }
   try {
     await run(runtimePath, ['--root', runtimeRoot, 'delete', '--force', pauseContainerId(id)], { timeout: 60_000 });
   } catch (err) {

@@ -247,7 +247,7 @@ export class SandboxManager implements SandboxService {
       step('pause', async () => {
         if (info.pidMode === 'POD') {
           const rt = this.runtime(info.runtimeHandler);
-          await stopPause(rt.path, rec.runtimeRoot ?? rt.root, info.id);
+          await stopPause(rt.path, rec.runtimeRoot ?? rt.root, info.id, info.pausePid);
         }
       }),
     ]);
