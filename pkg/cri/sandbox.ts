@@ -87,7 +87,9 @@ export const sandboxModule: CriModule = {
       confDir: config.cni.conf_dir, binDirs: config.cni.bin_dirs, cacheDir: path.join(config.root, 'cni', 'results'), log,
     });
     await cni.start();
-    ctx.conditions.set('NetworkReady', () => {
+    ctx.conditions.set('NetworkReady', async () => {
+      // While not ready, each Status re-scans (a readdir): robust even if the watch missed an event.
+      if (!cni.networkStatus().ready) await cni.reload();
       const s = cni.networkStatus();
       return { type: 'NetworkReady', status: s.ready, reason: s.reason, message: s.message };
     });
