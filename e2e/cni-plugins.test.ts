@@ -1,6 +1,7 @@
 // CniManager with real and recording plugins, without the daemon: what each plugin receives
 // (CNI_ARGS, runtimeConfig only for declared capabilities, prevResult), CHECK, and DEL that
-// tolerates repeats and a namespace that is gone. Bridge berth-sb4, 10.201.4.0/24.
+// tolerates repeats and a namespace that is gone; bandwidth annotations through the daemon.
+// Bridges berth-sb4 (10.201.4.0/24) and berth-sb6 (10.201.6.0/24).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { CniManager } from '../pkg/cni/manager.js';
 import { silentLogger } from '../pkg/log/log.js';
 import { pinNamespaces, unpinNamespaces } from '../pkg/sandbox/namespaces.js';
-import { sh } from './sandbox-fixtures.js';
+import { startDaemon, type TestDaemon } from './harness.js';
+import { daemonToml, podConfig, sh } from './sandbox-fixtures.js';
 
 const recorder = (recDir: string) => `#!/bin/sh
 REC_DIR=${recDir}
@@ -102,5 +104,45 @@ describe('cni: plugin invocation against real plugins', () => {
     assert.deepEqual((await readdir(path.join(tmp, 'ipam', 'berth-sb4'))).filter((f) => f.startsWith('10.')), [], 'bridge undone');
     assert.equal(await cni.cachedResult('p1'), undefined);
     await unpinNamespaces(nsDir(), 'p1');
+  });
+});
+
+describe('cni: bandwidth annotations reach the bandwidth plugin', () => {
+  let d: TestDaemon;
+  let tmp: string;
+
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-sb-'));
+    await sh('mkdir', ['-p', path.join(tmp, 'net.d')]);
+    await writeFile(path.join(tmp, 'net.d', '10-bw.conflist'), JSON.stringify({
+      cniVersion: '1.0.0', name: 'berth-sb6',
+      plugins: [
+        { type: 'bridge', bridge: 'berth-sb6', ipam: { type: 'host-local', ranges: [[{ subnet: '10.201.6.0/24' }]], dataDir: path.join(tmp, 'ipam') } },
+        { type: 'bandwidth', capabilities: { bandwidth: true } },
+      ],
+    }));
+    d = await startDaemon({ toml: daemonToml(path.join(tmp, 'net.d')) });
+  });
+  after(async () => {
+    await d.stop();
+    await d.cleanup();
+    await sh('ip', ['link', 'del', 'berth-sb6']).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('shapes the pod veth at the annotated ingress rate and removes the shaping at stop', async () => {
+    const id = (await d.client.runtime('RunPodSandbox', {
+      config: podConfig('bw', { annotations: { 'kubernetes.io/ingress-bandwidth': '1M', 'kubernetes.io/egress-bandwidth': '2M' } }),
+    })).pod_sandbox_id;
+    const st = await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
+    const result = (JSON.parse(st.info.info!) as { cniResult: { interfaces: { name: string; sandbox?: string }[] } }).cniResult;
+    const hostVeth = result.interfaces.find((i) => !i.sandbox && i.name !== 'berth-sb6')!.name;
+    assert.match((await sh('tc', ['qdisc', 'show', 'dev', hostVeth])).stdout, /tbf .* rate 1Mbit/);
+    const ifbs = async () => (await sh('ip', ['-o', 'link'])).stdout.split('\n').filter((l) => /: bwp/.test(l)).length;
+    assert.ok((await ifbs()) >= 1, 'egress shaping device');
+    const before = await ifbs();
+    await d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
+    await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+    assert.equal(await ifbs(), before - 1, 'egress shaping device removed by DEL');
   });
 });
