@@ -1,0 +1,181 @@
+// Shared by the container e2e tests: a daemon with a private CNI network (bridge berth-ct0,
+// 10.202.0.0/16, host-local state in the test dir), cgroup parent /berth-test-ct, a registry on
+// 127.0.0.1:5200–5299 holding the busybox fixture, and helpers to run pods and containers.
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfig.js';
+import { buildBusyboxImage, BUSYBOX_ENV } from './fixtures/busybox.js';
+import { pushImage } from './fixtures/oci.js';
+import { startRegistry, type TestRegistry } from './fixtures/registry.js';
+import { startDaemon, type TestDaemon } from './harness.js';
+import { writeNet } from './sandbox-fixtures.js';
+
+export const BRIDGE = 'berth-ct0';
+export const CGROUP_ROOT = '/berth-test-ct';
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function myPort(): Promise<number> {
+  const start = 5200 + Math.floor(Math.random() * 100);
+  for (let i = 0; i < 100; i++) {
+    const p = 5200 + ((start - 5200 + i) % 100);
+    if (await portFree(p)) return p;
+  }
+  throw new Error('no free port in 5200-5299');
+}
+
+export interface CtEnv {
+  d: TestDaemon;
+  tmp: string;
+  reg: TestRegistry;
+  /** busybox image reference (Cmd sh), pulled. */
+  image: string;
+  /** the same image with USER berthuser, pulled. */
+  userImage: string;
+  /** Starts a fresh daemon on the same paths (after d.kill()). */
+  restart(): Promise<TestDaemon>;
+  close(): Promise<void>;
+}
+
+let podSeq = 0;
+
+export async function startCtEnv(): Promise<CtEnv> {
+  const tmp = await mkdtemp('/tmp/berth-ct-');
+  const confDir = path.join(tmp, 'net.d');
+  await writeNet(confDir, '10-ct.conflist', { bridge: BRIDGE, subnet: '10.202.0.0/16', dataDir: path.join(tmp, 'ipam'), portmap: false });
+  const reg = await startRegistry({ port: await myPort() });
+  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ["/usr/lib/cni"]\n[runtime]\ncgroup_parent = "${CGROUP_ROOT}/default"\n[registry]\ninsecure = ["${reg.host}"]\n`;
+  const image = `${reg.host}/ct/busybox:1`;
+  const userImage = `${reg.host}/ct/busybox-user:1`;
+  await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());
+  await pushImage(reg.host, 'ct/busybox-user', '1', buildBusyboxImage({ config: { Env: BUSYBOX_ENV, Cmd: ['sh'], User: 'berthuser', WorkingDir: '/home/berthuser', StopSignal: 'SIGUSR1' } }));
+  const env: CtEnv = {
+    d: await startDaemon({ toml }),
+    tmp, reg, image, userImage,
+    async restart() {
+      env.d = await startDaemon({ dir: env.d.dir });
+      return env.d;
+    },
+    async close() {
+      try {
+        for (const s of (await env.d.client.runtime('ListPodSandbox', {})).items) {
+          await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
+          await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
+        }
+      } catch {
+        /* daemon already gone */
+      }
+      await env.d.kill();
+      await env.d.cleanup();
+      await reg.stop();
+      await rm(tmp, { recursive: true, force: true });
+      await removeCgroups();
+    },
+  };
+  await env.d.client.image('PullImage', { image: { image } });
+  await env.d.client.image('PullImage', { image: { image: userImage } });
+  return env;
+}
+
+/** Removes the (empty) test cgroups under every v1 controller, deepest first. */
+export async function removeCgroups(): Promise<void> {
+  const rmTree = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await rmTree(path.join(dir, e.name));
+    await rmdir(dir).catch(() => {});
+  };
+  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmTree(path.join('/sys/fs/cgroup', c, CGROUP_ROOT));
+}
+
+/** Cgroup dirs that still exist for a container id (any controller). */
+export async function cgroupDirsOf(id: string): Promise<string[]> {
+  const out: string[] = [];
+  const find = async (dir: string, depth: number): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!e.isDirectory()) continue;
+      if (e.name === id) out.push(path.join(dir, e.name));
+      else if (depth < 3) await find(path.join(dir, e.name), depth + 1);
+    }
+  };
+  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await find(path.join('/sys/fs/cgroup', c, CGROUP_ROOT), 0);
+  return out;
+}
+
+export function podConfig(env: CtEnv, name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
+  podSeq++;
+  return {
+    metadata: { name, namespace: 'berth-ct-test', uid: `uid-${name}-${process.pid}-${podSeq}`, attempt: 0 },
+    hostname: name,
+    log_directory: path.join(env.tmp, 'logs', `${name}-${podSeq}`),
+    labels: { app: 'berth-ct' },
+    linux: {
+      cgroup_parent: `${CGROUP_ROOT}/pod-${process.pid}-${podSeq}`,
+      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+    },
+    ...extra,
+  };
+}
+
+export async function runPod(env: CtEnv, name: string, extra: Partial<PodSandboxConfig> = {}, handler = ''): Promise<{ id: string; config: PodSandboxConfig }> {
+  const config = podConfig(env, name, extra);
+  const r = await env.d.client.runtime('RunPodSandbox', { config, runtime_handler: handler });
+  return { id: r.pod_sandbox_id, config };
+}
+
+export function ctrConfig(env: CtEnv, name: string, extra: Partial<ContainerConfig> = {}): ContainerConfig {
+  return {
+    metadata: { name, attempt: 0 },
+    image: { image: env.image },
+    log_path: `${name}.log`,
+    labels: { ctr: name },
+    ...extra,
+  };
+}
+
+/** Creates and starts a container; returns its id. */
+export async function runCtr(env: CtEnv, pod: { id: string; config: PodSandboxConfig }, cfg: ContainerConfig, start = true): Promise<string> {
+  const r = await env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config });
+  if (start) await env.d.client.runtime('StartContainer', { container_id: r.container_id });
+  return r.container_id;
+}
+
+export async function status(env: CtEnv, id: string) {
+  return (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
+}
+
+/** Waits (bounded) until the container has exited; returns its status. */
+export async function waitExited(env: CtEnv, id: string, timeoutMs = 15_000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await status(env, id);
+    if (s.state === 'CONTAINER_EXITED' || Date.now() > until) return s;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function execText(env: CtEnv, id: string, cmd: string[], timeout = 10) {
+  const r = await env.d.client.runtime('ExecSync', { container_id: id, cmd, timeout });
+  return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), code: r.exit_code };
+}
+
+/** Waits (bounded) until the file holds a line matching re. */
+export async function waitForLog(file: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (re.test(text) || Date.now() > until) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}

@@ -1,0 +1,103 @@
+// Containers end to end: pull → pod → create → start → CRI log → ExecSync → stop → remove,
+// under conmon with runc and with crun, on a pod network (bridge berth-ct0).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
+import {
+  cgroupDirsOf, ctrConfig, execText, exists, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv,
+} from './container-fixtures.js';
+
+const CRI_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) (stdout|stderr) (F|P) /;
+
+describe('containers: lifecycle', () => {
+  let env: CtEnv;
+  before(async () => {
+    env = await startCtEnv();
+  });
+  after(async () => {
+    await env.close();
+  });
+
+  for (const handler of ['runc', 'crun']) {
+    it(`pull → run pod → create → start → logs → exec → stop → remove (${handler})`, async () => {
+      const pod = await runPod(env, `life-${handler}`, {}, handler === 'runc' ? '' : handler);
+      const cfg = ctrConfig(env, 'main', { command: ['sh', '-c', 'echo line-one; echo to-stderr >&2; exec sleep 1000'] });
+      const id = await runCtr(env, pod, cfg, false);
+      let s = await status(env, id);
+      assert.equal(s.state, 'CONTAINER_CREATED');
+      assert.equal(s.image_id.startsWith('sha256:'), true);
+      assert.match(s.image_ref, /@sha256:/);
+      await env.d.client.runtime('StartContainer', { container_id: id });
+      s = await status(env, id);
+      assert.equal(s.state, 'CONTAINER_RUNNING');
+      assert.ok(BigInt(s.started_at) >= BigInt(s.created_at));
+      const logFile = path.join(pod.config.log_directory!, 'main.log');
+      assert.equal(s.log_path, logFile);
+      const log = await waitForLog(logFile, /to-stderr/);
+      const lines = log.trim().split('\n');
+      for (const l of lines) assert.match(l, CRI_LINE);
+      assert.ok(lines.some((l) => / stdout F line-one$/.test(l)), log);
+      assert.ok(lines.some((l) => / stderr F to-stderr$/.test(l)), log);
+
+      const hello = await execText(env, id, ['echo', 'hello']);
+      assert.deepEqual(hello, { stdout: 'hello\n', stderr: '', code: 0 });
+      const fail = await execText(env, id, ['sh', '-c', 'echo oops >&2; exit 7']);
+      assert.equal(fail.code, 7);
+      assert.equal(fail.stderr, 'oops\n');
+      // ExecSync runs in the pod's network namespace.
+      const ip = await execText(env, id, ['ip', '-4', '-o', 'addr', 'show', 'eth0']);
+      assert.match(ip.stdout, /10\.202\./);
+
+      const list = await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } });
+      assert.deepEqual(list.containers.map((c) => c.id), [id]);
+      const byLabel = await env.d.client.runtime('ListContainers', { filter: { label_selector: { ctr: 'main' }, state: { state: 'CONTAINER_RUNNING' } } });
+      assert.ok(byLabel.containers.some((c) => c.id === id));
+
+      const verbose = await env.d.client.runtime('ContainerStatus', { container_id: id, verbose: true });
+      const info = JSON.parse(verbose.info.info!) as { pid: number; runtimeHandler: string; runtimeSpec: { process: { args: string[] } } };
+      assert.equal(info.runtimeHandler, handler);
+      assert.ok(info.pid > 0);
+      assert.deepEqual(info.runtimeSpec.process.args.slice(0, 2), ['sh', '-c']);
+
+      // sleep is PID 1 of its namespace without a SIGTERM handler, so the kernel ignores SIGTERM:
+      // the stop falls back to SIGKILL at the timeout.
+      const t0 = Date.now();
+      await env.d.client.runtime('StopContainer', { container_id: id, timeout: 1 });
+      s = await status(env, id);
+      assert.equal(s.state, 'CONTAINER_EXITED');
+      assert.equal(s.exit_code, 137);
+      assert.ok(Date.now() - t0 >= 1000 && Date.now() - t0 < 5000, `stop took ${Date.now() - t0} ms`);
+      await env.d.client.runtime('StopContainer', { container_id: id, timeout: 10 }); // stopping again is fine
+
+      const bundle = JSON.parse((await env.d.client.runtime('ContainerStatus', { container_id: id, verbose: true })).info.info!).bundle as string;
+      await env.d.client.runtime('RemoveContainer', { container_id: id });
+      await env.d.client.runtime('RemoveContainer', { container_id: id }); // unknown id is fine
+      await assert.rejects(status(env, id), (e: CriError) => e.code === GrpcStatus.NOT_FOUND);
+      assert.equal(await exists(bundle), false, 'bundle removed');
+      assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(id), 'rootfs unmounted');
+      assert.deepEqual(await cgroupDirsOf(id), [], 'cgroup removed');
+      await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+      await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    });
+  }
+
+  it('exit codes and reasons: exit 0 → Completed, exit 3 → Error', async () => {
+    const pod = await runPod(env, 'exits');
+    const ok = await runCtr(env, pod, ctrConfig(env, 'ok', { command: ['true'] }));
+    const bad = await runCtr(env, pod, ctrConfig(env, 'bad', { command: ['sh', '-c', 'exit 3'] }));
+    const s1 = await waitExited(env, ok);
+    const s2 = await waitExited(env, bad);
+    assert.equal(s1.state, 'CONTAINER_EXITED');
+    assert.equal(s1.exit_code, 0);
+    assert.equal(s1.reason, 'Completed');
+    assert.equal(s2.exit_code, 3);
+    assert.equal(s2.reason, 'Error');
+    assert.ok(BigInt(s2.finished_at) >= BigInt(s2.started_at));
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    const left = await env.d.client.runtime('ListContainers', {});
+    assert.ok(!left.containers.some((c) => c.id === ok || c.id === bad), 'RemovePodSandbox removed its containers');
+  });
+});

@@ -1,0 +1,60 @@
+// Facts about the host the spec builder needs, read once at start-up.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseProcStatusCaps } from './caps.js';
+import type { OciDevice } from './oci.js';
+import type { HostFacts } from './spec.js';
+
+/** Linux dev_t → major/minor (glibc's encoding). */
+export function devNumbers(rdev: number): { major: number; minor: number } {
+  const r = BigInt(rdev);
+  const major = Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & ~0xfffn));
+  const minor = Number((r & 0xffn) | ((r >> 12n) & ~0xffn));
+  return { major, minor };
+}
+
+/** A host device node as an OCI device at `containerPath`; undefined if it is not a device. */
+export async function deviceFromHost(hostPath: string, containerPath: string): Promise<OciDevice | undefined> {
+  const st = await stat(hostPath);
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : st.isFIFO() ? 'p' : undefined;
+  if (!type) return undefined;
+  const { major, minor } = devNumbers(st.rdev);
+  return { path: containerPath, type, major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+}
+
+const SKIP_DEV = new Set(['pts', 'shm', 'mqueue', 'fd', 'console', 'core', 'stdin', 'stdout', 'stderr']);
+
+/** Every device under /dev (one level of subdirectories), for privileged containers. */
+export async function hostDevices(root = '/dev'): Promise<OciDevice[]> {
+  const out: OciDevice[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (depth === 0 && SKIP_DEV.has(e.name)) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (depth < 2) await walk(p, depth + 1);
+      } else if (e.isCharacterDevice() || e.isBlockDevice()) {
+        const d = await deviceFromHost(p, p).catch(() => undefined);
+        if (d) out.push(d);
+      }
+    }
+  };
+  await walk(root, 0);
+  return out;
+}
+
+export async function readHostFacts(): Promise<HostFacts> {
+  const [status, oom, aa, fsType] = await Promise.all([
+    readFile('/proc/self/status', 'utf8'),
+    readFile('/proc/self/oom_score_adj', 'utf8').catch(() => '0'),
+    readFile('/sys/module/apparmor/parameters/enabled', 'utf8').catch(() => 'N'),
+    readFile('/proc/self/mountinfo', 'utf8'),
+  ]);
+  const cgroupV2 = / \/sys\/fs\/cgroup [^ ]+ [^-]*- cgroup2 /.test(fsType);
+  return {
+    caps: parseProcStatusCaps(status, Number.parseInt(oom.trim(), 10) || 0),
+    apparmorEnabled: aa.trim() === 'Y',
+    cgroupV2,
+    hostDevices: await hostDevices(),
+  };
+}

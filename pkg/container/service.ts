@@ -1,0 +1,450 @@
+// Container lifecycle: CreateContainer … RemoveContainer, ExecSync, log reopen and resource
+// updates. Records live in SQLite and in memory (List is served from memory); work on one
+// container is serialised, different containers run in parallel. Exits come from conmon's exit
+// files (exits.ts); recovery after a daemon restart is in recover.ts.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BerthConfig } from '../config/config.js';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
+import type { ImageService } from '../image/types.js';
+import type { Logger } from '../log/log.js';
+import type { SandboxInfo, SandboxService } from '../sandbox/types.js';
+import type { Store } from '../store/store.js';
+import { ExitWatcher } from './exits.js';
+import { deviceFromHost } from './host.js';
+import { KeyedMutex } from './lock.js';
+import type { OciProcess, OciSpec } from './oci.js';
+import { mountRootfs, readImageFile, removeDirs, unmountRootfs } from './rootfs.js';
+import { RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
+import { buildResources, buildSpec, type HostFacts } from './spec.js';
+import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
+import { ExecMixin } from './exec.js';
+import type {
+  ContainerConfigInput, ContainerEvent, ContainerEventType, ContainerEvents, ContainerFilter, ContainerInfo,
+  ContainerService, ResourcesInput,
+} from './types.js';
+import { resolveUser } from './user.js';
+
+export interface ContainerManagerOptions {
+  config: BerthConfig;
+  log: Logger;
+  store: Store;
+  sandboxes: SandboxService;
+  images: ImageService;
+  host: HostFacts;
+}
+
+export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+
+const TERMINATION_MESSAGE_MAX = 4096;
+
+export class ContainerManager extends ExecMixin implements ContainerService {
+  readonly events = new EventEmitter() as ContainerEvents;
+  readonly records = new Map<string, ContainerRecord>();
+  private readonly byName = new Map<string, string>();
+  private readonly reserved = new Set<string>();
+  readonly locks = new KeyedMutex();
+  readonly table: ContainerTable;
+  readonly driver: RuntimeDriver;
+  readonly exits: ExitWatcher;
+  private readonly exitWaiters = new Map<string, (() => void)[]>();
+  readonly bundlesDir: string;
+
+  constructor(readonly o: ContainerManagerOptions) {
+    super();
+    this.table = new ContainerTable(o.store);
+    this.bundlesDir = path.join(o.config.state, 'containers');
+    const exitDir = path.join(o.config.state, 'exits');
+    this.driver = new RuntimeDriver({
+      conmon: o.config.runtime.conmon, exitDir, socketDir: path.join(o.config.state, 'attach'),
+      logLevel: 'error', createTimeoutMs: 120_000,
+    });
+    this.exits = new ExitWatcher(exitDir, (id, code) => void this.onExit(id, code));
+  }
+
+  handler(name: string): RuntimeHandler {
+    const h = this.o.config.runtime.handlers[name];
+    if (!h) throw new InvalidArgumentError(`unknown runtime handler "${name}"`);
+    return { name, path: h.path, root: h.root || path.join(this.o.config.state, 'runtime', name) };
+  }
+
+  emit(type: ContainerEventType, info: ContainerInfo): void {
+    const e: ContainerEvent = { type, containerId: info.id, sandboxId: info.sandboxId, createdAt: nowNs() };
+    this.events.emit('event', e);
+  }
+
+  index(r: ContainerRecord): void {
+    this.records.set(r.info.id, r);
+    this.byName.set(nameKey(r.info), r.info.id);
+  }
+
+  save(r: ContainerRecord): void {
+    this.table.put(r);
+    this.index(r);
+  }
+
+  resolve(idOrPrefix: string): string | undefined {
+    if (this.records.has(idOrPrefix)) return idOrPrefix;
+    if (!idOrPrefix) return undefined;
+    const hits = [...this.records.keys()].filter((k) => k.startsWith(idOrPrefix));
+    if (hits.length > 1) throw new InvalidArgumentError(`container id prefix "${idOrPrefix}" is ambiguous (${hits.length} containers)`);
+    return hits[0];
+  }
+
+  record(id: string): ContainerRecord {
+    const full = this.resolve(id);
+    const r = full ? this.records.get(full) : undefined;
+    if (!r) throw new NotFoundError(`container "${id}" not found`);
+    return r;
+  }
+
+  get(id: string): ContainerInfo {
+    return this.record(id).info;
+  }
+
+  list(f: ContainerFilter = {}): ContainerInfo[] {
+    const out: ContainerInfo[] = [];
+    for (const r of this.records.values()) {
+      const i = r.info;
+      if (f.id && !i.id.startsWith(f.id)) continue;
+      if (f.state && i.state !== f.state) continue;
+      if (f.sandboxId && !i.sandboxId.startsWith(f.sandboxId)) continue;
+      if (f.labelSelector && Object.entries(f.labelSelector).some(([k, v]) => i.labels[k] !== v)) continue;
+      out.push(i);
+    }
+    return out;
+  }
+
+  attachSocketPath(id: string): string {
+    return path.join(this.record(id).info.bundle, 'attach');
+  }
+
+  controlPath(id: string): string {
+    return path.join(this.record(id).info.bundle, 'ctl');
+  }
+
+  async ociSpec(id: string): Promise<unknown> {
+    return JSON.parse(await readFile(path.join(this.record(id).info.bundle, 'config.json'), 'utf8')) as unknown;
+  }
+
+  /** Resolves once the container's exit is recorded (or at once if it already is). */
+  waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const r = this.records.get(id);
+    if (!r || r.info.state === 'CONTAINER_EXITED') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const list = this.exitWaiters.get(id) ?? [];
+      const t = setTimeout(() => {
+        const l = this.exitWaiters.get(id);
+        if (l) this.exitWaiters.set(id, l.filter((x) => x !== done));
+        resolve(false);
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(t);
+        resolve(true);
+      };
+      list.push(done);
+      this.exitWaiters.set(id, list);
+    });
+  }
+
+  /** An exit file appeared: record the exit (synchronously, so no call sees a half state). */
+  async onExit(id: string, code: number): Promise<void> {
+    const r = this.records.get(id);
+    if (!r || r.info.state === 'CONTAINER_EXITED') return;
+    const oom = await stat(path.join(r.info.bundle, 'oom')).then(() => true, () => false);
+    const message = await this.terminationMessage(r);
+    if ((r.info.state as string) === 'CONTAINER_EXITED' || !this.records.has(id)) return; // raced with another report
+    r.info.state = 'CONTAINER_EXITED';
+    r.info.exitCode = code;
+    r.info.finishedAt = nowNs();
+    r.info.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
+    r.info.message = message;
+    r.info.pid = 0;
+    this.save(r);
+    for (const w of this.exitWaiters.get(id) ?? []) w();
+    this.exitWaiters.delete(id);
+    this.emit('CONTAINER_STOPPED_EVENT', r.info);
+  }
+
+  private async terminationMessage(r: ContainerRecord): Promise<string> {
+    const want = r.info.annotations['io.kubernetes.container.terminationMessagePath'] || '/dev/termination-log';
+    const m = r.info.config.mounts.find((x) => path.posix.normalize(x.containerPath) === want);
+    if (!m) return '';
+    const text = await readFile(m.hostPath, 'utf8').catch(() => '');
+    return text.slice(0, TERMINATION_MESSAGE_MAX);
+  }
+
+  async create(sandboxId: string, cfg: ContainerConfigInput): Promise<string> {
+    if (!cfg.name) throw new InvalidArgumentError('container config has no metadata.name');
+    if (!cfg.image) throw new InvalidArgumentError(`container "${cfg.name}": no image given`);
+    const sb = this.o.sandboxes.get(sandboxId);
+    if (sb.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox "${sb.id}" is not ready`);
+    const key = nameKey({ sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt });
+    if (this.byName.has(key) || this.reserved.has(key)) {
+      throw new AlreadyExistsError(`container name "${cfg.name}" (attempt ${cfg.attempt}) is already in use in pod sandbox "${sb.id}" by ${this.byName.get(key) ?? 'a CreateContainer in progress'}`);
+    }
+    this.reserved.add(key);
+    try {
+      return await this.createReserved(sb, cfg);
+    } finally {
+      this.reserved.delete(key);
+    }
+  }
+
+  private async createReserved(sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string> {
+    const handler = this.handler(sb.runtimeHandler || this.o.config.runtime.default_handler);
+    let view;
+    try {
+      view = await this.o.images.containerView(cfg.image);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`image "${cfg.image}" is not present locally (pull it first): ${err.message}`);
+      throw err;
+    }
+    const id = randomBytes(32).toString('hex');
+    const bundle = path.join(this.bundlesDir, id);
+    const rootfs = path.join(bundle, 'rootfs');
+    const layerDir = path.join(this.o.images.writableLayerRoot(), id);
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      await mkdir(bundle, { recursive: true, mode: 0o700 });
+      undo.push(() => removeDirs(bundle, layerDir));
+      await mountRootfs(rootfs, view.lowerdirs, layerDir);
+      undo.push(() => unmountRootfs(rootfs));
+      const sec = cfg.security;
+      const [passwd, group, pidNamespace, mounts, devices, seccompProfile] = await Promise.all([
+        readImageFile(rootfs, 'etc/passwd'),
+        readImageFile(rootfs, 'etc/group'),
+        this.pidNamespace(sb, cfg),
+        this.resolveMounts(cfg),
+        Promise.all(cfg.devices.map(async (d) => {
+          const device = await deviceFromHost(d.hostPath, d.containerPath).catch((e: unknown) => {
+            throw new InvalidArgumentError(`device "${d.hostPath}": ${errorMessage(e)}`);
+          });
+          if (!device) throw new InvalidArgumentError(`device "${d.hostPath}" is not a device node`);
+          return { device, permissions: d.permissions };
+        })),
+        this.seccompProfile(cfg),
+      ]);
+      const img = view.config;
+      const user = resolveUser({
+        runAsUser: sec.runAsUser, runAsGroup: sec.runAsGroup, runAsUsername: sec.runAsUsername,
+        imageUser: img.User ?? '', supplementalGroups: sec.supplementalGroups,
+      }, passwd, group);
+      const resolved: ContainerConfigInput = { ...cfg, mounts };
+      const spec = buildSpec({
+        id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, host: this.o.host,
+        image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
+        sandbox: { ...sb, cgroupParent: sb.cgroupParent || this.o.config.runtime.cgroup_parent },
+      });
+      // The working directory must exist in the rootfs (runc refuses a missing cwd on some versions).
+      await mkdir(path.join(rootfs, spec.process.cwd), { recursive: true }).catch(() => {});
+      await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
+      await mkdir(path.dirname(logPath), { recursive: true });
+      const createdAt = nowNs();
+      const { pid } = await this.driver.create(handler, {
+        id, name: cfg.name, bundle, logPath, tty: cfg.tty, stdin: cfg.stdin, stdinOnce: cfg.stdinOnce,
+      });
+      undo.push(() => this.driver.delete(handler, id));
+      const image = await this.o.images.get(view.image.id);
+      const rec: ContainerRecord = {
+        info: {
+          id, sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt, state: 'CONTAINER_CREATED',
+          createdAt, startedAt: 0n, finishedAt: 0n, exitCode: 0, reason: '', message: '',
+          image: cfg.image, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id,
+          runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid,
+          labels: { ...cfg.labels }, annotations: { ...cfg.annotations }, config: resolved,
+          user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle,
+        },
+        stopSignal: img.StopSignal || 'SIGTERM',
+        ownPidNs: pidNamespace === undefined,
+        layerDir, rootfs,
+      };
+      this.save(rec);
+      this.emit('CONTAINER_CREATED_EVENT', rec.info);
+      return id;
+    } catch (err) {
+      for (const u of undo.reverse()) await u().catch((e: unknown) => this.o.log.warn({ id, err: errorMessage(e) }, 'container create rollback step failed'));
+      throw err;
+    }
+  }
+
+  private async pidNamespace(sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string | undefined> {
+    const ns = cfg.security.namespaces;
+    switch (ns.pid) {
+      case 'NODE':
+        return 'host';
+      case 'POD':
+        if (sb.pidMode === 'NODE') return 'host';
+        if (!sb.pausePid) throw new FailedPreconditionError(`pod sandbox "${sb.id}" has no shared PID namespace (pod PID mode ${sb.pidMode})`);
+        return `/proc/${sb.pausePid}/ns/pid`;
+      case 'TARGET': {
+        const t = this.record(ns.targetId);
+        if (t.info.state !== 'CONTAINER_RUNNING' || !t.info.pid) throw new FailedPreconditionError(`target container "${ns.targetId}" of the PID namespace is not running`);
+        return `/proc/${t.info.pid}/ns/pid`;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Host paths resolved (symlinks followed, missing directories created, as kubelet's hostPath does). */
+  private async resolveMounts(cfg: ContainerConfigInput): Promise<ContainerConfigInput['mounts']> {
+    return Promise.all(cfg.mounts.map(async (m) => {
+      if (!m.containerPath || !path.posix.isAbsolute(m.containerPath)) throw new InvalidArgumentError(`mount container path "${m.containerPath}" must be absolute`);
+      if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host path`);
+      let host = await realpath(m.hostPath).catch(() => undefined);
+      if (!host) {
+        await mkdir(m.hostPath, { recursive: true });
+        host = await realpath(m.hostPath);
+      }
+      if (m.recursiveReadOnly && (!m.readonly || m.propagation !== 'PRIVATE')) {
+        throw new InvalidArgumentError(`mount "${m.containerPath}": recursive read-only needs readonly and private propagation`);
+      }
+      return { ...m, hostPath: host };
+    }));
+  }
+
+  private async seccompProfile(cfg: ContainerConfigInput): Promise<SeccompProfileFile | undefined> {
+    const s = cfg.security.seccomp;
+    if (!s || s.type === 'Unconfined' || cfg.security.privileged) return undefined;
+    if (s.type === 'RuntimeDefault') return loadDefaultProfile();
+    return loadLocalhostProfile(s.localhostRef ?? '');
+  }
+
+  async start(id: string): Promise<void> {
+    const r = this.record(id);
+    await this.locks.run(r.info.id, async () => {
+      if (r.info.state !== 'CONTAINER_CREATED') {
+        throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
+      }
+      try {
+        await this.driver.start(this.handler(r.info.runtimeHandler), r.info.id);
+      } catch (err) {
+        throw new FailedPreconditionError(`start container "${r.info.id}": ${errorMessage(err)}`);
+      }
+      r.info.startedAt = nowNs();
+      // A container may have exited before we got here; its exit is already recorded.
+      if ((r.info.state as string) === 'CONTAINER_CREATED') r.info.state = 'CONTAINER_RUNNING';
+      this.save(r);
+      this.emit('CONTAINER_STARTED_EVENT', r.info);
+    });
+  }
+
+  async stop(id: string, timeoutSec: number): Promise<void> {
+    const r = this.record(id);
+    await this.locks.run(r.info.id, () => this.stopLocked(r, timeoutSec));
+  }
+
+  private signal(r: ContainerRecord, sig: NodeJS.Signals | number): boolean {
+    try {
+      if (r.info.pid > 0) process.kill(r.info.pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async stopLocked(r: ContainerRecord, timeoutSec: number): Promise<void> {
+    const id = r.info.id;
+    if (r.info.state === 'CONTAINER_EXITED') return;
+    // An exit file may be there already while its event is still on the way.
+    if ((await this.exits.check(id)) !== undefined) return;
+    if (timeoutSec > 0 && r.info.state === 'CONTAINER_RUNNING') {
+      const sig = normalizeSignal(r.stopSignal);
+      this.signal(r, sig);
+      if (await this.waitExit(id, timeoutSec * 1000)) return;
+    }
+    const h = this.handler(r.info.runtimeHandler);
+    if (r.ownPidNs) this.signal(r, 'SIGKILL');
+    else await this.driver.kill(h, id, 'KILL', true).catch(() => this.signal(r, 'SIGKILL'));
+    if (await this.waitExit(id, 30_000)) return;
+    // conmon is gone without writing an exit file (killed): ask the runtime.
+    const st = await this.driver.state(h, id);
+    if (!st || st.status === 'stopped') await this.onExit(id, 137);
+    else throw new FailedPreconditionError(`container "${id}" did not exit after SIGKILL`);
+  }
+
+  async remove(id: string): Promise<void> {
+    const full = this.resolve(id);
+    const r = full ? this.records.get(full) : undefined;
+    if (!r) return;
+    await this.locks.run(r.info.id, async () => {
+      if (!this.records.has(r.info.id)) return;
+      if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
+      const h = this.handler(r.info.runtimeHandler);
+      await this.driver.delete(h, r.info.id);
+      await unmountRootfs(r.rootfs);
+      await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.o.socketDir, r.info.id));
+      await rm(path.join(this.driver.o.exitDir, r.info.id), { force: true });
+      this.exits.forget(r.info.id);
+      this.table.delete(r.info.id);
+      this.records.delete(r.info.id);
+      this.byName.delete(nameKey(r.info));
+      this.emit('CONTAINER_DELETED_EVENT', r.info);
+    });
+  }
+
+  async reopenLog(id: string): Promise<void> {
+    const r = this.record(id);
+    if (r.info.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container "${r.info.id}" is not running`);
+    try {
+      await this.driver.control(r.info.bundle, '2 0 0');
+    } catch (err) {
+      throw new FailedPreconditionError(`reopen log of container "${r.info.id}": ${errorMessage(err)}`);
+    }
+    if (r.info.logPath) await waitForFile(r.info.logPath, 5000);
+  }
+
+  async updateResources(id: string, res: ResourcesInput): Promise<void> {
+    const r = this.record(id);
+    await this.locks.run(r.info.id, async () => {
+      if (r.info.state === 'CONTAINER_EXITED') throw new FailedPreconditionError(`container "${r.info.id}" has exited`);
+      const oci = buildResources(res, this.o.host.cgroupV2);
+      try {
+        await this.driver.update(this.handler(r.info.runtimeHandler), r.info.id, oci, r.info.bundle);
+      } catch (err) {
+        throw new InvalidArgumentError(`update resources of container "${r.info.id}": ${errorMessage(err)}`);
+      }
+      r.info.config = { ...r.info.config, resources: res };
+      this.save(r);
+    });
+  }
+
+  close(): void {
+    this.exits.close();
+  }
+
+  /** The process of the container's spec, with another command, for exec. */
+  async execProcess(r: ContainerRecord, cmd: string[]): Promise<OciProcess> {
+    if (!cmd.length) throw new InvalidArgumentError('exec: empty command');
+    const spec = JSON.parse(await readFile(path.join(r.info.bundle, 'config.json'), 'utf8')) as OciSpec;
+    return { ...spec.process, args: cmd, terminal: false };
+  }
+}
+
+export function normalizeSignal(s: string): NodeJS.Signals | number {
+  if (/^\d+$/.test(s)) return Number(s);
+  const up = s.toUpperCase();
+  return (up.startsWith('SIG') ? up : `SIG${up}`) as NodeJS.Signals;
+}
+
+/** Resolves when `file` exists (inotify on its directory), or after timeoutMs. */
+async function waitForFile(file: string, timeoutMs: number): Promise<void> {
+  const { watch } = await import('node:fs');
+  const exists = (): Promise<boolean> => stat(file).then(() => true, () => false);
+  if (await exists()) return;
+  await new Promise<void>((resolve) => {
+    const w = watch(path.dirname(file), () => void exists().then((ok) => ok && finish()));
+    const t = setTimeout(finish, timeoutMs);
+    function finish(): void {
+      clearTimeout(t);
+      w.close();
+      resolve();
+    }
+    void exists().then((ok) => ok && finish());
+  });
+}
