@@ -245,9 +245,10 @@ export class SandboxManager implements SandboxService {
         rec.networkAttached = false;
       }),
       step('pause', async () => {
-        if (info.pidMode === 'POD') {
+        if (info.pidMode === 'POD' && !rec.pauseDeleted) {
           const rt = this.runtime(info.runtimeHandler);
           await stopPause(rt.path, rec.runtimeRoot ?? rt.root, info.id, info.pausePid);
+          rec.pauseDeleted = true;
         }
       }),
     ]);
@@ -262,11 +263,11 @@ export class SandboxManager implements SandboxService {
 
   private async stopLocked(rec: SandboxRecord): Promise<void> {
     await this.hooks?.stopAll(rec.info.id);
+    const wasStopped = rec.info.state === 'SANDBOX_NOTREADY' && !rec.networkAttached && (rec.info.pidMode !== 'POD' || rec.pauseDeleted);
     await this.teardown(rec, false);
-    if (rec.info.state !== 'SANDBOX_NOTREADY' || rec.info.pausePid !== undefined) {
-      rec.info.state = 'SANDBOX_NOTREADY';
-      rec.info.pausePid = undefined;
-    }
+    if (wasStopped) return; // a repeated stop: nothing changed, nothing to write
+    rec.info.state = 'SANDBOX_NOTREADY';
+    rec.info.pausePid = undefined;
     this.save(rec);
   }
 

@@ -12,6 +12,8 @@ export interface SandboxRecord {
   /** Runtime root the pause container was started under. */
   runtimeRoot?: string;
   networkAttached: boolean;
+  /** The pause container (pid POD) has been deleted from the runtime. */
+  pauseDeleted?: boolean;
 }
 
 type Row = { record: string };
