@@ -99,6 +99,17 @@ describe('sandbox: lifecycle, refusals, retries, leaks, recovery', () => {
     assert.equal((await d.client.runtime('ListPodSandbox', {})).items.length, 0);
   });
 
+  it('10 pods started, stopped and removed concurrently get distinct IPs and leave nothing', async () => {
+    const before = await hostCounts(d, dataDir, BRIDGE);
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => run(podConfig(`par-${i}`))));
+    const ips = await Promise.all(ids.map(async (id) => (await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id })).status!.network!.ip));
+    assert.equal(new Set(ips).size, 10, `distinct IPs: ${ips}`);
+    assert.equal((await hostCounts(d, dataDir, BRIDGE)).veths, before.veths + 10);
+    // Stop and remove of the same pod race each other too: per-sandbox locking keeps them in order.
+    await Promise.all(ids.flatMap((id) => [d.client.runtime('StopPodSandbox', { pod_sandbox_id: id }), d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id })]));
+    assert.deepEqual(await hostCounts(d, dataDir, BRIDGE), before);
+  });
+
   it('restart keeps sandboxes; one whose netns pin is gone comes back NOTREADY and removes cleanly', async () => {
     const keep = await run(podConfig('survivor'));
     const lose = await run(podConfig('lost'));
