@@ -154,7 +154,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   async onExit(id: string, code: number): Promise<void> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return;
-    const oom = await stat(path.join(r.info.bundle, 'oom')).then(() => true, () => false);
+    const oom = code !== 0 && (await this.oomKilled(r));
     const message = await this.terminationMessage(r);
     if ((r.info.state as string) === 'CONTAINER_EXITED' || !this.records.has(id)) return; // raced with another report
     r.info.state = 'CONTAINER_EXITED';
@@ -167,6 +167,14 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
+  }
+
+  /** conmon's oom file, or (cgroup v1) the memory cgroup's oom_kill count, which outlives the exit until delete. */
+  private async oomKilled(r: ContainerRecord): Promise<boolean> {
+    if (await stat(path.join(r.info.bundle, 'oom')).then(() => true, () => false)) return true;
+    if (!r.cgroupsPath || this.o.host.cgroupV2) return false;
+    const text = await readFile(path.join('/sys/fs/cgroup/memory', r.cgroupsPath, 'memory.oom_control'), 'utf8').catch(() => '');
+    return Number(/oom_kill (\d+)/.exec(text)?.[1] ?? 0) > 0;
   }
 
   private async terminationMessage(r: ContainerRecord): Promise<string> {
@@ -261,7 +269,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         },
         stopSignal: img.StopSignal || 'SIGTERM',
         ownPidNs: pidNamespace === undefined,
-        layerDir, rootfs,
+        layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath,
       };
       this.save(rec);
       this.emit('CONTAINER_CREATED_EVENT', rec.info);

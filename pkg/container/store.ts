@@ -12,8 +12,8 @@ export interface ContainerRecord {
   /** Overlay upper/work parent directory. */
   layerDir: string;
   rootfs: string;
-  /** Unix ns of the last log reopen, for tests and debugging. */
-  conmonPid?: number;
+  /** linux.cgroupsPath of the spec (cgroupfs), to read OOM kills after an exit. */
+  cgroupsPath?: string;
 }
 
 const MIGRATIONS = [
