@@ -72,10 +72,15 @@ export class CniManager {
 
   async start(): Promise<void> {
     // Watching needs the directory; creating an empty conf dir changes nothing for CNI.
-    await mkdir(this.opts.confDir, { recursive: true });
     await mkdir(this.opts.cacheDir, { recursive: true, mode: 0o700 });
-    this.watcher = watch(this.opts.confDir, () => this.scheduleReload());
-    this.watcher.on('error', (err) => this.opts.log.warn({ err: err.message }, 'cni conf dir watch failed'));
+    try {
+      await mkdir(this.opts.confDir, { recursive: true });
+      this.watcher = watch(this.opts.confDir, () => this.scheduleReload());
+      this.watcher.on('error', (err) => this.opts.log.warn({ err: err.message }, 'cni conf dir watch failed'));
+    } catch (err) {
+      // Not fatal: Status re-scans while the network is not ready, and RunPodSandbox re-scans too.
+      this.opts.log.warn({ dir: this.opts.confDir, err: (err as Error).message }, 'cannot watch the CNI conf dir');
+    }
     await this.reload();
   }
 
