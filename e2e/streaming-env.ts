@@ -2,9 +2,10 @@
 // 10.203.0.0/16, host-local state in the test dir), cgroup parent /berth-test-st, and — for
 // tests that run containers — a registry on 127.0.0.1:29000–29099 holding the busybox fixture.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfig.js';
 import { buildBusyboxImage } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
@@ -42,17 +43,33 @@ export interface StEnv {
   /** Processes the test started (echo servers); killed by close(). */
   procs: ChildProcess[];
   runPod(name: string, hostNetwork?: boolean): Promise<string>;
+  /** Creates and starts a busybox container in the pod; returns its id. */
+  runContainer(pod: string, name: string, cfg: Partial<ContainerConfig>): Promise<string>;
   close(): Promise<void>;
 }
 
 let seq = 0;
-export function podConfig(name: string, hostNetwork = false): PodSandboxConfig {
+export const CGROUP_ROOT = '/berth-test-st';
+export function podConfig(name: string, hostNetwork = false, logRoot = '/tmp'): PodSandboxConfig {
   seq++;
   return {
     metadata: { name, namespace: 'berth-st-test', uid: `uid-${name}-${process.pid}-${seq}`, attempt: 0 },
     hostname: name,
-    linux: { security_context: { namespace_options: { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+    log_directory: path.join(logRoot, 'logs', `${name}-${seq}`),
+    linux: {
+      cgroup_parent: `${CGROUP_ROOT}/pod-${process.pid}-${seq}`,
+      security_context: { namespace_options: { network: hostNetwork ? 'NODE' : 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+    },
   };
+}
+
+/** Removes the (empty) test cgroups under every v1 controller, deepest first. */
+async function removeCgroups(): Promise<void> {
+  const rmTree = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await rmTree(path.join(dir, e.name));
+    await rmdir(dir).catch(() => {});
+  };
+  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmTree(path.join('/sys/fs/cgroup', c, CGROUP_ROOT));
 }
 
 export async function startStEnv(o: { images?: boolean } = {}): Promise<StEnv> {
@@ -70,11 +87,20 @@ export async function startStEnv(o: { images?: boolean } = {}): Promise<StEnv> {
   }
   const d = await startDaemon({ toml, logLevel: 'info' });
   if (o.images) await d.client.image('PullImage', { image: { image } });
+  const pods = new Map<string, PodSandboxConfig>();
   const env: StEnv = {
     d, tmp, reg, image, procs: [],
     async runPod(name, hostNetwork = false) {
-      const r = await d.client.runtime('RunPodSandbox', { config: podConfig(name, hostNetwork) });
+      const config = podConfig(name, hostNetwork, tmp);
+      const r = await d.client.runtime('RunPodSandbox', { config });
+      pods.set(r.pod_sandbox_id, config);
       return r.pod_sandbox_id;
+    },
+    async runContainer(pod, name, cfg) {
+      const config: ContainerConfig = { metadata: { name, attempt: 0 }, image: { image }, log_path: `${name}.log`, ...cfg };
+      const r = await d.client.runtime('CreateContainer', { pod_sandbox_id: pod, config, sandbox_config: pods.get(pod) });
+      await d.client.runtime('StartContainer', { container_id: r.container_id });
+      return r.container_id;
     },
     async close() {
       for (const p of env.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
@@ -91,6 +117,7 @@ export async function startStEnv(o: { images?: boolean } = {}): Promise<StEnv> {
       await d.cleanup();
       await reg?.stop();
       await rm(tmp, { recursive: true, force: true });
+      await removeCgroups();
       // The bridge plugin never deletes its bridge; the test made it, the test removes it.
       await sh('ip', ['link', 'del', BRIDGE]).catch(() => {});
     },

@@ -1,12 +1,17 @@
 // Exec, Attach and PortForward: each checks the request and the object it names, then returns
 // a single-use URL on berth's streaming server (pkg/streaming), where the client upgrades to
 // SPDY/3.1 or WebSocket. ExecSync is the container module's.
+import { randomBytes } from 'node:crypto';
+import { readFile, unlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
+import { spawnStdio } from '../streaming/host-exec.js';
 import { ConmonAttach } from '../streaming/conmon-attach.js';
 import { NetnsDialer } from '../streaming/netns-dialer.js';
 import { StreamingServer } from '../streaming/server.js';
 import { TokenCacheFullError } from '../streaming/tokens.js';
-import type { StreamingBackends, StreamRequest } from '../streaming/types.js';
+import type { ExecProcess, StdioStreams, StreamingBackends, StreamRequest } from '../streaming/types.js';
 import type { CriModule, DaemonContext } from './module.js';
 
 declare module './module.js' {
@@ -43,9 +48,44 @@ function runningContainer(ctx: DaemonContext, id: string): string {
   return c.id;
 }
 
+/** The container service's argv for an exec that the caller runs itself (under a terminal). */
+interface ExecCommandSource {
+  execCommand(id: string, cmd: string[], env?: string[]): Promise<{ argv: string[]; cleanup(): Promise<void> }>;
+}
+
+/**
+ * A TTY exec: the runtime's exec command runs under a pseudo-terminal berth owns, so the process
+ * gets the terminal as its stdio, resizes are ioctls on it, and `runc exec` forwards SIGWINCH.
+ * The runtime writes the process's pid so that a vanished client kills the process itself, not
+ * only the runtime in front of it.
+ */
+async function ttyExec(svc: ExecCommandSource, id: string, cmd: string[], io: StdioStreams): Promise<ExecProcess> {
+  const { argv, cleanup } = await svc.execCommand(id, cmd, ['TERM=xterm']);
+  const pidFile = path.join(os.tmpdir(), `berth-exec-${randomBytes(6).toString('hex')}.pid`);
+  const at = argv.indexOf('exec');
+  if (at > 0) argv.splice(at + 1, 0, '--pid-file', pidFile);
+  const proc = spawnStdio(argv, io);
+  const exited = proc.exited.finally(() => Promise.all([cleanup(), unlink(pidFile).catch(() => {})]));
+  return {
+    exited,
+    kill() {
+      void readFile(pidFile, 'utf8')
+        .then((t) => process.kill(Number(t.trim()), 'SIGKILL'))
+        .catch(() => {})
+        .finally(() => proc.kill());
+    },
+  };
+}
+
 export function streamingBackends(ctx: DaemonContext): StreamingBackends {
   return {
-    exec: { exec: (id, cmd, io) => containers(ctx).exec(id, cmd, io) },
+    exec: {
+      exec: (id, cmd, io) => {
+        const svc = containers(ctx);
+        if (io.tty && 'execCommand' in svc) return ttyExec(svc as unknown as ExecCommandSource, id, cmd, io);
+        return svc.exec(id, cmd, io);
+      },
+    },
     attach: {
       attach: (id, io) =>
         new ConmonAttach({
