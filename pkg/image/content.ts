@@ -4,13 +4,22 @@
 // one download, which stops only when every waiter has given up.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import { BerthError, UnavailableError } from '../errors/errors.js';
 import { HttpError, sleep } from './http.js';
 
 /** Opens the blob's bytes from `offset`; `resumed` false means the stream starts at 0 anyway. */
 export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<{ stream: Readable; resumed: boolean }>;
+
+/** A tap handed to `fetch` that got no bytes: the blob was present or another pull downloads it. */
+export class TapUnusedError extends Error {
+  constructor() {
+    super('blob not streamed: read it from the store');
+  }
+}
+
+const WRITE_BATCH = 1 << 20;
 
 export class DigestMismatchError extends BerthError {
   constructor(message: string) {
@@ -92,14 +101,21 @@ export class ContentStore {
   /**
    * Makes `digest` present: nothing to do when it is, joins a running download of it, or
    * downloads it. `signal` aborts this caller's wait (the download goes on for others).
+   * `tap`, when given, receives the bytes as they stream in (so a layer unpacks while it
+   * downloads); it is ended only once the digest checked out, and destroyed when it cannot be
+   * fed the whole blob in one pass (then read the blob from the store after `fetch`).
    */
-  async fetch(digest: string, size: number, opener: BlobOpener, signal?: AbortSignal): Promise<void> {
-    if (await this.has(digest, size)) return;
+  async fetch(digest: string, size: number, opener: BlobOpener, signal?: AbortSignal, tap?: Writable): Promise<void> {
+    if (await this.has(digest, size)) {
+      tap?.destroy(new TapUnusedError());
+      return;
+    }
     let f = this.inflight.get(digest);
-    if (!f) {
+    if (f) tap?.destroy(new TapUnusedError());
+    else {
       const ctrl = new AbortController();
       const entry: Inflight = { waiters: 0, ctrl, promise: Promise.resolve() };
-      entry.promise = this.download(digest, size, opener, ctrl.signal).finally(() => this.inflight.delete(digest));
+      entry.promise = this.download(digest, size, opener, ctrl.signal, tap).finally(() => this.inflight.delete(digest));
       this.inflight.set(digest, entry);
       f = entry;
     }
@@ -146,13 +162,28 @@ export class ContentStore {
     await Promise.allSettled(digests.map((d) => this.inflight.get(d)?.promise));
   }
 
-  private async download(digest: string, size: number, opener: BlobOpener, signal: AbortSignal): Promise<void> {
+  private async download(digest: string, size: number, opener: BlobOpener, signal: AbortSignal, tapIn?: Writable): Promise<void> {
     const ingest = path.join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
     const fh = await open(ingest, 'wx', 0o644);
+    let tap = tapIn;
+    const dropTap = (err: Error) => {
+      tap?.destroy(err);
+      tap = undefined;
+    };
     let closed = false;
     try {
       let hash = createHash('sha256');
       let written = 0;
+      // Chunks batched into ~1 MiB writes: fewer trips through the libuv pool.
+      let batch: Buffer[] = [];
+      let batchLen = 0;
+      const flush = async () => {
+        if (!batchLen) return;
+        const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchLen);
+        await fh.write(buf, 0, buf.length, written - batchLen);
+        batch = [];
+        batchLen = 0;
+      };
       const attempts = 4;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -169,13 +200,33 @@ export class ContentStore {
               throw new DigestMismatchError(`blob ${digest}: registry sent more than the ${size} bytes the manifest declares`);
             }
             hash.update(chunk);
-            await fh.write(chunk, 0, chunk.length, written);
+            batch.push(chunk);
+            batchLen += chunk.length;
             written += chunk.length;
             this.onBytes(chunk.length);
+            if (batchLen >= WRITE_BATCH) await flush();
+            if (tap?.destroyed || tap?.writableEnded) tap = undefined; // the consumer gave up; keep downloading
+            if (tap && !tap.write(chunk) && !tap.destroyed) {
+              const t = tap;
+              await new Promise<void>((resolve) => {
+                const done = () => {
+                  t.off('drain', done);
+                  t.off('close', done);
+                  resolve();
+                };
+                t.on('drain', done);
+                t.on('close', done);
+              });
+              if (t.destroyed) tap = undefined; // the consumer gave up; keep downloading
+            }
           }
+          await flush();
           if (written < size) throw new HttpError(`blob ${digest}: connection ended after ${written} of ${size} bytes`, true);
           break;
         } catch (err) {
+          // A broken first pass cannot feed the tap a whole blob any more.
+          dropTap(err as Error);
+          await flush().catch(() => {});
           if (signal.aborted) throw signal.reason ?? err;
           const broken = (err instanceof HttpError && err.retryable) || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ||
             (err as NodeJS.ErrnoException).code === 'ETIMEDOUT' || (err as Error).message === 'aborted';
@@ -186,11 +237,14 @@ export class ContentStore {
       }
       const got = 'sha256:' + hash.digest('hex');
       if (got !== digest) throw new DigestMismatchError(`blob ${digest}: content does not match its digest (got ${got}); nothing stored`);
+      tap?.end();
+      tap = undefined;
       await fh.sync();
       await fh.close();
       closed = true;
       await rename(ingest, this.blobPath(digest));
     } catch (err) {
+      dropTap(err as Error);
       if (!closed) await fh.close().catch(() => {});
       await unlink(ingest).catch(() => {});
       throw err;

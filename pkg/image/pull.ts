@@ -11,7 +11,8 @@ import { formatReference, parseReference, repoName, type Reference } from './ref
 import { RegistryClient, type Endpoint } from './registry.js';
 import type { ImageServiceImpl } from './service.js';
 import type { RegistryAuth } from './types.js';
-import { decompressedStream, unpackTar } from './unpack.js';
+import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
+import { PassThrough } from 'node:stream';
 
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
@@ -168,23 +169,52 @@ export async function buildSnapshot(
   opener: Parameters<ImageServiceImpl['content']['fetch']>[2],
   signal?: AbortSignal,
 ): Promise<void> {
-  await svc.content.fetch(layer.digest, layer.size, opener, signal);
+  const t0 = Date.now();
   const tmp = path.join(svc.snapshotsDir, `.tmp-${randomBytes(6).toString('hex')}`);
   await mkdir(tmp, { mode: 0o755 });
   try {
-    const { stream, done } = await decompressedStream(svc.content.blobPath(layer.digest));
-    let stats;
+    // First try: unpack while the blob downloads. When the blob was already there, another pull
+    // downloads it, or the stream broke, unpack again from the verified blob in the store.
+    const tap = new PassThrough({ highWaterMark: 4 << 20 });
+    const streamed = (async () => {
+      const { stream, done } = decompressStreaming(tap, layer.mediaType);
+      try {
+        const st = await unpackTar(stream, tmp);
+        await done;
+        return st;
+      } catch (err) {
+        stream.destroy();
+        tap.destroy();
+        await done.catch(() => {});
+        throw err;
+      }
+    })();
+    streamed.catch(() => {});
     try {
-      stats = await unpackTar(stream, tmp);
-      await done;
+      await svc.content.fetch(layer.digest, layer.size, opener, signal, tap);
     } catch (err) {
-      stream.destroy();
-      await done.catch(() => {});
-      throw new BerthError('FailedPrecondition', `layer ${layer.digest}: ${errorMessage(err)}`, { cause: err });
+      await Promise.allSettled([streamed]);
+      throw err;
+    }
+    const t1 = Date.now();
+    let stats: UnpackStats | undefined = await streamed.catch(() => undefined);
+    if (!stats || stats.diffId !== diffId) {
+      await rm(tmp, { recursive: true, force: true });
+      await mkdir(tmp, { mode: 0o755 });
+      const { stream, done } = await decompressedStream(svc.content.blobPath(layer.digest));
+      try {
+        stats = await unpackTar(stream, tmp);
+        await done;
+      } catch (err) {
+        stream.destroy();
+        await done.catch(() => {});
+        throw new BerthError('FailedPrecondition', `layer ${layer.digest}: ${errorMessage(err)}`, { cause: err });
+      }
     }
     if (stats.diffId !== diffId) {
       throw new BerthError('FailedPrecondition', `layer ${layer.digest}: uncompressed content hashes to ${stats.diffId}, the config says ${diffId}`);
     }
+    svc.log.debug({ layer: layer.digest, bytes: layer.size, downloadMs: t1 - t0, unpackMs: Date.now() - t1 }, 'layer unpacked');
     const num = svc.db.allocNum();
     await rename(tmp, svc.snapshotPath(num));
     try {

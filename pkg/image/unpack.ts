@@ -4,11 +4,12 @@
 // to outside are refused, naming the entry. The caller removes the directory on failure.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink, unlink } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { ByteReader, padOf, tarEntries, type TarHeader } from './tar-reader.js';
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './sys.js';
@@ -18,6 +19,16 @@ export class UnsafeEntryError extends Error {}
 const WH_PREFIX = '.wh.';
 const WH_OPAQUE = '.wh..wh..opq';
 const MAX_LINKS = 40;
+
+// Read once at start-up: lets unpack skip chmod when creation modes already came out right.
+const UMASK = (() => {
+  try {
+    return parseInt(/^Umask:\s+([0-7]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '777', 8);
+  } catch {
+    return 0o777;
+  }
+})();
+const IS_ROOT = process.geteuid?.() === 0;
 
 /** Splits an entry name into clean components; throws when it is absolute or climbs above the root. */
 export function entryComponents(name: string): string[] {
@@ -48,7 +59,7 @@ class Resolver {
   /** Verified real directories (relative path → true). */
   private dirs = new Set<string>(['']);
 
-  constructor(private readonly root: string, private readonly onCreate: () => void) {}
+  constructor(private readonly root: string, private readonly onCreate: (rel: string) => void) {}
 
   forget(rel: string): void {
     for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
@@ -72,7 +83,7 @@ class Resolver {
         st = await lstat(host);
       } catch {
         await mkdir(host, { mode: 0o755 });
-        this.onCreate();
+        this.onCreate(rel);
         this.dirs.add(rel);
         cur = next;
         continue;
@@ -142,72 +153,122 @@ export async function decompressedStream(blobPath: string): Promise<{ stream: Re
   return { stream: createReadStream(blobPath, { highWaterMark: 1 << 20 }), done: Promise.resolve() };
 }
 
+/**
+ * The decompressed tar stream of a layer arriving as `src`, chosen by media type (the
+ * file-based path above sniffs magic bytes instead, for layers whose media type lies).
+ */
+export function decompressStreaming(src: Readable, mediaType: string): { stream: Readable; done: Promise<void> } {
+  if (/gzip$/.test(mediaType)) {
+    const gz = createGunzip({ chunkSize: 256 * 1024 });
+    const done = pipeline(src, gz).catch(() => {});
+    return { stream: gz, done };
+  }
+  if (/zstd$/.test(mediaType)) {
+    const child = spawn('zstd', ['-dcq', '--no-progress'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    pipeline(src, child.stdin).catch(() => child.kill());
+    const done = new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d failed (${code}): ${err.trim()}`))));
+    });
+    child.stdout.once('close', () => src.destroyed || src.destroy());
+    return { stream: child.stdout, done };
+  }
+  return { stream: src, done: Promise.resolve() };
+}
+
 /** Extracts the tar stream into `root` (an existing empty directory). */
 export async function unpackTar(source: Readable, root: string): Promise<UnpackStats> {
   const hash = createHash('sha256');
   const reader = new ByteReader(source[Symbol.asyncIterator](), (b) => hash.update(b));
   let bytes = 0;
   let inodes = 0;
-  const resolver = new Resolver(root, () => inodes++);
+  // What this extraction created (the root starts empty): anything else needs no lstat.
+  const seen = new Set<string>();
+  const sgidDirs = new Set<string>();
+  const resolver = new Resolver(root, (rel) => {
+    inodes++;
+    seen.add(rel);
+  });
   const dirTimes: { p: string; mtime: number }[] = [];
+  const rel = (p: string) => path.relative(root, p);
+  /** Creation gave root:root; chown only when the entry wants otherwise or a setgid dir changed the group. */
+  const needChown = (h: TarHeader, parent: string) => !IS_ROOT || h.uid !== 0 || h.gid !== 0 || sgidDirs.has(rel(parent));
+  /** Creation mode was `h.mode & 0o777 & ~umask`; chmod when that differs (or chown cleared bits). */
+  const needChmod = (h: TarHeader, parent: string) => (h.mode & 0o7000) !== 0 || (h.mode & UMASK & 0o777) !== 0 || sgidDirs.has(rel(parent));
   try {
     for await (const h of tarEntries(reader)) {
       const parts = entryComponents(h.name);
       const bodyLeft = h.type === 'file' ? 0 : h.size;
       if (!parts.length) {
         // The root itself ("./"): take its metadata.
-        if (h.type === 'dir') await applyMeta(root, h, false);
+        if (h.type === 'dir') {
+          await lchown(root, h.uid, h.gid);
+          await chmod(root, h.mode);
+          await setXattrs(root, h);
+          dirTimes.push({ p: root, mtime: h.mtime });
+          if (h.mode & 0o2000) sgidDirs.add('');
+        }
         await reader.skip(bodyLeft + padOf(h.size));
         continue;
       }
       const base = parts[parts.length - 1]!;
       const parent = await resolver.dir(parts.slice(0, -1), h.name);
       const target = path.join(parent, base);
+      const targetRel = rel(target);
       if (base === WH_OPAQUE) {
         lsetxattr(parent, 'trusted.overlay.opaque', Buffer.from('y'));
       } else if (base.startsWith(WH_PREFIX)) {
         const hidden = base.slice(WH_PREFIX.length);
         if (!hidden.startsWith('.wh.') && hidden !== '' && hidden !== '.' && hidden !== '..') {
           const p = path.join(parent, hidden);
-          await removeExisting(p, false);
-          resolver.forget(path.relative(root, p));
+          if (seen.has(rel(p))) await removeExisting(p, false);
+          resolver.forget(rel(p));
           mknod(p, S_IFCHR, 0, 0);
+          seen.add(rel(p));
           inodes++;
         }
       } else {
-        const isDir = await removeExisting(target, h.type === 'dir');
-        if (h.type !== 'dir') resolver.forget(path.relative(root, target));
+        const isDir = seen.has(targetRel) ? await removeExisting(target, h.type === 'dir') : false;
+        if (h.type !== 'dir') resolver.forget(targetRel);
+        seen.add(targetRel);
         switch (h.type) {
           case 'dir':
             if (!isDir) {
-              await mkdir(target, { mode: 0o700 });
+              await mkdir(target, { mode: h.mode & 0o777 });
               inodes++;
             }
+            if (isDir || needChown(h, parent)) await lchown(target, h.uid, h.gid);
+            if (isDir || needChmod(h, parent)) await chmod(target, h.mode);
+            if (h.mode & 0o2000) sgidDirs.add(targetRel);
+            else sgidDirs.delete(targetRel);
+            await setXattrs(target, h);
             dirTimes.push({ p: target, mtime: h.mtime });
-            await applyMeta(target, h, false);
             break;
           case 'file': {
-            const fh = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+            const fh = await open(target, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, h.mode & 0o777);
             try {
               let pos = 0;
               for await (const chunk of reader.chunks(h.size)) {
                 await fh.write(chunk, 0, chunk.length, pos);
                 pos += chunk.length;
               }
-              await fh.chown(h.uid, h.gid);
-              await fh.chmod(h.mode);
+              if (needChown(h, parent)) await fh.chown(h.uid, h.gid);
+              if (needChmod(h, parent) || needChown(h, parent)) await fh.chmod(h.mode);
+              await fh.utimes(h.mtime, h.mtime);
             } finally {
               await fh.close();
             }
             bytes += h.size;
             inodes++;
-            await applyMeta(target, h, true);
+            await setXattrs(target, h);
             break;
           }
           case 'symlink':
             await symlink(h.linkname, target);
             inodes++;
-            await lchown(target, h.uid, h.gid);
+            if (needChown(h, parent)) await lchown(target, h.uid, h.gid);
             await setXattrs(target, h);
             await lutimes(target, h.mtime, h.mtime);
             break;
@@ -238,11 +299,15 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
             const kind = h.type === 'char' ? S_IFCHR : h.type === 'block' ? S_IFBLK : S_IFIFO;
             mknod(target, kind | (h.mode & 0o777), h.devmajor, h.devminor);
             inodes++;
-            await applyMeta(target, h, true);
+            await lchown(target, h.uid, h.gid);
+            await chmod(target, h.mode);
+            await setXattrs(target, h);
+            await lutimes(target, h.mtime, h.mtime);
             break;
           }
           default:
             // Unknown entry kinds (GNU sparse, volume labels…) carry nothing a rootfs needs.
+            seen.delete(targetRel);
             break;
         }
       }
@@ -267,14 +332,4 @@ async function setXattrs(p: string, h: TarHeader): Promise<void> {
       if ((err as { code?: string }).code !== 'ENOTSUP' && (err as { code?: string }).code !== 'EOPNOTSUPP') throw err;
     }
   }
-}
-
-/** Owner, then mode (chown clears setuid bits), xattrs and mtime. `done` when owner/mode were set already. */
-async function applyMeta(p: string, h: TarHeader, ownerModeDone: boolean): Promise<void> {
-  if (!ownerModeDone || h.type === 'char' || h.type === 'block' || h.type === 'fifo') {
-    await lchown(p, h.uid, h.gid);
-    await chmod(p, h.mode);
-  }
-  await setXattrs(p, h);
-  if (h.type !== 'dir') await lutimes(p, h.mtime, h.mtime);
 }
