@@ -75,7 +75,16 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const timer = new Promise<never>((_, reject) =>
     setTimeout(() => reject(new Error(`berth not ready within 20 s:\n${stderr}`)), 20_000).unref(),
   );
-  await Promise.race([ready, timer]);
+  try {
+    await Promise.race([ready, timer]);
+  } catch (err) {
+    // Never leave a half-started daemon behind: it would hold the socket and its mounts.
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await waitExit(proc).catch(() => undefined);
+    }
+    throw err;
+  }
   const client = new CriClient(socket);
   const d: TestDaemon = {
     dir, socket, root, state, configFile, metricsAddress, proc, client,
