@@ -253,10 +253,18 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
       await mkdir(path.dirname(logPath), { recursive: true });
       const createdAt = nowNs();
-      const { pid } = await this.driver.create(handler, {
-        id, name: cfg.name, bundle, logPath, tty: cfg.tty, stdin: cfg.stdin, stdinOnce: cfg.stdinOnce,
+      undo.push(async () => {
+        await this.driver.delete(handler, id);
+        await removeDirs(path.join(this.driver.o.exitDir, id), path.join(this.driver.o.socketDir, id));
       });
-      undo.push(() => this.driver.delete(handler, id));
+      let pid: number;
+      try {
+        ({ pid } = await this.driver.create(handler, {
+          id, name: cfg.name, bundle, logPath, tty: cfg.tty, stdin: cfg.stdin, stdinOnce: cfg.stdinOnce,
+        }));
+      } catch (err) {
+        throw new FailedPreconditionError(`create container "${cfg.name}" in pod sandbox "${sb.id}": ${runtimeMessage(err)}`);
+      }
       const image = await this.o.images.get(view.image.id);
       const rec: ContainerRecord = {
         info: {
@@ -332,7 +340,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       try {
         await this.driver.start(this.handler(r.info.runtimeHandler), r.info.id);
       } catch (err) {
-        throw new FailedPreconditionError(`start container "${r.info.id}": ${errorMessage(err)}`);
+        throw new FailedPreconditionError(`start container "${r.info.id}": ${runtimeMessage(err)}`);
       }
       r.info.startedAt = nowNs();
       // A container may have exited before we got here; its exit is already recorded.
@@ -432,6 +440,14 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     const spec = JSON.parse(await readFile(path.join(r.info.bundle, 'config.json'), 'utf8')) as OciSpec;
     return { ...spec.process, args: cmd, terminal: false };
   }
+}
+
+/** runc logs in logrus format; keep its msg="…" text when there is one. */
+export function runtimeMessage(err: unknown): string {
+  const m = errorMessage(err);
+  const inner = /msg="((?:[^"\\]|\\.)*)"/.exec(m);
+  if (!inner) return m;
+  return `${m.slice(0, m.indexOf(':') + 1)} ${inner[1]!.replace(/\\"/g, '"')}`;
 }
 
 export function normalizeSignal(s: string): NodeJS.Signals | number {
