@@ -2,7 +2,7 @@
 // a single-use URL on berth's streaming server (pkg/streaming), where the client upgrades to
 // SPDY/3.1 or WebSocket. ExecSync is the container module's.
 import { randomBytes } from 'node:crypto';
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
@@ -54,20 +54,25 @@ interface ExecCommandSource {
 }
 
 /**
- * A TTY exec: the runtime's exec command runs under a pseudo-terminal berth owns, so the process
- * gets the terminal as its stdio, resizes are ioctls on it, and `runc exec` forwards SIGWINCH.
- * The runtime writes the process's pid so that a vanished client kills the process itself, not
- * only the runtime in front of it.
+ * A TTY exec, as CRI-O does it: the exec process gets `terminal: true` and the runtime runs in
+ * the foreground under a pseudo-terminal berth owns. The runtime makes the container's terminal,
+ * relays it to ours, and follows our terminal's size (a resize is an ioctl on our master, the
+ * kernel sends the runtime SIGWINCH). The runtime writes the process's pid, so that a vanished
+ * client kills the process itself, not only the runtime in front of it.
  */
 async function ttyExec(svc: ExecCommandSource, id: string, cmd: string[], io: StdioStreams): Promise<ExecProcess> {
   const { argv, cleanup } = await svc.execCommand(id, cmd, ['TERM=xterm']);
   const pidFile = path.join(os.tmpdir(), `berth-exec-${randomBytes(6).toString('hex')}.pid`);
   const at = argv.indexOf('exec');
-  if (at > 0) argv.splice(at + 1, 0, '--pid-file', pidFile);
+  const procFile = argv[argv.indexOf('--process') + 1];
+  if (at < 0 || !procFile) throw new Error(`unexpected exec command from the container service: ${argv.join(' ')}`);
+  const spec = JSON.parse(await readFile(procFile, 'utf8')) as { terminal?: boolean };
+  spec.terminal = true;
+  await writeFile(procFile, JSON.stringify(spec));
+  argv.splice(at + 1, 0, '--pid-file', pidFile);
   const proc = spawnStdio(argv, io);
-  const exited = proc.exited.finally(() => Promise.all([cleanup(), unlink(pidFile).catch(() => {})]));
   return {
-    exited,
+    exited: proc.exited.finally(() => Promise.all([cleanup(), unlink(pidFile).catch(() => {})])),
     kill() {
       void readFile(pidFile, 'utf8')
         .then((t) => process.kill(Number(t.trim()), 'SIGKILL'))

@@ -27,25 +27,33 @@ function winsize(size: TermSize): Buffer {
   return b;
 }
 
-export function openPty(size?: TermSize): Pty {
-  const m = [0];
-  const s = [0];
-  if (openptyFn(m, s, null, null, null) !== 0) throw new Error(`openpty: errno ${koffi.errno()}`);
-  const masterFd = m[0]!;
-  const slaveFd = s[0]!;
+/** The master side of a terminal someone else opened (a console socket hands it over). */
+export function terminalFromMaster(masterFd: number, size?: TermSize): { master: tty.ReadStream; resize(size: TermSize): void } {
   if (size) ioctlFn(masterFd, TIOCSWINSZ, winsize(size));
   const master = new tty.ReadStream(masterFd);
   // Once every slave fd is closed the master's read fails with EIO: that is the end of output.
   master.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EIO') master.push(null);
   });
+  return {
+    master,
+    resize(sz) {
+      if (!master.destroyed) ioctlFn(masterFd, TIOCSWINSZ, winsize(sz));
+    },
+  };
+}
+
+export function openPty(size?: TermSize): Pty {
+  const m = [0];
+  const s = [0];
+  if (openptyFn(m, s, null, null, null) !== 0) throw new Error(`openpty: errno ${koffi.errno()}`);
+  const slaveFd = s[0]!;
+  const { master, resize } = terminalFromMaster(m[0]!, size);
   let slaveOpen = true;
   return {
     master,
     slaveFd,
-    resize(sz) {
-      if (!master.destroyed) ioctlFn(masterFd, TIOCSWINSZ, winsize(sz));
-    },
+    resize,
     closeSlave() {
       if (slaveOpen) closeSync(slaveFd);
       slaveOpen = false;

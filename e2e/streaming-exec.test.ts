@@ -1,0 +1,162 @@
+// Exec and Attach through the real daemon, runc and conmon: the rpc's URL, then SPDY
+// (spdy-transport as client) or WebSocket (ws as client), as kubectl and crictl use them.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
+import { openStream, spdyExec, spdyUpgrade, wsExec } from '../pkg/streaming/testing/clients.js';
+import { startStEnv, type StEnv } from './streaming-env.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** fds of a process and its child processes (direct children, all threads). */
+async function daemonCounts(pid: number): Promise<{ fds: number; children: number }> {
+  const fds = (await readdir(`/proc/${pid}/fd`)).length;
+  let children = 0;
+  for (const t of await readdir(`/proc/${pid}/task`)) {
+    const c = (await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')).trim();
+    if (c) children += c.split(/\s+/).length;
+  }
+  return { fds, children };
+}
+
+describe('streaming e2e: exec and attach', () => {
+  let env: StEnv;
+  let pod = '';
+  let ctr = '';
+
+  before(async () => {
+    env = await startStEnv({ images: true });
+    pod = await env.runPod('st-exec');
+    ctr = await env.runContainer(pod, 'sleeper', { command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] });
+  });
+  after(async () => {
+    await env?.close();
+  });
+
+  const execUrl = async (cmd: string[], o: { tty?: boolean; stdin?: boolean; stderr?: boolean } = {}) =>
+    (await env.d.client.runtime('Exec', { container_id: ctr, cmd, tty: !!o.tty, stdin: !!o.stdin, stdout: true, stderr: o.stderr ?? !o.tty })).url;
+
+  it('exec echo hello over SPDY gives "hello" and exit code 0', async () => {
+    const url = await execUrl(['echo', 'hello']);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\/[A-Za-z0-9_-]+$/);
+    const r = await spdyExec(url, { stderr: true });
+    assert.equal(r.stdout, 'hello\n');
+    assert.deepEqual(JSON.parse(r.error), { metadata: {}, status: 'Success' });
+  });
+
+  it("exec sh -c 'exit 7' reports exit code 7", async () => {
+    const r = await spdyExec(await execUrl(['sh', '-c', 'echo bad >&2; exit 7']), { stderr: true });
+    const st = JSON.parse(r.error);
+    assert.equal(st.reason, 'NonZeroExitCode');
+    assert.deepEqual(st.details.causes, [{ reason: 'ExitCode', message: '7' }]);
+    assert.equal(r.stderr, 'bad\n');
+  });
+
+  it('exec with a TTY and stdin runs an interactive sh: echo, resize, stty size', async () => {
+    const r = await spdyExec(await execUrl(['sh'], { tty: true, stdin: true }), {
+      stdin: true,
+      tty: true,
+      interact: async ({ stdin, resize, stdout }) => {
+        let seen = '';
+        stdout!.on('data', (d: Buffer) => (seen += d.toString()));
+        const until = async (re: RegExp) => {
+          for (let i = 0; i < 500 && !re.test(seen); i++) await sleep(10);
+          assert.match(seen, re);
+        };
+        resize!.write(JSON.stringify({ Width: 111, Height: 44 }));
+        await sleep(100);
+        stdin!.write('echo in-container-$((40+2))\n');
+        await until(/in-container-42/);
+        stdin!.write('stty size\n');
+        await until(/44 111/);
+        resize!.write(JSON.stringify({ Width: 77, Height: 22 }));
+        await sleep(100);
+        stdin!.write('stty size; exit 3\n');
+      },
+    });
+    assert.match(r.stdout, /echo in-container-\$\(\(40\+2\)\)/, 'the terminal echoes input');
+    assert.match(r.stdout, /22 77/);
+    assert.equal(JSON.parse(r.error).details.causes[0].message, '3');
+  });
+
+  it('exec over WebSocket v5: stdin and its close signal, stdout and the exit code', async () => {
+    const r = await wsExec(await execUrl(['sh', '-c', 'cat; exit 5'], { stdin: true }), { stdin: 'via websocket\n' });
+    assert.equal(r.protocol, 'v5.channel.k8s.io');
+    assert.equal(r.stdout, 'via websocket\n');
+    assert.equal(JSON.parse(r.error).details.causes[0].message, '5');
+  });
+
+  it('attach to a container that reads stdin and echoes it', async () => {
+    const echo = await env.runContainer(pod, 'echoer', {
+      command: ['sh', '-c', 'while read l; do echo "got:$l"; done; echo bye'],
+      stdin: true,
+      stdin_once: true,
+    });
+    const { url } = await env.d.client.runtime('Attach', { container_id: echo, stdin: true, stdout: true, stderr: true, tty: false });
+    assert.match(url, /\/attach\//);
+    const r = await spdyExec(url, {
+      stdin: true,
+      stderr: true,
+      interact: async ({ stdin }) => {
+        stdin!.write('first\n');
+        await sleep(100);
+        stdin!.end('second\n');
+      },
+    });
+    assert.equal(r.stdout, 'got:first\ngot:second\nbye\n');
+    assert.equal(JSON.parse(r.error).status, 'Success');
+  });
+
+  it('a vanished client kills its exec process only; the container keeps running', async () => {
+    const up = await spdyUpgrade(await execUrl(['sh', '-c', 'echo started; exec sleep 1234']), ['v4.channel.k8s.io']);
+    const err = await openStream(up.conn, { streamtype: 'error' });
+    err.end();
+    const out = await openStream(up.conn, { streamtype: 'stdout' });
+    await openStream(up.conn, { streamtype: 'stderr' });
+    await new Promise((r) => out.once('data', r));
+    const ps = async () => (await env.d.client.runtime('ExecSync', { container_id: ctr, cmd: ['ps'], timeout: '10' })).stdout.toString();
+    assert.match(await ps(), /sleep 1234/);
+    up.socket!.destroy();
+    let listing = '';
+    for (let i = 0; i < 100; i++) {
+      listing = await ps();
+      if (!/sleep 1234/.test(listing)) break;
+      await sleep(50);
+    }
+    assert.doesNotMatch(listing, /sleep 1234/);
+    const st = await env.d.client.runtime('ContainerStatus', { container_id: ctr });
+    assert.equal(st.status!.state, 'CONTAINER_RUNNING');
+  });
+
+  it('100 exec sessions in a row leave no fd, socket or process behind in the daemon', async () => {
+    const pid = env.d.proc.pid!;
+    await spdyExec(await execUrl(['true']), { stderr: true });
+    await sleep(200);
+    const before = await daemonCounts(pid);
+    for (let i = 0; i < 100; i++) {
+      const r = await spdyExec(await execUrl(['echo', String(i)]), { stderr: true });
+      assert.equal(r.stdout, `${i}\n`);
+    }
+    let now = await daemonCounts(pid);
+    for (let i = 0; i < 100 && (now.fds > before.fds || now.children > before.children); i++) {
+      await sleep(20);
+      now = await daemonCounts(pid);
+    }
+    assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
+    assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
+  });
+
+  it('bad requests: unknown container, tty with stderr, no stdio, stopped container', async () => {
+    await assert.rejects(env.d.client.runtime('Exec', { container_id: 'nope', cmd: ['true'], stdout: true }), (e: CriError) => e.code === GrpcStatus.NOT_FOUND);
+    await assert.rejects(env.d.client.runtime('Exec', { container_id: ctr, cmd: ['sh'], tty: true, stdout: true, stderr: true }), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT);
+    await assert.rejects(env.d.client.runtime('Attach', { container_id: ctr }), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT);
+    const stopped = await env.runContainer(pod, 'quick', { command: ['true'] });
+    for (let i = 0; i < 100; i++) {
+      const st = await env.d.client.runtime('ContainerStatus', { container_id: stopped });
+      if (st.status!.state === 'CONTAINER_EXITED') break;
+      await sleep(50);
+    }
+    await assert.rejects(env.d.client.runtime('Exec', { container_id: stopped, cmd: ['true'], stdout: true }), (e: CriError) => e.code === GrpcStatus.FAILED_PRECONDITION);
+  });
+});
