@@ -35,15 +35,33 @@ export interface EventStream {
   close(): void;
 }
 
-/** The CRI status of a container, as ContainerStatus reports it (without the verbose parts). */
+const PROPAGATION = {
+  PRIVATE: 'PROPAGATION_PRIVATE', HOST_TO_CONTAINER: 'PROPAGATION_HOST_TO_CONTAINER', BIDIRECTIONAL: 'PROPAGATION_BIDIRECTIONAL',
+} as const;
+
+/** The CRI status of a container, as ContainerStatus reports it (without the verbose info). */
 export function containerStatusOf(c: ContainerInfo): ContainerStatus {
+  const r = c.config.resources;
   return {
     id: c.id, metadata: { name: c.name, attempt: c.attempt }, state: c.state,
     created_at: c.createdAt.toString(), started_at: c.startedAt.toString(), finished_at: c.finishedAt.toString(),
-    exit_code: c.exitCode, image: { image: c.image, annotations: {}, user_specified_image: c.image, runtime_handler: '' },
-    image_ref: c.imageRef, image_id: c.imageId, reason: c.reason, message: c.message,
-    labels: c.labels, annotations: c.annotations, log_path: c.logPath, mounts: [],
-    user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.additionalGids.map(String) } },
+    exit_code: c.exitCode, image: { image: c.image }, image_ref: c.imageRef, image_id: c.imageId,
+    reason: c.reason, message: c.message, labels: c.labels, annotations: c.annotations, log_path: c.logPath,
+    mounts: (c.config.mounts ?? []).map((m) => ({
+      container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, selinux_relabel: m.selinuxRelabel,
+      propagation: PROPAGATION[m.propagation], recursive_read_only: m.recursiveReadOnly,
+    })),
+    resources: r
+      ? {
+        linux: {
+          cpu_period: r.cpuPeriod ?? 0, cpu_quota: r.cpuQuota ?? 0, cpu_shares: r.cpuShares ?? 0,
+          memory_limit_in_bytes: r.memoryLimitInBytes ?? 0, memory_swap_limit_in_bytes: r.memorySwapLimitInBytes ?? 0,
+          oom_score_adj: r.oomScoreAdj ?? 0, cpuset_cpus: r.cpusetCpus ?? '', cpuset_mems: r.cpusetMems ?? '',
+          hugepage_limits: r.hugepageLimits.map((h) => ({ page_size: h.pageSize, limit: h.limit })), unified: r.unified,
+        },
+      }
+      : null,
+    user: { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } },
   };
 }
 

@@ -27,17 +27,17 @@ describe('stats: StatsService', () => {
   let dir: string;
   let svc: StatsService;
   let collector: StatsCollector;
-  const sandboxes = [sb('aaa1', POD, 'SANDBOX_READY', { app: 'x' }), sb('bbb1', '/berth', 'SANDBOX_READY', { app: 'y' }), sb('ccc1', '/berth', 'SANDBOX_NOTREADY', { app: 'x' })];
+  const sandboxes = [sb('aaa1', `/${PODDIR}`, 'SANDBOX_READY', { app: 'x' }), sb('bbb1', '/berth', 'SANDBOX_READY', { app: 'y' }), sb('ccc1', '/berth', 'SANDBOX_NOTREADY', { app: 'x' })];
   let containers: ContainerInfo[];
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'berth-sx-svc-'));
     const tree = path.join(dir, 'cg');
     await cp(path.join(PROJECT_ROOT, 'pkg/stats/testdata/cgroup-v2'), tree, { recursive: true });
-    // systemd driver: container "c1" of the kubelet pod is <pod slice>/berth-c1.scope.
-    await rename(path.join(tree, PODDIR, FIX_CTR), path.join(tree, PODDIR, 'berth-c1.scope'));
+    // Container "c1" of the kubelet pod is <pod cgroup>/c1, as berth's spec builder names it.
+    await rename(path.join(tree, PODDIR, FIX_CTR), path.join(tree, PODDIR, 'c1'));
     // Pods with no cgroup of their own (the shared default /berth): containers /berth/<id>.
-    for (const id of ['c2', 'c3']) await cp(path.join(tree, PODDIR, 'berth-c1.scope'), path.join(tree, 'berth', id), { recursive: true });
+    for (const id of ['c2', 'c3']) await cp(path.join(tree, PODDIR, 'c1'), path.join(tree, 'berth', id), { recursive: true });
     const upper = path.join(dir, 'upper-c2');
     await mkdir(upper);
     await writeFile(path.join(upper, 'ten-kib'), Buffer.alloc(10240, 1));

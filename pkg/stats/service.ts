@@ -56,12 +56,14 @@ export interface StatsServiceDeps {
 const labelsMatch = (labels: Record<string, string>, sel: Record<string, string> | undefined): boolean =>
   Object.entries(sel ?? {}).every(([k, v]) => labels[k] === v);
 
-/** The cgroup a container runs in, as berth's container module names it for runc. */
-export function containerCgroupPath(c: ContainerInfo, sb: SandboxInfo | undefined, driver: 'cgroupfs' | 'systemd'): string {
+/**
+ * The cgroup a container runs in: its own `cgroupsPath` when the container service publishes
+ * it, else as berth's spec builder names it (`<pod cgroup parent>/<id>`).
+ */
+export function containerCgroupPath(c: ContainerInfo, sb: SandboxInfo | undefined, defaultParent: string): string {
   const own = (c as ContainerInfo & { cgroupsPath?: string }).cgroupsPath;
   if (own) return own;
-  const parent = sb?.cgroupParent ?? '/';
-  if (driver === 'systemd' && !parent.startsWith('/')) return `${parent || 'system.slice'}:berth:${c.id}`;
+  const parent = sb?.cgroupParent || defaultParent;
   return `${parent.replace(/\/+$/, '')}/${c.id}`;
 }
 
@@ -130,7 +132,7 @@ export class StatsService {
 
   private async containerStats(c: ContainerInfo, sb: SandboxInfo | undefined): Promise<ContainerStatsResult> {
     const [cgroup, layer] = await Promise.all([
-      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.cgroupDriver)),
+      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.defaultCgroupParent)),
       this.layerOf(c),
     ]);
     const out: ContainerStatsResult = { container: c };
