@@ -11,7 +11,7 @@ import { buildBusyboxImage, BUSYBOX_ENV } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
 import { startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { startDaemon, type TestDaemon } from './harness.js';
-import { writeNet } from './sandbox-fixtures.js';
+import { sh, writeNet } from './sandbox-fixtures.js';
 
 export const BRIDGE = 'berth-ct0';
 export const CGROUP_ROOT = '/berth-test-ct';
@@ -79,6 +79,7 @@ export async function startCtEnv(): Promise<CtEnv> {
       await reg.stop();
       await rm(tmp, { recursive: true, force: true });
       await removeCgroups();
+      await sh('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
     },
   };
   await env.d.client.image('PullImage', { image: { image } });

@@ -216,10 +216,16 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     const rootfs = path.join(bundle, 'rootfs');
     const layerDir = path.join(this.o.images.writableLayerRoot(), id);
     const undo: (() => Promise<unknown>)[] = [];
+    const t0 = process.hrtime.bigint();
+    const phases: Record<string, number> = {};
+    const mark = (name: string): void => {
+      phases[name] = Number(process.hrtime.bigint() - t0) / 1e6;
+    };
     try {
       await mkdir(bundle, { recursive: true, mode: 0o700 });
       undo.push(() => removeDirs(bundle, layerDir));
       await mountRootfs(rootfs, view.lowerdirs, layerDir);
+      mark('rootfs');
       undo.push(() => unmountRootfs(rootfs));
       const sec = cfg.security;
       const [passwd, group, pidNamespace, mounts, devices, seccompProfile] = await Promise.all([
@@ -250,6 +256,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       // The working directory must exist in the rootfs (runc refuses a missing cwd on some versions).
       await mkdir(path.join(rootfs, spec.process.cwd), { recursive: true }).catch(() => {});
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      mark('spec');
       const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
       await mkdir(path.dirname(logPath), { recursive: true });
       const createdAt = nowNs();
@@ -265,6 +272,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       } catch (err) {
         throw new FailedPreconditionError(`create container "${cfg.name}" in pod sandbox "${sb.id}": ${runtimeMessage(err)}`);
       }
+      mark('runtime');
       const image = await this.o.images.get(view.image.id);
       const rec: ContainerRecord = {
         info: {
@@ -280,6 +288,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath,
       };
       this.save(rec);
+      mark('saved');
+      this.o.log.debug({ id, phases }, 'container created');
       this.emit('CONTAINER_CREATED_EVENT', rec.info);
       return id;
     } catch (err) {

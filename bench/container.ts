@@ -1,0 +1,64 @@
+// Container latency: CreateContainer+StartContainer, StopContainer (a container that exits on
+// SIGTERM), RemoveContainer — median/p95 over 50 — and ExecSync `true` over 200, with runc (and
+// crun when given `crun`). Run alone: node dist/bench/container.js [n] [execs] [handler]
+import { fileURLToPath } from 'node:url';
+import { ctrConfig, runPod, startCtEnv } from '../e2e/container-fixtures.js';
+import { summarize, timeMs } from './summary.js';
+
+export async function benchContainers(n = 50, execs = 200, handler = 'runc'): Promise<Record<string, unknown>> {
+  const env = await startCtEnv();
+  try {
+    const pod = await runPod(env, `bench-${handler}`, {}, handler === 'runc' ? '' : handler);
+    const c = env.d.client;
+    const create: number[] = [];
+    const start: number[] = [];
+    const createStart: number[] = [];
+    const stop: number[] = [];
+    const remove: number[] = [];
+    const one = async (i: number, record: boolean) => {
+      // `wait` returns at once on a trapped SIGTERM, so stop measures berth, not the workload.
+      const cfg = ctrConfig(env, `b${i}`, { command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'] });
+      let id = '';
+      const tc = await timeMs(async () => (id = (await c.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config })).container_id));
+      const ts = await timeMs(() => c.runtime('StartContainer', { container_id: id }));
+      // Let the shell install its trap before it is signalled.
+      await new Promise((r) => setTimeout(r, 20));
+      const tstop = await timeMs(() => c.runtime('StopContainer', { container_id: id, timeout: 10 }));
+      const trm = await timeMs(() => c.runtime('RemoveContainer', { container_id: id }));
+      if (!record) return;
+      create.push(tc);
+      start.push(ts);
+      createStart.push(tc + ts);
+      stop.push(tstop);
+      remove.push(trm);
+    };
+    for (let i = 0; i < 3; i++) await one(1000 + i, false); // warm-up
+    for (let i = 0; i < n; i++) await one(i, true);
+
+    const sleeper = (await c.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: ctrConfig(env, 'exec', { command: ['sleep', '3600'] }), sandbox_config: pod.config })).container_id;
+    await c.runtime('StartContainer', { container_id: sleeper });
+    for (let i = 0; i < 5; i++) await c.runtime('ExecSync', { container_id: sleeper, cmd: ['true'], timeout: 10 });
+    const exec: number[] = [];
+    for (let i = 0; i < execs; i++) exec.push(await timeMs(() => c.runtime('ExecSync', { container_id: sleeper, cmd: ['true'], timeout: 10 })));
+    return {
+      handler, n, execs,
+      create: summarize(create), start: summarize(start), create_start: summarize(createStart),
+      stop: summarize(stop), remove: summarize(remove), exec_sync_true: summarize(exec),
+      containerd: 'not installed on this machine (see ../shared/DESIGN.md for its figures on this VM)',
+    };
+  } finally {
+    await env.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const handlers = process.argv[4] ? [process.argv[4]] : ['runc', 'crun'];
+  (async () => {
+    const out: Record<string, unknown> = {};
+    for (const h of handlers) out[h] = await benchContainers(Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 200), h);
+    console.log(JSON.stringify({ container: out }, null, 2));
+  })().catch((err: Error) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
