@@ -4,7 +4,7 @@ import path from 'node:path';
 import { cgroupDir, type CgroupLayout, type CgroupMount } from './detect.js';
 import { cgroupPids, readOpt } from './fsread.js';
 import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
-import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats } from './types.js';
+import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
 
 type V1Controllers = Extract<CgroupLayout, { version: 1 }>['controllers'];
 
@@ -16,23 +16,24 @@ export class CgroupV1Reader implements CgroupReader {
     return ctl ? path.join(cgroupDir(ctl, cg), name) : undefined;
   }
 
-  async read(cg: string): Promise<CgroupStats | undefined> {
+  async read(cg: string, opts: ReadOptions = {}): Promise<CgroupStats | undefined> {
     const c = this.controllers;
     const cpuacct = c.cpuacct ?? c.cpu;
-    const [cpuUsage, memUsage, memStat, memLimit, pids, blkBytes, blkOps] = await Promise.all([
+    // Four files: the limit comes from memory.stat (hierarchical_memory_limit, the effective
+    // one), and block I/O only when asked, since every read is a thread-pool round trip.
+    const [cpuUsage, memUsage, memStat, pids, blkBytes, blkOps] = await Promise.all([
       readOpt(this.file(cpuacct, cg, 'cpuacct.usage')),
       readOpt(this.file(c.memory, cg, 'memory.usage_in_bytes')),
       readOpt(this.file(c.memory, cg, 'memory.stat')),
-      readOpt(this.file(c.memory, cg, 'memory.limit_in_bytes')),
       readOpt(this.file(c.pids, cg, 'pids.current')),
-      readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_service_bytes_recursive')),
-      readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_serviced_recursive')),
+      opts.io ? readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_service_bytes_recursive')) : undefined,
+      opts.io ? readOpt(this.file(c.blkio, cg, 'blkio.throttle.io_serviced_recursive')) : undefined,
     ]);
     if (cpuUsage === undefined && memUsage === undefined && pids === undefined) return undefined;
     const out: CgroupStats = { timestamp: nowNs() };
     const usage = cpuUsage !== undefined ? parseSingle(cpuUsage) : undefined;
     if (usage !== undefined) out.cpu = { usageCoreNanoSeconds: usage };
-    if (memUsage !== undefined && memStat !== undefined) out.memory = v1Memory(memUsage, memStat, memLimit);
+    if (memUsage !== undefined && memStat !== undefined) out.memory = v1Memory(memUsage, memStat);
     const p = pids !== undefined ? parseSingle(pids) : undefined;
     if (p !== undefined) out.processes = p;
     if (blkBytes !== undefined) out.io = parseBlkioV1(blkBytes, blkOps ?? '');
@@ -50,7 +51,7 @@ export class CgroupV1Reader implements CgroupReader {
  * Memory the way cAdvisor computes it on v1: the hierarchical `total_*` counters of memory.stat
  * (so a pod cgroup includes its containers), working set = usage − total_inactive_file.
  */
-export function v1Memory(usageText: string, statText: string, limitText: string | undefined): MemoryStats {
+export function v1Memory(usageText: string, statText: string, limitText?: string): MemoryStats {
   const usage = parseSingle(usageText) ?? 0n;
   const st = parseFlatKeyed(statText);
   const inactive = st.get('total_inactive_file') ?? st.get('inactive_file') ?? 0n;
@@ -62,7 +63,7 @@ export function v1Memory(usageText: string, statText: string, limitText: string 
     pageFaults: st.get('total_pgfault') ?? st.get('pgfault') ?? 0n,
     majorPageFaults: st.get('total_pgmajfault') ?? st.get('pgmajfault') ?? 0n,
   };
-  const limit = limitText !== undefined ? parseSingle(limitText) : undefined;
+  const limit = limitText !== undefined ? parseSingle(limitText) : st.get('hierarchical_memory_limit');
   if (limit !== undefined && limit < NO_LIMIT_THRESHOLD) {
     m.limitBytes = limit;
     m.availableBytes = limit > workingSet ? limit - workingSet : 0n;

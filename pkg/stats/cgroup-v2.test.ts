@@ -18,7 +18,8 @@ describe('stats: cgroup v2 reader on recorded trees', () => {
   const reader = new CgroupV2Reader({ mountpoint: TREE, root: '/' });
 
   it('reads a container cgroup: cpu, memory (working set = current − inactive_file), pids, io', async () => {
-    const s = await reader.read(CTR);
+    assert.equal((await reader.read(CTR))?.io, undefined, 'io.stat only when asked');
+    const s = await reader.read(CTR, { io: true });
     assert.ok(s);
     assert.equal(s.cpu?.usageCoreNanoSeconds, 2_500_000_000n);
     assert.equal(s.cpu?.usageNanoCores, undefined, 'no rate from a single sample');

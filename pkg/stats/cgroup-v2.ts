@@ -4,17 +4,17 @@ import path from 'node:path';
 import { cgroupDir, type CgroupMount } from './detect.js';
 import { cgroupPids, readOpt } from './fsread.js';
 import { parseFlatKeyed, parseIoStat, parseSingle } from './parse.js';
-import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats } from './types.js';
+import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
 
 export class CgroupV2Reader implements CgroupReader {
   readonly version = 2 as const;
   constructor(private readonly unified: CgroupMount) {}
 
-  async read(cg: string): Promise<CgroupStats | undefined> {
+  async read(cg: string, opts: ReadOptions = {}): Promise<CgroupStats | undefined> {
     const dir = cgroupDir(this.unified, cg);
     const f = (name: string) => readOpt(path.join(dir, name));
     const [cpuStat, memCurrent, memStat, memMax, pids, io] = await Promise.all([
-      f('cpu.stat'), f('memory.current'), f('memory.stat'), f('memory.max'), f('pids.current'), f('io.stat'),
+      f('cpu.stat'), f('memory.current'), f('memory.stat'), f('memory.max'), f('pids.current'), opts.io ? f('io.stat') : undefined,
     ]);
     // cpu.stat exists in every v2 cgroup, controllers enabled or not.
     if (cpuStat === undefined) return undefined;

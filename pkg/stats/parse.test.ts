@@ -47,6 +47,9 @@ describe('stats: parsers', () => {
     assert.equal(m.pageFaults, 9n);
     assert.equal(m.majorPageFaults, 2n);
     assert.equal(m.limitBytes, undefined);
+    const fromStat = v1Memory('5000\n', `${stat}hierarchical_memory_limit 8192\n`);
+    assert.equal(fromStat.limitBytes, 8192n, 'the effective limit from memory.stat');
+    assert.equal(fromStat.availableBytes, 8192n - 4000n);
     const tight = v1Memory('500\n', stat, '4096\n');
     assert.equal(tight.workingSetBytes, 0n, 'inactive file above usage clamps to 0');
     assert.equal(tight.availableBytes, 4096n);

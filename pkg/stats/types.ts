@@ -63,11 +63,16 @@ export interface DiskUsage {
   inodes: bigint;
 }
 
+export interface ReadOptions {
+  /** Also read block I/O counters (two more files on v1, one on v2). */
+  io?: boolean;
+}
+
 /** Reads the stats of one cgroup by its path relative to the hierarchy root ("/berth/pod1/ctr"). */
 export interface CgroupReader {
   readonly version: 1 | 2;
   /** Undefined when the cgroup does not exist (not started yet, or already removed). */
-  read(cgroupPath: string): Promise<CgroupStats | undefined>;
+  read(cgroupPath: string, opts?: ReadOptions): Promise<CgroupStats | undefined>;
   /** PIDs of every process in the cgroup and its descendants (for finding a process in a pod's netns). */
   pids(cgroupPath: string, limit?: number): Promise<number[]>;
 }
