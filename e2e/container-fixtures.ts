@@ -57,7 +57,7 @@ export async function startCtEnv(): Promise<CtEnv> {
   const image = `${reg.host}/ct/busybox:1`;
   const userImage = `${reg.host}/ct/busybox-user:1`;
   await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());
-  await pushImage(reg.host, 'ct/busybox-user', '1', buildBusyboxImage({ config: { Env: BUSYBOX_ENV, Cmd: ['sh'], User: 'berthuser', WorkingDir: '/home/berthuser', StopSignal: 'SIGUSR1' } }));
+  await pushImage(reg.host, 'ct/busybox-user', '1', buildBusyboxImage({ config: { Env: BUSYBOX_ENV, Cmd: ['sh'], User: 'berthuser', WorkingDir: '/home/berthuser', StopSignal: 'SIGUSR1', Volumes: { '/var/data': {} } } }));
   const env: CtEnv = {
     d: await startDaemon({ toml }),
     tmp, reg, image, userImage,

@@ -3,10 +3,11 @@
 // ReopenContainerLog, UpdateContainerResources and the container event stream.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { sh } from './sandbox-fixtures.js';
+import { ctrConfig, execText, exists, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
 const code = (c: number) => (e: CriError) => {
   assert.equal(e.code, c, e.details);
@@ -31,11 +32,17 @@ describe('containers: daemon crash and restart', () => {
     await waitForLog(path.join(pod.config.log_directory!, 'waiter.log'), /up/);
     const pid = (JSON.parse((await env.d.client.runtime('ContainerStatus', { container_id: waiter, verbose: true })).info.info!) as { pid: number }).pid;
     await env.d.kill();
+    // A CreateContainer the daemon died in: a bundle with a mounted rootfs and no record.
+    const half = path.join(env.d.state, 'containers', 'e'.repeat(64));
+    await mkdir(path.join(half, 'rootfs'), { recursive: true });
+    await sh('mount', ['-t', 'tmpfs', 'tmpfs', path.join(half, 'rootfs')]);
     // The container lives on without the daemon, and "quick" exits while no one is watching.
     process.kill(pid, 0);
     await new Promise((r) => setTimeout(r, 1500));
     process.kill(pid, 0);
     await env.restart();
+    assert.equal(await exists(half), false, 'the half-made container was removed');
+    assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(half));
     const s = await status(env, waiter);
     assert.equal(s.state, 'CONTAINER_RUNNING');
     const q = await status(env, quick);

@@ -46,6 +46,8 @@ describe('containers: security context and process semantics', () => {
     assert.equal((await sh(id, 'id -u; id -g; id -un')).stdout, '1000\n1000\nberthuser\n');
     const u = await run({}, {}, env.userImage);
     assert.equal((await sh(u, 'id -un; pwd; echo $HOME')).stdout, 'berthuser\n/home/berthuser\n/home/berthuser\n');
+    // The image's Volumes exist as directories.
+    assert.equal((await sh(u, 'test -d /var/data && echo dir')).stdout, 'dir\n');
     const g = await run({ run_as_user: { value: 1234 }, run_as_group: { value: 2345 }, supplemental_groups: [3456] });
     assert.equal((await sh(g, 'id -u; id -g; id -G')).stdout, '1234\n2345\n2345 3456\n');
   });
@@ -113,6 +115,11 @@ describe('containers: security context and process semantics', () => {
     // Nothing given: the image Cmd (sh) runs and exits at once on empty stdin.
     const d = await runCtr(env, pod, ctrConfig(env, 'dflt'));
     assert.equal((await waitExited(env, d)).exit_code, 0);
+  });
+
+  it('a CRI device appears at its container path', async () => {
+    const id = await run({}, { devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rwm' }] });
+    assert.equal((await sh(id, 'echo x > /dev/mynull && ls -l /dev/mynull')).stdout.slice(0, 1), 'c');
   });
 
   it('ro and rw bind mounts, through a symlinked host path', async () => {

@@ -253,8 +253,10 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
         sandbox: { ...sb, cgroupParent: sb.cgroupParent || this.o.config.runtime.cgroup_parent },
       });
-      // The working directory must exist in the rootfs (runc refuses a missing cwd on some versions).
-      await mkdir(path.join(rootfs, spec.process.cwd), { recursive: true }).catch(() => {});
+      // The working directory and the image's volumes exist in the container's own layer (CRI-O's
+      // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
+      const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
+      await Promise.all(dirs.map((d) => mkdirInRootfs(rootfs, d)));
       await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
       mark('spec');
       const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
@@ -449,6 +451,24 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     if (!cmd.length) throw new InvalidArgumentError('exec: empty command');
     const spec = JSON.parse(await readFile(path.join(r.info.bundle, 'config.json'), 'utf8')) as OciSpec;
     return { ...spec.process, args: cmd, terminal: false };
+  }
+}
+
+/** mkdir -p of a container path inside the mounted rootfs, refusing paths that climb out of it. */
+async function mkdirInRootfs(rootfs: string, p: string): Promise<void> {
+  const rel = path.posix.normalize(`/${p}`).slice(1);
+  if (!rel) return;
+  // Symlinks inside the image could point anywhere on the host: resolve them component by
+  // component and stay under the rootfs.
+  let cur = rootfs;
+  for (const part of rel.split('/')) {
+    const next = path.join(cur, part);
+    const real = await realpath(next).catch(() => undefined);
+    if (real === undefined) {
+      await mkdir(next, { mode: 0o755 }).catch(() => undefined);
+      cur = next;
+    } else if (real === rootfs || real.startsWith(`${rootfs}/`)) cur = real;
+    else return; // the runtime resolves it inside the container; leave it
   }
 }
 

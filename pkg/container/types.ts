@@ -181,8 +181,14 @@ export interface ContainerService {
   remove(id: string): Promise<void>;
   /** timeoutSec 0 = none; a timeout kills the process and throws DeadlineExceededError. */
   execSync(id: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult>;
-  /** Streaming exec in the container's namespaces, user, env and cwd. */
+  /** Streaming exec in the container's namespaces, user, env and cwd (no TTY: see execCommand). */
   exec(id: string, cmd: string[], opts: ExecOptions): Promise<ExecProcess>;
+  /**
+   * The runtime argv (`<runtime> --root R exec --process FILE ID`) of an exec that the caller runs
+   * itself, e.g. under a pseudo-terminal; `env` is appended to the process env. Call cleanup()
+   * once it has exited (removes FILE).
+   */
+  execCommand(id: string, cmd: string[], env?: string[]): Promise<{ argv: string[]; cleanup(): Promise<void> }>;
   /** conmon's attach socket (SOCK_SEQPACKET; first byte of a packet = stream 1 stdin, 2 stdout, 3 stderr). */
   attachSocketPath(id: string): string;
   /** conmon's control fifo: "1 H W\n" resizes the tty, "2 0 0\n" reopens the log. */
