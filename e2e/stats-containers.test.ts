@@ -202,6 +202,23 @@ describe('stats e2e with containers', () => {
     assert.equal(ws.label_values.length, 6);
   });
 
+  it('an OOM kill shows as OOMKilled in the STOPPED event and in berth_container_oom_kills_total', async (t) => {
+    if (skip) return t.skip(skip);
+    const p = await pod('sx-oom', { app: 'sx', kind: 'oom' });
+    const sub = collect(d);
+    await sleep(100);
+    const id = await run(p, 'oom', `exec awk 'BEGIN { s = sprintf("%67108864s", ""); system("sleep 3600") }'`, {
+      linux: { resources: { memory_limit_in_bytes: String(32 * 1024 * 1024) } },
+    });
+    const evs = await eventually('stopped event', async () => sub.events.filter((e) => e.container_id === id && e.container_event_type === 'CONTAINER_STOPPED_EVENT'), (x) => x.length > 0);
+    const st = evs[0]!.containers_statuses.find((s) => s.id === id)!;
+    assert.equal(st.reason, 'OOMKilled');
+    assert.equal(st.state, 'CONTAINER_EXITED');
+    const body = await (await fetch(`http://${d.metricsAddress}/metrics`)).text();
+    assert.match(body, /berth_container_oom_kills_total [1-9]/);
+    sub.stream.cancel();
+  });
+
   it('event subscribers see created, started, stopped, deleted in order with the exit code; a stalled one delays nothing', async (t) => {
     if (skip) return t.skip(skip);
     const p = await pod('sx-ev', { app: 'sx', kind: 'ev' });
