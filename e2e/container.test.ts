@@ -83,6 +83,21 @@ describe('containers: lifecycle', () => {
     });
   }
 
+  it('a created container that never started can be stopped and removed', async () => {
+    const pod = await runPod(env, 'created');
+    const a = await runCtr(env, pod, ctrConfig(env, 'a', { command: ['sleep', '1000'] }), false);
+    const b = await runCtr(env, pod, ctrConfig(env, 'b', { command: ['sleep', '1000'] }), false);
+    await env.d.client.runtime('StopContainer', { container_id: a, timeout: 5 });
+    assert.equal((await status(env, a)).state, 'CONTAINER_EXITED');
+    await assert.rejects(env.d.client.runtime('StartContainer', { container_id: a }), (e: CriError) => e.code === GrpcStatus.FAILED_PRECONDITION);
+    await env.d.client.runtime('RemoveContainer', { container_id: a });
+    await env.d.client.runtime('RemoveContainer', { container_id: b });
+    assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
+    assert.deepEqual([...await cgroupDirsOf(a), ...await cgroupDirsOf(b)], []);
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('exit codes and reasons: exit 0 → Completed, exit 3 → Error', async () => {
     const pod = await runPod(env, 'exits');
     const ok = await runCtr(env, pod, ctrConfig(env, 'ok', { command: ['true'] }));
