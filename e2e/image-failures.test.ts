@@ -115,6 +115,24 @@ describe('images: hostile and broken pulls leave nothing behind', () => {
     }
   });
 
+  it('resumes a blob download broken in the middle with a Range request', async () => {
+    const proxy = await startProxy(reg.port);
+    try {
+      const img = buildImage([buildTar([{ type: 'file', path: 'big', data: randomBytes(16 << 20) }])], { compression: 'none' });
+      await pushImage(reg.host, 'test/resume', 'v1', img);
+      const cut = proxy.cutAfter(4 << 20, () => {});
+      const r = await d.client.image('PullImage', { image: { image: `${proxy.host}/test/resume:v1` } });
+      await cut;
+      assert.equal(r.image_ref, img.config.digest);
+      const layer = img.layers[0]!.digest;
+      await new Promise((res) => setTimeout(res, 300));
+      assert.match(reg.logs(), new RegExp(`"GET /v2/test/resume/blobs/${layer} HTTP/1.1" 206`), 'the second request asked for the rest');
+      assert.deepEqual(await readdir(path.join(d.root, 'images/content/ingest')), []);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('keeps the outside directory untouched throughout', () => {
     assert.ok(existsSync(outside));
   });

@@ -105,6 +105,8 @@ export class RegistryClient {
     try {
       return await sendWithRetry(url, { method, headers, insecureTls: ep.insecure, signal, timeoutMs: this.timeoutMs, ...(body !== undefined ? { body } : {}) }, this.retry);
     } catch (err) {
+      // The scheme learnt for an insecure host may be stale (the registry changed): probe again next time.
+      if (!ep.base) RegistryClient.schemes.delete(ep.host);
       if (err instanceof HttpError) throw new UnavailableError(`registry ${ep.host}: ${err.message}`, { cause: err });
       throw err;
     }
