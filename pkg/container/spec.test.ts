@@ -185,6 +185,7 @@ describe('container spec: seccomp, apparmor, resources', () => {
     assert.deepEqual(s.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000, cpus: '0' });
     assert.deepEqual(s.linux.resources.memory, { limit: 33554432 });
     assert.equal(s.process.oomScoreAdj, -500);
+    assert.equal(buildSpec(input(config())).process.oomScoreAdj, 0, 'not inherited from the daemon');
     assert.equal(clampOomScoreAdj(-999, { ...daemonCaps, sysResource: true }), -999);
     assert.equal(clampOomScoreAdj(2000, daemonCaps), 1000);
     const u = config({ resources: { hugepageLimits: [], unified: { 'memory.high': '1' } } });

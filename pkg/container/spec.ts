@@ -178,7 +178,9 @@ export function buildSpec(inp: SpecInput): OciSpec {
   };
   if (devices.length) spec.linux.devices = devices;
   if (!spec.process.env.some((e) => e.startsWith('HOME=')) && inp.user.home) spec.process.env.push(`HOME=${inp.user.home}`);
-  if (c.resources?.oomScoreAdj !== undefined) spec.process.oomScoreAdj = clampOomScoreAdj(c.resources.oomScoreAdj, host.caps);
+  // Without a value the container would inherit conmon's, i.e. the daemon's (-999 under the
+  // systemd unit): a runaway container must not be the last thing the OOM killer picks.
+  spec.process.oomScoreAdj = clampOomScoreAdj(c.resources?.oomScoreAdj ?? 0, host.caps);
   const prop = rootfsPropagation(c.mounts);
   if (prop) spec.linux.rootfsPropagation = prop;
   if (!privileged) {
