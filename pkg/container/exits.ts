@@ -7,9 +7,10 @@ import path from 'node:path';
 
 export class ExitWatcher {
   private watcher?: FSWatcher;
-  private readonly seen = new Set<string>();
+  /** Exits reported, with the promise of their handling (so a caller can wait until it is recorded). */
+  private readonly seen = new Map<string, Promise<void>>();
 
-  constructor(readonly dir: string, private readonly onExit: (id: string, code: number) => void) {}
+  constructor(readonly dir: string, private readonly onExit: (id: string, code: number) => void | Promise<void>) {}
 
   async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -20,17 +21,22 @@ export class ExitWatcher {
     for (const name of await readdir(this.dir)) await this.check(name);
   }
 
-  /** Reads `<dir>/<id>` if present and reports it once. Returns the code, or undefined. */
+  /**
+   * Reads `<dir>/<id>` if present and reports it once. Returns the code once the report has been
+   * handled, or undefined when there is no exit file yet.
+   */
   async check(id: string): Promise<number | undefined> {
     if (id.startsWith('.')) return undefined;
     const text = await readFile(path.join(this.dir, id), 'utf8').catch(() => undefined);
     if (text === undefined || text.trim() === '') return undefined; // not there, or not yet written
     const code = Number.parseInt(text.trim(), 10);
     if (!Number.isFinite(code)) return undefined;
-    if (!this.seen.has(id)) {
-      this.seen.add(id);
-      this.onExit(id, code);
+    let handled = this.seen.get(id);
+    if (!handled) {
+      handled = Promise.resolve(this.onExit(id, code)).catch(() => undefined);
+      this.seen.set(id, handled);
     }
+    await handled;
     return code;
   }
 

@@ -54,6 +54,9 @@ export async function readHostFacts(): Promise<HostFacts> {
   return {
     caps: parseProcStatusCaps(status, Number.parseInt(oom.trim(), 10) || 0),
     apparmorEnabled: aa.trim() === 'Y',
+    apparmorProfiles: aa.trim() === 'Y'
+      ? (await readFile('/sys/kernel/security/apparmor/profiles', 'utf8').catch(() => '')).split('\n').map((l) => l.replace(/ \(\w+\)$/, '')).filter(Boolean)
+      : [],
     cgroupV2,
     hostDevices: await hostDevices(),
   };

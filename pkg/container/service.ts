@@ -62,7 +62,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       conmon: o.config.runtime.conmon, exitDir, socketDir: path.join(o.config.state, 'attach'),
       logLevel: 'error', createTimeoutMs: 120_000,
     });
-    this.exits = new ExitWatcher(exitDir, (id, code) => void this.onExit(id, code));
+    this.exits = new ExitWatcher(exitDir, (id, code) => this.onExit(id, code));
   }
 
   handler(name: string): RuntimeHandler {

@@ -33,7 +33,7 @@ function input(c: ContainerConfigInput, over: Partial<SpecInput> = {}): SpecInpu
       hostnamePath: '/sb/hostname', shmPath: '/sb/shm',
     },
     rootfs: '/b/rootfs', user: { uid: 0, gid: 0, additionalGids: [0] }, devices: [],
-    host: { caps: daemonCaps, apparmorEnabled: false, cgroupV2: false, hostDevices: [] },
+    host: { caps: daemonCaps, apparmorEnabled: false, apparmorProfiles: [], cgroupV2: false, hostDevices: [] },
     ...over,
   };
 }
@@ -175,6 +175,11 @@ describe('container spec: seccomp, apparmor, resources', () => {
     const c = config({ security: { ...config().security, apparmor: { type: 'Localhost', localhostRef: 'p' } } });
     assert.throws(() => buildSpec(input(c)), /AppArmor is not enabled/);
     assert.equal(buildSpec(input(config({ security: { ...config().security, apparmor: { type: 'RuntimeDefault' } } }))).process.apparmorProfile, undefined);
+    const aaHost = { caps: daemonCaps, apparmorEnabled: true, apparmorProfiles: ['berth-default', 'mine'], cgroupV2: false, hostDevices: [] };
+    assert.equal(buildSpec(input(c, { host: { ...aaHost, apparmorProfiles: ['p'] } })).process.apparmorProfile, 'p');
+    const rd = config({ security: { ...config().security, apparmor: { type: 'RuntimeDefault' } } });
+    assert.equal(buildSpec(input(rd, { host: aaHost })).process.apparmorProfile, 'berth-default');
+    assert.throws(() => buildSpec(input(c, { host: aaHost })), /"p" is not loaded/);
   });
   it('resources and oom_score_adj clamped to the daemon own value without CAP_SYS_RESOURCE', () => {
     const c = config({

@@ -27,6 +27,8 @@ export interface SandboxSpecInput extends PodFiles {
 export interface HostFacts {
   caps: DaemonCaps;
   apparmorEnabled: boolean;
+  /** Names of the AppArmor profiles loaded in the kernel (when enabled). */
+  apparmorProfiles: string[];
   cgroupV2: boolean;
   /** Every device on the host, for privileged containers. */
   hostDevices: OciDevice[];
@@ -54,6 +56,8 @@ export const DEFAULT_MASKED_PATHS = [
   '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
 ];
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export const APPARMOR_DEFAULT = 'berth-default';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -192,7 +196,14 @@ export function buildSpec(inp: SpecInput): OciSpec {
   if (aa && aa.type !== 'Unconfined' && !privileged) {
     if (!host.apparmorEnabled) {
       if (aa.type === 'Localhost') throw new InvalidArgumentError(`AppArmor profile "${aa.localhostRef ?? ''}" requested but AppArmor is not enabled on this host`);
-    } else spec.process.apparmorProfile = aa.type === 'Localhost' ? (aa.localhostRef ?? '').replace(/^localhost\//, '') : 'berth-default';
+    } else if (aa.type === 'Localhost') {
+      const name = (aa.localhostRef ?? '').replace(/^localhost\//, '');
+      if (!host.apparmorProfiles.includes(name)) throw new InvalidArgumentError(`AppArmor profile "${name}" is not loaded on this host`);
+      spec.process.apparmorProfile = name;
+    } else if (host.apparmorProfiles.includes(APPARMOR_DEFAULT)) {
+      // berth does not load profiles itself; an operator-loaded "berth-default" is the default.
+      spec.process.apparmorProfile = APPARMOR_DEFAULT;
+    }
   }
   return spec;
 }
