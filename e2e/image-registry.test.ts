@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { buildBusyboxImage } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
@@ -60,6 +61,18 @@ describe('images: mirrors, TLS and shared downloads', () => {
     await settleLogs();
     assert.match(empty.logs(), /"GET \/v2\/team\/app\/manifests\/v1 HTTP\/1.1" 404/, 'the first mirror was asked first');
     assert.match(mirror.logs(), /"GET \/v2\/team\/app\/manifests\/v1 HTTP\/1.1" 200/);
+  });
+
+  it('falls back to the upstream after the mirrors, reporting what each endpoint said', async () => {
+    const t0 = Date.now();
+    await assert.rejects(d.client.image('PullImage', { image: { image: 'mirror.example.invalid/team/absent:v1' } }), (err: CriError) => {
+      assert.equal(err.code, GrpcStatus.NOT_FOUND);
+      assert.match(err.details, new RegExp(`mirror http://${empty.host}: manifest unknown`));
+      assert.match(err.details, new RegExp(`mirror http://${mirror.host}: manifest unknown`));
+      assert.match(err.details, /mirror\.example\.invalid: .*ENOTFOUND/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 3000, 'an unresolvable upstream is not retried');
   });
 
   it('normalises Docker Hub names through a docker.io mirror (busybox → library/busybox)', async () => {

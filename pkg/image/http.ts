@@ -48,7 +48,8 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage>
     });
     req.once('error', (err: NodeJS.ErrnoException) => {
       if (opts.signal?.aborted) return reject(opts.signal.reason ?? err);
-      reject(new HttpError(`${opts.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, true, err.code));
+      // A name that does not resolve will not resolve on a retry either.
+      reject(new HttpError(`${opts.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, err.code !== 'ENOTFOUND', err.code));
     });
     req.end(opts.body);
   });

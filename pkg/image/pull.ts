@@ -60,7 +60,7 @@ interface Resolved {
 async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth | undefined, signal?: AbortSignal): Promise<Resolved> {
   const client = new RegistryClient(svc.registryConfig());
   const eps = client.endpoints(ref, auth);
-  let lastErr: unknown;
+  const errors: { ep: Endpoint; err: BerthError }[] = [];
   for (const ep of eps) {
     try {
       const want = ref.digest ?? ref.tag!;
@@ -82,11 +82,14 @@ async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth
       return { ep, client, manifest: doc, manifestDigest, topDigest: top.digest };
     } catch (err) {
       if (signal?.aborted) throw err;
-      lastErr = err instanceof BerthError ? err : new BerthError('FailedPrecondition', errorMessage(err), { cause: err });
+      errors.push({ ep, err: err instanceof BerthError ? err : new BerthError('FailedPrecondition', errorMessage(err), { cause: err }) });
       svc.log.warn({ endpoint: ep.base || ep.host, mirror: ep.mirror, err: errorMessage(err) }, 'image endpoint failed');
     }
   }
-  throw lastErr;
+  if (errors.length === 1) throw errors[0]!.err;
+  // Several endpoints failed: say what each said; "not found" anywhere is the telling answer.
+  const kind = errors.find((e) => e.err.kind === 'NotFound')?.err.kind ?? errors.find((e) => e.err.kind === 'Unauthenticated')?.err.kind ?? errors[errors.length - 1]!.err.kind;
+  throw new BerthError(kind, errors.map((e) => `${e.ep.mirror ? 'mirror ' + e.ep.base : e.ep.host}: ${e.err.message}`).join('; '));
 }
 
 export async function pull(svc: ImageServiceImpl, refStr: string, auth: RegistryAuth | undefined, signal?: AbortSignal) {
