@@ -98,6 +98,16 @@ describe('containers: lifecycle', () => {
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
+  it('a tty container gets a terminal; its output is logged', async () => {
+    const pod = await runPod(env, 'tty');
+    const id = await runCtr(env, pod, ctrConfig(env, 't', { tty: true, stdin: true, command: ['sh', '-c', 'tty; echo cols=$(stty size); exec sleep 1000'] }));
+    const log = await waitForLog(path.join(pod.config.log_directory!, 't.log'), /cols=/);
+    assert.match(log, /stdout F \/dev\/pts\/0/);
+    assert.equal((await execText(env, id, ['echo', 'in-tty-ctr'])).stdout, 'in-tty-ctr\n');
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('exit codes and reasons: exit 0 → Completed, exit 3 → Error', async () => {
     const pod = await runPod(env, 'exits');
     const ok = await runCtr(env, pod, ctrConfig(env, 'ok', { command: ['true'] }));

@@ -65,7 +65,10 @@ describe('container runtime driver: conmon with runc and crun', () => {
   after(async () => {
     watcher.close();
     await sh('ip', ['netns', 'del', NETNS]).catch(() => undefined);
-    for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmdir(path.join('/sys/fs/cgroup', c, CGROUP)).catch(() => undefined);
+    for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+      await rmdir(path.join('/sys/fs/cgroup', c, CGROUP)).catch(() => undefined);
+      await rmdir(path.join('/sys/fs/cgroup', c, path.dirname(CGROUP))).catch(() => undefined); // only if empty
+    }
     await rm(tmp, { recursive: true, force: true });
   });
 
