@@ -43,8 +43,8 @@ export const Setting = {
 export const DEFAULT_WINDOW = 64 * 1024;
 /** The largest delta or window the protocol allows (31 bits). */
 export const MAX_WINDOW = 0x7fffffff;
-/** Frame lengths are 24 bits; berth never sends DATA frames larger than this. */
-export const MAX_DATA_FRAME = 32 * 1024;
+/** Frame lengths are 24 bits; berth sends DATA frames of at most a pipe read (64 KiB). */
+export const MAX_DATA_FRAME = 64 * 1024;
 const MAX_FRAME_LENGTH = 0xffffff;
 
 export type ControlFrame = { control: true; version: number; type: number; flags: number; payload: Buffer };
@@ -97,6 +97,11 @@ export function encodeControl(type: number, flags: number, payload: Buffer): Buf
 
 export function encodeData(streamId: number, flags: number, data: Buffer): Buffer {
   return Buffer.concat([header(streamId & 0x7fffffff, flags, data.length), data]);
+}
+
+/** A DATA frame's 8-byte header alone, for writing header and payload without a copy. */
+export function dataHeader(streamId: number, flags: number, length: number): Buffer {
+  return header(streamId & 0x7fffffff, flags, length);
 }
 
 const u32 = (...values: number[]): Buffer => {

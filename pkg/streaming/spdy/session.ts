@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import {
-  DEFAULT_WINDOW, encodeData, encodeGoAway, encodeRst, encodeSynReply, encodeWindowUpdate, encodePing,
+  DEFAULT_WINDOW, dataHeader, encodeData, encodeGoAway, encodeRst, encodeSynReply, encodeWindowUpdate, encodePing,
   FLAG_FIN, FLAG_UNIDIRECTIONAL, FrameParser, FrameType, GoAwayStatus, MAX_DATA_FRAME, MAX_WINDOW,
   parseSettings, parseStreamHeaders, parseSynStream, parseTwoWords, RstStatus, Setting, SPDY_VERSION,
   SpdyProtocolError, type ControlFrame, type DataFrame, type HeaderBlock, type RawFrame,
@@ -79,7 +79,7 @@ export class SpdyStream extends Duplex {
         }
         this.sendWindow -= n;
         this.session.sendWindow -= n;
-        this.session.sendFrame(encodeData(this.id, 0, chunk.subarray(off, off + n)));
+        this.session.sendFrame(dataHeader(this.id, 0, n), chunk.subarray(off, off + n));
         off += n;
       }
       this.session.afterDrain(() => cb());
@@ -221,9 +221,10 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   /** Queues a frame in send order (after any header block still being compressed). */
-  sendFrame(frame: Buffer): void {
+  sendFrame(frame: Buffer, payload?: Buffer): void {
     if (this.closed) return;
     this.out.push({ buf: frame, ready: true });
+    if (payload?.length) this.out.push({ buf: payload, ready: true });
     this.flush();
   }
 
@@ -312,11 +313,14 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   }
 
   private flush(): void {
+    // Corked, so a frame header and its payload leave in one writev.
+    this.socket.cork();
     while (this.out.length && this.out[0]!.ready) {
       const { buf } = this.out.shift()!;
       if (!this.socket.writable) continue;
       if (!this.socket.write(buf!)) this.needDrain = true;
     }
+    this.socket.uncork();
     if (!this.needDrain && this.out.length === 0) this.onDrain();
   }
 

@@ -77,7 +77,7 @@ export function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
     const parts: Buffer[] = [];
     s.on('data', (c: Buffer) => parts.push(Buffer.from(c)));
     s.once('end', () => resolve(Buffer.concat(parts)));
-    s.once('close', () => resolve(Buffer.concat(parts)));
+    s.once('close', () => setTimeout(() => resolve(Buffer.concat(parts)), 50));
   });
 }
 
