@@ -167,6 +167,11 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
+    // Free the runtime's state and the cgroup now, off the caller's path, so RemoveContainer has
+    // less to do; remove repeats it (a container the runtime no longer knows is fine).
+    const h = this.handler(r.info.runtimeHandler);
+    void this.locks.run(`delete:${id}`, () => this.driver.delete(h, id)).catch((err: unknown) =>
+      this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed'));
   }
 
   /** conmon's oom file, or (cgroup v1) the memory cgroup's oom_kill count, which outlives the exit until delete. */
@@ -404,7 +409,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       if (!this.records.has(r.info.id)) return;
       if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
       const h = this.handler(r.info.runtimeHandler);
-      await this.driver.delete(h, r.info.id);
+      await this.locks.run(`delete:${r.info.id}`, () => this.driver.delete(h, r.info.id));
       await unmountRootfs(r.rootfs);
       await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.o.socketDir, r.info.id));
       await rm(path.join(this.driver.o.exitDir, r.info.id), { force: true });
