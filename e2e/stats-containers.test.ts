@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
 import { readdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,6 +131,12 @@ describe('stats e2e with containers', () => {
     assert.ok(BigInt(ps.linux!.process!.process_count!.value) >= 1n);
     assert.deepEqual(ps.linux!.containers.map((c) => c.attributes!.id), [id]);
     await d.client.runtime('StopContainer', { container_id: id, timeout: 0 });
+    await d.client.runtime('RemoveContainer', { container_id: id });
+    // Stats keep cgroup files open for re-reading; that must not keep the cgroup alive.
+    for (const h of ['cpuacct', 'memory', 'pids']) {
+      assert.equal(existsSync(`/sys/fs/cgroup/${h}${CG_ROOT}/cpu/${id}`), false, `${h} cgroup of the removed container is gone`);
+    }
+    await assert.rejects(d.client.runtime('ContainerStats', { container_id: id }), (e: CriError) => e.code === GrpcStatus.NOT_FOUND);
   });
 
   it('a container holding 50 MiB shows a working set of at least 50 MiB', async (t) => {

@@ -80,6 +80,15 @@ describe('stats: cgroup v1 reader on this host', async () => {
     assert.equal(pod?.memory?.availableBytes, (512n << 20n) - pod!.memory!.workingSetBytes);
   });
 
+  it('a cgroup removed while its files are kept open can be removed, and then reads as undefined', { skip }, async () => {
+    if (layout?.version !== 1) return;
+    const extra = `${POD}/gone`;
+    for (const c of CTLS) await mkdir(`${layout.controllers[c]!.mountpoint}${extra}`);
+    assert.ok(await collector.reader.read(extra), 'read once: files now open');
+    for (const c of CTLS) await rmdir(`${layout.controllers[c]!.mountpoint}${extra}`);
+    assert.equal(await collector.reader.read(extra), undefined);
+  });
+
   it('a cgroup that does not exist reads as undefined', { skip }, async () => {
     assert.equal(await collector.reader.read(`${POD}/nope`), undefined);
   });

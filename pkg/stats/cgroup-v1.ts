@@ -2,7 +2,7 @@
 // of one read is fetched in parallel; no child processes.
 import path from 'node:path';
 import { cgroupDir, type CgroupLayout, type CgroupMount } from './detect.js';
-import { cgroupPids, readOpt } from './fsread.js';
+import { cgroupPids, OpenFiles } from './fsread.js';
 import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
 
@@ -10,7 +10,7 @@ type V1Controllers = Extract<CgroupLayout, { version: 1 }>['controllers'];
 
 export class CgroupV1Reader implements CgroupReader {
   readonly version = 1 as const;
-  constructor(private readonly controllers: V1Controllers) {}
+  constructor(private readonly controllers: V1Controllers, readonly files = new OpenFiles()) {}
 
   private file(ctl: CgroupMount | undefined, cg: string, name: string): string | undefined {
     return ctl ? path.join(cgroupDir(ctl, cg), name) : undefined;
@@ -21,6 +21,7 @@ export class CgroupV1Reader implements CgroupReader {
     const cpuacct = c.cpuacct ?? c.cpu;
     // Four files: the limit comes from memory.stat (hierarchical_memory_limit, the effective
     // one), and block I/O only when asked, since every read is a thread-pool round trip.
+    const readOpt = (f: string | undefined) => this.files.read(f);
     const [cpuUsage, memUsage, memStat, pids, blkBytes, blkOps] = await Promise.all([
       readOpt(this.file(cpuacct, cg, 'cpuacct.usage')),
       readOpt(this.file(c.memory, cg, 'memory.usage_in_bytes')),

@@ -2,17 +2,17 @@
 // pids.current and io.stat, read in parallel.
 import path from 'node:path';
 import { cgroupDir, type CgroupMount } from './detect.js';
-import { cgroupPids, readOpt } from './fsread.js';
+import { cgroupPids, OpenFiles } from './fsread.js';
 import { parseFlatKeyed, parseIoStat, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
 
 export class CgroupV2Reader implements CgroupReader {
   readonly version = 2 as const;
-  constructor(private readonly unified: CgroupMount) {}
+  constructor(private readonly unified: CgroupMount, readonly files = new OpenFiles()) {}
 
   async read(cg: string, opts: ReadOptions = {}): Promise<CgroupStats | undefined> {
     const dir = cgroupDir(this.unified, cg);
-    const f = (name: string) => readOpt(path.join(dir, name));
+    const f = (name: string) => this.files.read(path.join(dir, name));
     const [cpuStat, memCurrent, memStat, memMax, pids, io] = await Promise.all([
       f('cpu.stat'), f('memory.current'), f('memory.stat'), f('memory.max'), f('pids.current'), opts.io ? f('io.stat') : undefined,
     ]);

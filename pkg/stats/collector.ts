@@ -67,11 +67,14 @@ export class StatsCollector {
   /** An object went away: drop what is kept about it. */
   forget(key: string, opts: { netnsPath?: string; layerDir?: string } = {}): void {
     this.rates.forget(key);
+    // Keys are container ids (64 hex, unique in any path) or "pod:<id>".
+    this.reader.files?.forget(key.replace(/^pod:/, ''));
     if (opts.netnsPath) this.net.forget(opts.netnsPath);
     if (opts.layerDir) this.disk.forget(opts.layerDir);
   }
 
   close(): void {
     this.disk.close();
+    this.reader.files?.close();
   }
 }

@@ -1,6 +1,6 @@
 // Small async file helpers shared by the cgroup readers: a missing file is an absent value,
 // not an error, because cgroups appear and vanish while we read them.
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 const SMALL = 16 * 1024;
@@ -21,14 +21,79 @@ async function readSmall(file: string): Promise<string> {
   return readFile(file, 'utf8');
 }
 
+const GONE = new Set(['ENOENT', 'ENODEV', 'ENOTDIR', 'ESRCH', 'EINVAL']);
+const gone = (err: unknown) => GONE.has((err as NodeJS.ErrnoException).code ?? '');
+
 export async function readOpt(file: string | undefined): Promise<string | undefined> {
   if (!file) return undefined;
   try {
     return await readSmall(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENODEV' || code === 'ENOTDIR' || code === 'ESRCH' || code === 'EINVAL') return undefined;
+    if (gone(err)) return undefined;
     throw err;
+  }
+}
+
+/**
+ * Keeps cgroup files open and re-reads them with pread at offset 0 (the kernel regenerates a
+ * seq_file read from offset 0), so a stats read is one thread-pool trip instead of three. At
+ * most `max` files stay open (least recently read closed first); a file whose cgroup was
+ * removed reads ENODEV and is closed. Open files do not keep a cgroup from being removed.
+ */
+export class OpenFiles {
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+
+  constructor(private readonly max = 2048) {}
+
+  get size(): number {
+    return this.handles.size;
+  }
+
+  async read(file: string | undefined): Promise<string | undefined> {
+    if (!file) return undefined;
+    let h = this.handles.get(file);
+    if (h) {
+      this.handles.delete(file); // re-insert: the Map's order is the LRU order
+    } else {
+      h = open(file, 'r');
+      h.catch(() => undefined);
+      this.evict();
+    }
+    this.handles.set(file, h);
+    try {
+      const fh = await h;
+      const buf = Buffer.allocUnsafe(SMALL);
+      const { bytesRead } = await fh.read(buf, 0, SMALL, 0);
+      if (bytesRead < SMALL) return buf.toString('utf8', 0, bytesRead);
+      return await readOpt(file);
+    } catch (err) {
+      this.drop(file, h);
+      if (gone(err)) return undefined;
+      // EBADF: evicted while this read was in flight; read it the plain way.
+      if ((err as NodeJS.ErrnoException).code === 'EBADF') return readOpt(file);
+      throw err;
+    }
+  }
+
+  private evict(): void {
+    while (this.handles.size >= this.max) {
+      const [file, h] = this.handles.entries().next().value as [string, Promise<FileHandle>];
+      this.drop(file, h);
+    }
+  }
+
+  private drop(file: string, h: Promise<FileHandle>): void {
+    if (this.handles.get(file) === h) this.handles.delete(file);
+    h.then((fh) => fh.close()).catch(() => undefined);
+  }
+
+  /** Closes the files whose path contains `part` (a container's id, for example). */
+  forget(part: string): void {
+    for (const [file, h] of [...this.handles]) if (file.includes(part)) this.drop(file, h);
+  }
+
+  close(): void {
+    for (const [file, h] of [...this.handles]) this.drop(file, h);
   }
 }
 
