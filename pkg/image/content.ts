@@ -195,6 +195,10 @@ export class ContentStore {
             await fh.truncate(0);
           }
           for await (const chunk of stream as AsyncIterable<Buffer>) {
+            if (signal.aborted) {
+              stream.destroy();
+              throw signal.reason ?? new Error('download cancelled');
+            }
             if (written + chunk.length > size) {
               stream.destroy();
               throw new DigestMismatchError(`blob ${digest}: registry sent more than the ${size} bytes the manifest declares`);

@@ -1,0 +1,90 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { ContentStore, DigestMismatchError, type BlobOpener } from './content.js';
+
+const digestOf = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+
+/** Serves `data` in 64 KiB chunks, slowly, counting opens. */
+function slowOpener(data: Buffer, delayMs = 5): { opener: BlobOpener; opens: () => number } {
+  let opens = 0;
+  const opener: BlobOpener = async (offset) => {
+    opens++;
+    async function* gen() {
+      for (let i = offset; i < data.length; i += 64 * 1024) {
+        await new Promise((r) => setTimeout(r, delayMs));
+        yield data.subarray(i, Math.min(data.length, i + 64 * 1024));
+      }
+    }
+    return { stream: Readable.from(gen()), resumed: offset > 0 };
+  };
+  return { opener, opens: () => opens };
+}
+
+describe('content store', () => {
+  let dir: string;
+  let cs: ContentStore;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-img-cs-'));
+    cs = new ContentStore(dir);
+    await cs.init();
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('shares one download between concurrent fetches, even when one of them gives up', async () => {
+    const data = randomBytes(1 << 20);
+    const d = digestOf(data);
+    const { opener, opens } = slowOpener(data);
+    const quitter = new AbortController();
+    const a = cs.fetch(d, data.length, opener, quitter.signal);
+    const b = cs.fetch(d, data.length, opener);
+    setTimeout(() => quitter.abort(new Error('caller went away')), 20);
+    await assert.rejects(a, /caller went away/);
+    await b;
+    assert.equal(opens(), 1);
+    assert.ok(await cs.has(d, data.length));
+    assert.deepEqual(await readdir(cs.ingestDir), []);
+  });
+
+  it('stops the download when every caller gives up, leaving no ingest file', async () => {
+    const data = randomBytes(1 << 20);
+    const d = digestOf(data);
+    const ctrl = new AbortController();
+    const p = cs.fetch(d, data.length, slowOpener(data).opener, ctrl.signal);
+    setTimeout(() => ctrl.abort(new Error('cancelled')), 20);
+    await assert.rejects(p, /cancelled/);
+    await cs.settle([d]);
+    assert.equal(await cs.has(d), false);
+    assert.deepEqual(await readdir(cs.ingestDir), []);
+  });
+
+  it('refuses bytes that do not match the digest or the size', async () => {
+    const data = randomBytes(100_000);
+    const wrong = 'sha256:' + '0'.repeat(64);
+    await assert.rejects(cs.fetch(wrong, data.length, slowOpener(data, 0).opener), (err: Error) => err instanceof DigestMismatchError && /does not match its digest/.test(err.message));
+    await assert.rejects(cs.fetch(digestOf(data), data.length - 1, slowOpener(data, 0).opener), /more than the 99999 bytes/);
+    assert.equal(await cs.has(wrong), false);
+    assert.deepEqual(await readdir(cs.ingestDir), []);
+  });
+
+  it('feeds a tap the whole blob, ending it only after the digest checked out', async () => {
+    const data = randomBytes(3 << 20);
+    const tap = new PassThrough();
+    const got: Buffer[] = [];
+    tap.on('data', (c: Buffer) => got.push(c));
+    const ended = new Promise((r) => tap.once('end', r));
+    await cs.fetch(digestOf(data), data.length, slowOpener(data, 0).opener, undefined, tap);
+    await ended;
+    assert.ok(Buffer.concat(got).equals(data));
+    const again = new PassThrough();
+    const err = new Promise<Error>((r) => again.once('error', r));
+    await cs.fetch(digestOf(data), data.length, slowOpener(data, 0).opener, undefined, again);
+    assert.match((await err).message, /not streamed/, 'a present blob is not streamed again');
+  });
+});
