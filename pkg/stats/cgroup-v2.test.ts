@@ -1,7 +1,9 @@
 // cgroup v2 reader against recorded v2 trees (pkg/stats/testdata/cgroup-v2): this VM runs v1.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../version/version.js';
@@ -88,5 +90,37 @@ describe('stats: cgroup v2 reader on recorded trees', () => {
         c.close();
       }
     });
+  });
+});
+
+describe('stats: cgroup v2 reader on this host\'s live cgroup2 mount', async () => {
+  // A hybrid host mounts cgroup2 (no controllers) beside v1; cpu.stat exists in every v2 cgroup.
+  const line = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.includes(' - cgroup2 '));
+  const mountpoint = line?.split(' ')[4];
+  const skip = mountpoint ? false : 'no cgroup2 mount';
+  const cg = `/berth-test-stats-v2-${process.pid}`;
+
+  it('reads CPU time of a busy process from a real v2 cgroup, and finds its pid', { skip }, async () => {
+    const reader = new CgroupV2Reader({ mountpoint: mountpoint!, root: '/' });
+    await mkdir(`${mountpoint}${cg}`);
+    const child = spawn('sh', ['-c', `echo $$ > ${mountpoint}${cg}/cgroup.procs && exec "$0" -e 'const t=Date.now();while(Date.now()-t<400){}'`, process.execPath], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 150));
+      const a = await reader.read(cg);
+      assert.ok(a?.cpu, 'cpu.stat read');
+      assert.deepEqual(await reader.pids(cg), [child.pid]);
+      await once(child, 'exit');
+      const b = await reader.read(cg);
+      assert.ok(b!.cpu!.usageCoreNanoSeconds > a.cpu.usageCoreNanoSeconds, `${a.cpu.usageCoreNanoSeconds} → ${b!.cpu!.usageCoreNanoSeconds}`);
+      assert.ok(b!.cpu!.usageCoreNanoSeconds >= 200_000_000n, 'a 400 ms spin shows at least 200 ms of CPU');
+      if (!(await readFile(`${mountpoint}${cg}/cgroup.controllers`, 'utf8')).includes('memory')) assert.equal(b!.memory, undefined);
+      reader.files.close();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+      await rmdir(`${mountpoint}${cg}`);
+    }
   });
 });
