@@ -18,7 +18,7 @@ describe('images: pull from a local registry', () => {
   let d: TestDaemon;
   before(async () => {
     reg = await startRegistry();
-    d = await startDaemon();
+    d = await startDaemon({ metrics: true });
   });
   after(async () => {
     await d.kill();
@@ -123,6 +123,13 @@ describe('images: pull from a local registry', () => {
     assert.deepEqual(old.image!.repo_tags, []);
     const now = await d.client.image('ImageStatus', { image: { image: ref } });
     assert.equal(now.image!.id, second.config.digest);
+  });
+
+  it('exports pull bytes and durations on /metrics', async () => {
+    const body = await (await fetch(`http://${d.metricsAddress}/metrics`)).text();
+    const bytes = Number(/^berth_image_pull_bytes_total (\d+)/m.exec(body)?.[1]);
+    assert.ok(bytes > 1_000_000, `pull bytes counted: ${bytes}`);
+    assert.match(body, /^berth_image_pull_duration_seconds_count\{outcome="ok"\} [1-9]/m);
   });
 
   it('refuses malformed references and reports unknown images', async () => {
