@@ -50,7 +50,8 @@ interface Entry {
 
 export class DiskUsageCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly queue: string[] = [];
+  /** Walks waiting for a free slot, first come first served. */
+  private readonly queue: (() => void)[] = [];
   private active = 0;
   /** Most walks ever running at once (bounded by `concurrency`). */
   peak = 0;
@@ -96,22 +97,13 @@ export class DiskUsageCache {
           this.active--;
           e.running = undefined;
           resolve();
-          const next = this.queue.shift();
-          if (next) this.starters.get(next)?.();
+          this.queue.shift()?.();
         }
       };
       if (this.active < this.opts.concurrency) void run();
-      else {
-        this.queue.push(dir);
-        this.starters.set(dir, () => {
-          this.starters.delete(dir);
-          void run();
-        });
-      }
+      else this.queue.push(() => void run());
     });
   }
-
-  private readonly starters = new Map<string, () => void>();
 
   forget(dir: string): void {
     this.entries.delete(dir);
