@@ -5,7 +5,7 @@ import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { buildBusyboxImage } from './fixtures/busybox.js';
-import { buildImage, buildIndex, pushBlob, pushImage, pushManifest } from './fixtures/oci.js';
+import { blob, buildImage, buildIndex, MT, pushBlob, pushImage, pushManifest } from './fixtures/oci.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { buildTar } from './fixtures/tar.js';
 
@@ -98,17 +98,25 @@ describe('images: pull from a local registry', () => {
     }
   });
 
-  it('pulls zstd and uncompressed layers and Docker schema-2 manifests', async () => {
-    const extra = buildTar([{ type: 'dir', path: 'data/' }, { type: 'file', path: 'data/hello', data: 'zstd layer\n' }]);
-    for (const [tag, opts] of [['zstd', { compression: 'zstd' as const }], ['plain', { compression: 'none' as const }], ['docker', { docker: true }]] as const) {
-      const img = buildBusyboxImage({ ...opts, extraLayers: [extra] });
+  it('pulls zstd, uncompressed and mislabelled layers and Docker schema-2 manifests', async () => {
+    const cases = [['zstd', { compression: 'zstd' as const }], ['plain', { compression: 'none' as const }], ['docker', { docker: true }], ['mislabelled', {}]] as const;
+    for (const [tag, opts] of cases) {
+      const extra = buildTar([{ type: 'dir', path: 'data/' }, { type: 'file', path: 'data/hello', data: `${tag} layer\n` }]);
+      let img = buildBusyboxImage({ ...opts, extraLayers: [extra] });
+      if (tag === 'mislabelled') {
+        // gzip bytes declared as a plain tar: berth falls back to sniffing the stored blob.
+        const m = JSON.parse(img.manifest.data.toString()) as { layers: { mediaType: string }[] };
+        for (const l of m.layers) l.mediaType = MT.ociLayer;
+        img = { ...img, manifest: blob(JSON.stringify(m), MT.ociManifest) };
+      }
       await pushImage(reg.host, 'test/formats', tag, img);
       const res = await d.client.image('PullImage', { image: { image: `${reg.host}/test/formats:${tag}` } });
       assert.equal(res.image_ref, img.config.digest, tag);
+      const st = await d.client.image('ImageStatus', { image: { image: `${reg.host}/test/formats:${tag}` }, verbose: true });
+      const info = JSON.parse(st.info.info!) as { layers: { snapshot: string }[] };
+      assert.equal(await readFile(path.join(info.layers[1]!.snapshot, 'data/hello'), 'utf8'), `${tag} layer\n`);
+      assert.equal(await readlink(path.join(info.layers[0]!.snapshot, 'bin/sh')), 'busybox');
     }
-    const st = await d.client.image('ImageStatus', { image: { image: `${reg.host}/test/formats:zstd` }, verbose: true });
-    const info = JSON.parse(st.info.info!) as { layers: { snapshot: string }[] };
-    assert.equal(await readFile(path.join(info.layers[1]!.snapshot, 'data/hello'), 'utf8'), 'zstd layer\n');
   });
 
   it('moves a re-pushed tag; the old image stays listed without a tag', async () => {
