@@ -1,0 +1,175 @@
+// CreateContainer: rootfs (overlay of the image's snapshots and a writable layer), the OCI spec
+// from the image config, the CRI config and the pod, then conmon → runtime create. A failure
+// undoes every step, so nothing is left behind.
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
+import type { SandboxInfo } from '../sandbox/types.js';
+import { deviceFromHost } from './host.js';
+import { mountRootfs, readImageFile, removeDirs, unmountRootfs } from './rootfs.js';
+import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
+import { buildSpec } from './spec.js';
+import type { ContainerRecord } from './store.js';
+import type { ContainerConfigInput } from './types.js';
+import { resolveUser } from './user.js';
+import { nowNs, runtimeMessage, type ContainerManager } from './service.js';
+
+export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string> {
+  const handler = m.handler(sb.runtimeHandler || m.o.config.runtime.default_handler);
+  let view;
+  try {
+    view = await m.o.images.containerView(cfg.image);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new NotFoundError(`image "${cfg.image}" is not present locally (pull it first): ${err.message}`);
+    throw err;
+  }
+  const id = randomBytes(32).toString('hex');
+  const bundle = path.join(m.bundlesDir, id);
+  const rootfs = path.join(bundle, 'rootfs');
+  const layerDir = path.join(m.o.images.writableLayerRoot(), id);
+  const undo: (() => Promise<unknown>)[] = [];
+  const t0 = process.hrtime.bigint();
+  const phases: Record<string, number> = {};
+  const mark = (name: string): void => {
+    phases[name] = Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  try {
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    undo.push(() => removeDirs(bundle, layerDir));
+    await mountRootfs(rootfs, view.lowerdirs, layerDir);
+    mark('rootfs');
+    undo.push(() => unmountRootfs(rootfs));
+    const sec = cfg.security;
+    const [passwd, group, pidNamespace, mounts, devices, seccompProfile] = await Promise.all([
+      readImageFile(rootfs, 'etc/passwd'),
+      readImageFile(rootfs, 'etc/group'),
+      resolvePidNamespace(m, sb, cfg),
+      resolveMounts(cfg),
+      Promise.all(cfg.devices.map(async (d) => {
+        const device = await deviceFromHost(d.hostPath, d.containerPath).catch((e: unknown) => {
+          throw new InvalidArgumentError(`device "${d.hostPath}": ${errorMessage(e)}`);
+        });
+        if (!device) throw new InvalidArgumentError(`device "${d.hostPath}" is not a device node`);
+        return { device, permissions: d.permissions };
+      })),
+      loadSeccomp(cfg),
+    ]);
+    const img = view.config;
+    const user = resolveUser({
+      runAsUser: sec.runAsUser, runAsGroup: sec.runAsGroup, runAsUsername: sec.runAsUsername,
+      imageUser: img.User ?? '', supplementalGroups: sec.supplementalGroups,
+    }, passwd, group);
+    const resolved: ContainerConfigInput = { ...cfg, mounts };
+    const spec = buildSpec({
+      id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, host: m.o.host,
+      image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
+      sandbox: { ...sb, cgroupParent: sb.cgroupParent || m.o.config.runtime.cgroup_parent },
+    });
+    // The working directory and the image's volumes exist in the container's own layer (CRI-O's
+    // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
+    const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
+    await Promise.all(dirs.map((d) => mkdirInRootfs(rootfs, d)));
+    await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    mark('spec');
+    const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
+    await mkdir(path.dirname(logPath), { recursive: true });
+    const createdAt = nowNs();
+    undo.push(async () => {
+      await m.driver.delete(handler, id);
+      await removeDirs(path.join(m.driver.o.exitDir, id), path.join(m.driver.o.socketDir, id));
+    });
+    let pid: number;
+    try {
+      ({ pid } = await m.driver.create(handler, {
+        id, name: cfg.name, bundle, logPath, tty: cfg.tty, stdin: cfg.stdin, stdinOnce: cfg.stdinOnce,
+      }));
+    } catch (err) {
+      throw new FailedPreconditionError(`create container "${cfg.name}" in pod sandbox "${sb.id}": ${runtimeMessage(err)}`);
+    }
+    mark('runtime');
+    const image = await m.o.images.get(view.image.id);
+    const rec: ContainerRecord = {
+      info: {
+        id, sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt, state: 'CONTAINER_CREATED',
+        createdAt, startedAt: 0n, finishedAt: 0n, exitCode: 0, reason: '', message: '',
+        image: cfg.image, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id,
+        runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid,
+        labels: { ...cfg.labels }, annotations: { ...cfg.annotations }, config: resolved,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle,
+      },
+      stopSignal: img.StopSignal || 'SIGTERM',
+      ownPidNs: pidNamespace === undefined,
+      layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath,
+    };
+    m.save(rec);
+    mark('saved');
+    m.o.log.debug({ id, phases }, 'container created');
+    m.emit('CONTAINER_CREATED_EVENT', rec.info);
+    return id;
+  } catch (err) {
+    for (const u of undo.reverse()) await u().catch((e: unknown) => m.o.log.warn({ id, err: errorMessage(e) }, 'container create rollback step failed'));
+    throw err;
+  }
+}
+
+async function resolvePidNamespace(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string | undefined> {
+  const ns = cfg.security.namespaces;
+  switch (ns.pid) {
+    case 'NODE':
+      return 'host';
+    case 'POD':
+      if (sb.pidMode === 'NODE') return 'host';
+      if (!sb.pausePid) throw new FailedPreconditionError(`pod sandbox "${sb.id}" has no shared PID namespace (pod PID mode ${sb.pidMode})`);
+      return `/proc/${sb.pausePid}/ns/pid`;
+    case 'TARGET': {
+      const t = m.record(ns.targetId);
+      if (t.info.state !== 'CONTAINER_RUNNING' || !t.info.pid) throw new FailedPreconditionError(`target container "${ns.targetId}" of the PID namespace is not running`);
+      return `/proc/${t.info.pid}/ns/pid`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Host paths resolved (symlinks followed, missing directories created, as kubelet's hostPath does). */
+async function resolveMounts(cfg: ContainerConfigInput): Promise<ContainerConfigInput['mounts']> {
+  return Promise.all(cfg.mounts.map(async (m) => {
+    if (!m.containerPath || !path.posix.isAbsolute(m.containerPath)) throw new InvalidArgumentError(`mount container path "${m.containerPath}" must be absolute`);
+    if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host path`);
+    let host = await realpath(m.hostPath).catch(() => undefined);
+    if (!host) {
+      await mkdir(m.hostPath, { recursive: true });
+      host = await realpath(m.hostPath);
+    }
+    if (m.recursiveReadOnly && (!m.readonly || m.propagation !== 'PRIVATE')) {
+      throw new InvalidArgumentError(`mount "${m.containerPath}": recursive read-only needs readonly and private propagation`);
+    }
+    return { ...m, hostPath: host };
+  }));
+}
+
+async function loadSeccomp(cfg: ContainerConfigInput): Promise<SeccompProfileFile | undefined> {
+  const s = cfg.security.seccomp;
+  if (!s || s.type === 'Unconfined' || cfg.security.privileged) return undefined;
+  if (s.type === 'RuntimeDefault') return loadDefaultProfile();
+  return loadLocalhostProfile(s.localhostRef ?? '');
+}
+
+/** mkdir -p of a container path inside the mounted rootfs, refusing paths that climb out of it. */
+async function mkdirInRootfs(rootfs: string, p: string): Promise<void> {
+  const rel = path.posix.normalize(`/${p}`).slice(1);
+  if (!rel) return;
+  // Symlinks inside the image could point anywhere on the host: resolve them component by
+  // component and stay under the rootfs.
+  let cur = rootfs;
+  for (const part of rel.split('/')) {
+    const next = path.join(cur, part);
+    const real = await realpath(next).catch(() => undefined);
+    if (real === undefined) {
+      await mkdir(next, { mode: 0o755 }).catch(() => undefined);
+      cur = next;
+    } else if (real === rootfs || real.startsWith(`${rootfs}/`)) cur = real;
+    else return; // the runtime resolves it inside the container; leave it
+  }
+}
