@@ -88,7 +88,18 @@ export class ImageDb {
   /** ref → image ID */
   readonly refs = new Map<string, { kind: 'tag' | 'digest'; imageId: string }>();
   readonly snapshots = new Map<string, SnapshotRow>();
+  /** image ID → its refs, so listing is not a scan of every ref per image. */
+  private readonly refsByImage = new Map<string, Set<string>>();
   private nextNum = 1;
+
+  private setRef(ref: string, kind: 'tag' | 'digest', imageId: string): void {
+    const old = this.refs.get(ref);
+    if (old) this.refsByImage.get(old.imageId)?.delete(ref);
+    this.refs.set(ref, { kind, imageId });
+    let set = this.refsByImage.get(imageId);
+    if (!set) this.refsByImage.set(imageId, (set = new Set()));
+    set.add(ref);
+  }
 
   constructor(private readonly store: Store) {
     store.migrate('image', MIGRATIONS);
@@ -100,7 +111,7 @@ export class ImageDb {
       });
     }
     for (const r of store.db.prepare('SELECT * FROM image_refs').all() as { ref: string; kind: 'tag' | 'digest'; image_id: string }[]) {
-      this.refs.set(r.ref, { kind: r.kind, imageId: r.image_id });
+      this.setRef(r.ref, r.kind, r.image_id);
     }
     for (const r of store.db.prepare('SELECT * FROM image_snapshots').all() as RawSnapshot[]) {
       this.snapshots.set(r.chain_id, {
@@ -126,7 +137,7 @@ export class ImageDb {
   refsOf(imageId: string): { tags: string[]; digests: string[] } {
     const tags: string[] = [];
     const digests: string[] = [];
-    for (const [ref, r] of this.refs) if (r.imageId === imageId) (r.kind === 'tag' ? tags : digests).push(ref);
+    for (const ref of this.refsByImage.get(imageId) ?? []) (this.refs.get(ref)!.kind === 'tag' ? tags : digests).push(ref);
     return { tags: tags.sort(), digests: digests.sort() };
   }
 
@@ -156,8 +167,8 @@ export class ImageDb {
     })();
     this.images.set(row.id, row);
     if (!existing) for (const c of new Set(row.chain)) this.snapshots.get(c)!.refs++;
-    if (tag) this.refs.set(tag, { kind: 'tag', imageId: row.id });
-    this.refs.set(digestRef, { kind: 'digest', imageId: row.id });
+    if (tag) this.setRef(tag, 'tag', row.id);
+    this.setRef(digestRef, 'digest', row.id);
   }
 
   /** Deletes an image and its references; returns the snapshots whose count fell to zero. */
@@ -172,7 +183,8 @@ export class ImageDb {
       for (const c of new Set(img.chain)) dec.run(c);
     })();
     this.images.delete(id);
-    for (const [ref, r] of [...this.refs]) if (r.imageId === id) this.refs.delete(ref);
+    for (const ref of this.refsByImage.get(id) ?? []) this.refs.delete(ref);
+    this.refsByImage.delete(id);
     const freed: SnapshotRow[] = [];
     for (const c of new Set(img.chain)) {
       const s = this.snapshots.get(c);
