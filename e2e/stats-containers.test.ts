@@ -245,6 +245,9 @@ describe('stats e2e with containers', () => {
     assert.ok(startMs < 3000, `StartContainer took ${startMs} ms`);
     const mine = (evs: ContainerEventResponse__Output[]) => evs.filter((e) => e.container_id === c.container_id);
     await eventually('stopped event', async () => mine(a.events).length, (n) => n >= 3, 10_000);
+    // An exited container still has stats (kubelet lists them until it removes the container).
+    const exited = await cstats(c.container_id);
+    assert.equal(exited.attributes!.id, c.container_id);
     await d.client.runtime('RemoveContainer', { container_id: c.container_id });
     await eventually('deleted event on both', async () => mine(a.events).length + mine(b.events).length, (n) => n >= 8, 10_000);
     for (const sub of [a, b]) {
