@@ -2,6 +2,7 @@
 // namespaces shared in a pod (network, IPC; PID only when the pod asks), host PID.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
@@ -115,6 +116,17 @@ describe('containers: namespaces in a pod', () => {
     assert.equal(await ns(a, 'pid'), await ns(b, 'pid'));
     const ps = (await execText(env, b, ['ps', '-o', 'args'])).stdout;
     assert.match(ps, /sleep 1001/);
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('a host-network pod: the container is in the host network and UTS namespaces', async () => {
+    const hostNs = { namespace_options: { network: 'NODE' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } };
+    const pod = await runPod(env, 'hostnet', { linux: { cgroup_parent: '/berth-test-ct/hostnet', security_context: hostNs } });
+    const id = await runCtr(env, pod, sleeper('hn', { linux: { security_context: hostNs } }));
+    assert.equal(await ns(id, 'net'), await readlink('/proc/self/ns/net'));
+    assert.equal(await ns(id, 'uts'), await readlink('/proc/self/ns/uts'));
+    assert.notEqual(await ns(id, 'mnt'), await readlink('/proc/self/ns/mnt'));
     await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });

@@ -55,7 +55,7 @@ export interface OciProcess {
   args: string[];
   env: string[];
   cwd: string;
-  capabilities?: { bounding: string[]; effective: string[]; permitted: string[] };
+  capabilities?: { bounding: string[]; effective: string[]; permitted: string[]; inheritable?: string[]; ambient?: string[] };
   rlimits?: { type: string; hard: number; soft: number }[];
   noNewPrivileges?: boolean;
   apparmorProfile?: string;

@@ -103,6 +103,13 @@ describe('container spec: capabilities', () => {
     assert.deepEqual(resolveCaps(['ALL'], ['KILL'], false, ALL_BUT_SYS_RESOURCE).length, ALL_BUT_SYS_RESOURCE.length - 1);
     assert.throws(() => resolveCaps(['BOGUS'], [], false, ALL_BUT_SYS_RESOURCE), /unknown capability/);
   });
+  it('ambient capabilities are raised only from the container set, and made inheritable', () => {
+    const sec = { ...config().security, capabilities: { add: ['NET_ADMIN'], drop: [], addAmbient: ['NET_ADMIN', 'SYS_ADMIN'] } };
+    const c = buildSpec(input(config({ security: sec }))).process.capabilities!;
+    assert.deepEqual(c.ambient, ['CAP_NET_ADMIN']);
+    assert.deepEqual(c.inheritable, ['CAP_NET_ADMIN']);
+    assert.equal(buildSpec(input(config())).process.capabilities!.ambient, undefined);
+  });
   it('privileged gets the daemon set, not every cap the kernel knows', () => {
     const s = buildSpec(input(config({ security: { ...config().security, privileged: true } })));
     assert.deepEqual(s.process.capabilities!.bounding, ALL_BUT_SYS_RESOURCE);

@@ -1,7 +1,7 @@
 // The OCI runtime spec (config.json) of a container, built from the image config, the CRI
 // ContainerConfig, the pod and a few facts about the host. Pure: no I/O, so it is unit tested.
 import { InvalidArgumentError } from '../errors/errors.js';
-import { resolveCaps, type DaemonCaps } from './caps.js';
+import { normalizeCap, resolveCaps, type DaemonCaps } from './caps.js';
 import { buildMounts, rootfsPropagation, type PodFiles } from './mounts.js';
 import type { OciDevice, OciDeviceRule, OciResources, OciSpec } from './oci.js';
 import { compileProfile, type SeccompProfileFile } from './seccomp.js';
@@ -181,6 +181,13 @@ export function buildSpec(inp: SpecInput): OciSpec {
     },
   };
   if (devices.length) spec.linux.devices = devices;
+  if (sec.capabilities.addAmbient.length && !privileged) {
+    // Ambient capabilities survive execve for a non-root user; the kernel needs them inheritable
+    // and permitted too, and only those in the container's set can be raised.
+    const ambient = sec.capabilities.addAmbient.map(normalizeCap).filter((c) => caps.includes(c));
+    spec.process.capabilities!.ambient = ambient;
+    spec.process.capabilities!.inheritable = ambient;
+  }
   if (!spec.process.env.some((e) => e.startsWith('HOME=')) && inp.user.home) spec.process.env.push(`HOME=${inp.user.home}`);
   // Without a value the container would inherit conmon's, i.e. the daemon's (-999 under the
   // systemd unit): a runaway container must not be the last thing the OOM killer picks.
