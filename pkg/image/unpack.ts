@@ -61,6 +61,11 @@ class Resolver {
 
   constructor(private readonly root: string, private readonly onCreate: (rel: string) => void) {}
 
+  /** True when `rel` is a directory this resolver verified (no symlink on the way). */
+  known(rel: string): boolean {
+    return this.dirs.has(rel);
+  }
+
   forget(rel: string): void {
     for (const d of this.dirs) if (d === rel || d.startsWith(rel + '/')) this.dirs.delete(d);
   }
@@ -193,6 +198,16 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
   });
   const dirTimes: { p: string; mtime: number }[] = [];
   const rel = (p: string) => path.relative(root, p);
+  // Runs of new symlinks (busybox-style images have hundreds) are created concurrently: each
+  // goes into a verified directory under a name nothing else in the run uses.
+  let pending: Promise<void>[] = [];
+  const pendingPaths = new Set<string>();
+  const flush = async () => {
+    const p = pending;
+    pending = [];
+    pendingPaths.clear();
+    await Promise.all(p);
+  };
   /** Creation gave root:root; chown only when the entry wants otherwise or a setgid dir changed the group. */
   const needChown = (h: TarHeader, parent: string) => !IS_ROOT || h.uid !== 0 || h.gid !== 0 || sgidDirs.has(rel(parent));
   /** Creation mode was `h.mode & 0o777 & ~umask`; chmod when that differs (or chown cleared bits). */
@@ -214,6 +229,27 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
         continue;
       }
       const base = parts[parts.length - 1]!;
+      const parentRaw = parts.slice(0, -1).join('/');
+      const batchable = h.type === 'symlink' && !base.startsWith(WH_PREFIX) && resolver.known(parentRaw) &&
+        !seen.has(parts.join('/')) && !pendingPaths.has(parts.join('/'));
+      if (pending.length && !batchable) await flush();
+      if (batchable) {
+        const target = path.join(root, ...parts);
+        const targetRel = parts.join('/');
+        seen.add(targetRel);
+        pendingPaths.add(targetRel);
+        inodes++;
+        const chown = needChown(h, path.join(root, parentRaw));
+        pending.push((async () => {
+          await symlink(h.linkname, target);
+          if (chown) await lchown(target, h.uid, h.gid);
+          await setXattrs(target, h);
+          await lutimes(target, h.mtime, h.mtime);
+        })());
+        if (pending.length >= 64) await flush();
+        await reader.skip(bodyLeft + padOf(h.size));
+        continue;
+      }
       const parent = await resolver.dir(parts.slice(0, -1), h.name);
       const target = path.join(parent, base);
       const targetRel = rel(target);
@@ -313,9 +349,11 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
       }
       await reader.skip(bodyLeft + padOf(h.size));
     }
+    await flush();
     await reader.drain();
   } catch (err) {
     source.destroy();
+    await Promise.allSettled(pending);
     throw err;
   }
   // Directory mtimes last: creating children changed them.
