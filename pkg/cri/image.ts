@@ -65,6 +65,8 @@ export const imageModule: CriModule = {
     await svc.init();
     ctx.services.images = svc;
     return {
+      // Lets background snapshot deletions finish (what is left is removed at the next start).
+      close: () => svc.idle(),
       handlers: {
         PullImage: async (req, call) => {
           const ref = req.image?.image ?? '';

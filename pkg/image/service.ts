@@ -1,6 +1,6 @@
 // The image service: the store of pulled images (content + snapshots + metadata) and the
 // operations pkg/cri and the container module use.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
@@ -28,6 +28,9 @@ export interface ImageServiceOptions {
 export class ImageServiceImpl implements ImageService {
   readonly imagesRoot: string;
   readonly snapshotsDir: string;
+  /** Snapshot trees being deleted in the background, out of the snapshots directory. */
+  readonly trashDir: string;
+  private readonly deleting = new Set<Promise<void>>();
   readonly content: ContentStore;
   readonly db: ImageDb;
   readonly log: Logger;
@@ -40,6 +43,7 @@ export class ImageServiceImpl implements ImageService {
   constructor(private readonly opts: ImageServiceOptions) {
     this.imagesRoot = path.join(opts.root, 'images');
     this.snapshotsDir = path.join(this.imagesRoot, 'snapshots');
+    this.trashDir = path.join(this.imagesRoot, 'trash');
     this.content = new ContentStore(path.join(this.imagesRoot, 'content'));
     if (opts.onPullBytes) this.content.onBytes = opts.onPullBytes;
     this.db = new ImageDb(opts.store);
@@ -51,6 +55,9 @@ export class ImageServiceImpl implements ImageService {
     await this.content.init();
     await mkdir(this.snapshotsDir, { recursive: true });
     await mkdir(this.writableLayerRoot(), { recursive: true, mode: 0o711 });
+    // Snapshots being deleted when berth stopped.
+    await rm(this.trashDir, { recursive: true, force: true });
+    await mkdir(this.trashDir, { recursive: true });
     await this.collectGarbage();
   }
 
@@ -212,12 +219,12 @@ export class ImageServiceImpl implements ImageService {
   async collectGarbage(): Promise<void> {
     const dead = [...this.db.snapshots.values()].filter((s) => s.refs <= 0 && !this.leases.has(s.chainId) && !this.unpacking.has(s.chainId));
     this.db.deleteSnapshots(dead.map((s) => s.chainId));
-    for (const s of dead) await rm(this.snapshotPath(s.num), { recursive: true, force: true });
+    for (const s of dead) await this.discard(this.snapshotPath(s.num));
     const liveDirs = new Set([...this.db.snapshots.values()].map((s) => String(s.num)));
     for (const name of await readdir(this.snapshotsDir).catch(() => [] as string[])) {
       // `.tmp-*` belong to unpacks in progress while any runs; at start nothing runs.
       if (liveDirs.has(name) || (name.startsWith('.tmp-') && this.unpacking.size > 0)) continue;
-      await rm(path.join(this.snapshotsDir, name), { recursive: true, force: true });
+      await this.discard(path.join(this.snapshotsDir, name));
     }
     const wanted = new Set<string>();
     for (const img of this.db.images.values()) for (const d of [...img.manifestBlobs, ...img.layers]) wanted.add(d);
@@ -225,6 +232,30 @@ export class ImageServiceImpl implements ImageService {
       const d = `sha256:${hex}`;
       if (!wanted.has(d) && !this.leases.has(d)) await this.content.delete(d);
     }
+  }
+
+  /**
+   * Moves a snapshot tree out of the way (one rename) and deletes it in the background, so
+   * RemoveImage does not wait for thousands of unlinks.
+   */
+  private async discard(dir: string): Promise<void> {
+    const to = path.join(this.trashDir, `${path.basename(dir)}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
+    try {
+      await rename(dir, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    const p: Promise<void> = rm(to, { recursive: true, force: true })
+      .catch((e: unknown) => this.log.warn({ dir: to, err: String(e) }, 'removing a deleted snapshot failed'))
+      .finally(() => this.deleting.delete(p));
+    this.deleting.add(p);
+  }
+
+  /** Waits for background deletions (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.deleting.size) await Promise.allSettled([...this.deleting]);
   }
 
   /** Bytes and inodes of the image store, from the metadata (no tree walk). */
