@@ -119,6 +119,23 @@ describe('containers: bad inputs and maintenance rpcs', () => {
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
+  it('a container whose conmon was killed can still be stopped and removed', async () => {
+    const pod = await runPod(env, 'noconmon');
+    const id = await runCtr(env, pod, ctrConfig(env, 'orphan', { command: ['sleep', '1000'] }));
+    const bundle = (JSON.parse((await env.d.client.runtime('ContainerStatus', { container_id: id, verbose: true })).info.info!) as { bundle: string }).bundle;
+    const conmonPid = Number((await readFile(path.join(bundle, 'conmon-pidfile'), 'utf8')).trim());
+    process.kill(conmonPid, 'SIGKILL');
+    const t0 = Date.now();
+    await env.d.client.runtime('StopContainer', { container_id: id, timeout: 0 });
+    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
+    const s = await status(env, id);
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.equal(s.exit_code, 137);
+    await env.d.client.runtime('RemoveContainer', { container_id: id });
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('ReopenContainerLog: after the log is rotated, new lines go to a new file', async () => {
     const pod = await runPod(env, 'rotate');
     const id = await runCtr(env, pod, ctrConfig(env, 'talker', { command: ['sh', '-c', 'i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.05; done'] }));

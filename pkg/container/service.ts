@@ -250,11 +250,20 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     const h = this.handler(r.info.runtimeHandler);
     if (r.ownPidNs) this.signal(r, 'SIGKILL');
     else await this.driver.kill(h, id, 'KILL', true).catch(() => this.signal(r, 'SIGKILL'));
-    if (await this.waitExit(id, 30_000)) return;
-    // conmon is gone without writing an exit file (killed): ask the runtime.
-    const st = await this.driver.state(h, id);
-    if (!st || st.status === 'stopped') await this.onExit(id, 137);
-    else throw new FailedPreconditionError(`container "${id}" did not exit after SIGKILL`);
+    // conmon reports the exit within milliseconds; if it does not, conmon itself may be gone
+    // (killed), so ask the runtime (which counts an unreaped zombie as stopped) now and then.
+    for (let waited = 0; waited < 30_000; waited += 2000) {
+      if (await this.waitExit(id, 2000)) return;
+      const st = await this.driver.state(h, id);
+      if (!st || st.status === 'stopped') {
+        if ((await this.exits.check(id)) !== undefined) return;
+        await this.onExit(id, 137);
+        r.info.message = r.info.message || 'killed; its monitor (conmon) was gone, so the exit code is assumed';
+        this.save(r);
+        return;
+      }
+    }
+    throw new FailedPreconditionError(`container "${id}" did not exit within 30 s of SIGKILL`);
   }
 
   async remove(id: string): Promise<void> {
