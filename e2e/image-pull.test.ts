@@ -119,6 +119,19 @@ describe('images: pull from a local registry', () => {
     }
   });
 
+  it('pulls an image that lists the same layer blob twice', async () => {
+    const same = buildTar([{ type: 'file', path: 'twice', data: 'same bytes\n' }]);
+    const img = buildBusyboxImage({ extraLayers: [same, buildTar([{ type: 'file', path: 'between', data: 'b' }]), same] });
+    assert.equal(img.layers[1]!.digest, img.layers[3]!.digest);
+    await pushImage(reg.host, 'test/twice', 'v1', img);
+    const r = await d.client.image('PullImage', { image: { image: `${reg.host}/test/twice:v1` } });
+    assert.equal(r.image_ref, img.config.digest);
+    const st = await d.client.image('ImageStatus', { image: { image: img.config.digest }, verbose: true });
+    const snaps = (JSON.parse(st.info.info!) as { layers: { snapshot: string }[] }).layers.map((l) => l.snapshot);
+    assert.equal(new Set(snaps).size, 4, 'one snapshot per layer chain');
+    assert.equal(await readFile(path.join(snaps[3]!, 'twice'), 'utf8'), 'same bytes\n');
+  });
+
   it('moves a re-pushed tag; the old image stays listed without a tag', async () => {
     const ref = `${reg.host}/test/moving:latest`;
     const first = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'v', data: '1' }])] });
