@@ -2,7 +2,7 @@
 // under conmon with runc and with crun, on a pod network (bridge berth-ct0).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import {
@@ -94,6 +94,35 @@ describe('containers: lifecycle', () => {
     await env.d.client.runtime('RemoveContainer', { container_id: b });
     assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
     assert.deepEqual([...await cgroupDirsOf(a), ...await cgroupDirsOf(b)], []);
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('the termination message file becomes the status message', async () => {
+    const pod = await runPod(env, 'term');
+    const hostFile = path.join(env.tmp, `term-${Date.now()}`);
+    await writeFile(hostFile, '');
+    const id = await runCtr(env, pod, ctrConfig(env, 'dying', {
+      command: ['sh', '-c', 'echo "disk on fire" > /dev/termination-log; exit 2'],
+      mounts: [{ container_path: '/dev/termination-log', host_path: hostFile }],
+      annotations: { 'io.kubernetes.container.terminationMessagePath': '/dev/termination-log' },
+    }));
+    const s = await waitExited(env, id);
+    assert.equal(s.exit_code, 2);
+    assert.equal(s.message, 'disk on fire\n');
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
+  it('ten containers created, started, exec-ed and removed in parallel', async () => {
+    const pod = await runPod(env, 'many');
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => runCtr(env, pod, ctrConfig(env, `m${i}`, { command: ['sleep', '1000'] }))));
+    assert.equal(new Set(ids).size, 10);
+    const outs = await Promise.all(ids.map((id, i) => execText(env, id, ['echo', `n${i}`])));
+    assert.deepEqual(outs.map((o) => o.stdout), ids.map((_, i) => `n${i}\n`));
+    await Promise.all(ids.map((id) => env.d.client.runtime('RemoveContainer', { container_id: id })));
+    assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
+    for (const id of ids) assert.deepEqual(await cgroupDirsOf(id), []);
     await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
