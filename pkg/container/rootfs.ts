@@ -9,7 +9,38 @@ export async function mountRootfs(rootfs: string, lowerdirs: string[], layerDir:
   const work = path.join(layerDir, 'work');
   await Promise.all([mkdir(upper, { recursive: true, mode: 0o755 }), mkdir(work, { recursive: true, mode: 0o700 }), mkdir(rootfs, { recursive: true, mode: 0o755 })]);
   if (!lowerdirs.length) throw new Error('image has no layers');
-  mount('overlay', rootfs, 'overlay', 0, `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`);
+  const data = `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`;
+  if (data.length < MAX_MOUNT_DATA) {
+    mount('overlay', rootfs, 'overlay', 0, data);
+    return;
+  }
+  // Too long for one page of mount data: as containerd does, name the layers relative to their
+  // common parent directory, made the current directory just for this (synchronous) syscall.
+  const parent = commonParent(lowerdirs);
+  const rel = lowerdirs.map((d) => path.relative(parent, d));
+  const short = `lowerdir=${rel.join(':')},upperdir=${upper},workdir=${work}`;
+  if (short.length >= MAX_MOUNT_DATA) throw new Error(`too many image layers (${lowerdirs.length}) for an overlay mount`);
+  const cwd = process.cwd();
+  process.chdir(parent);
+  try {
+    mount('overlay', rootfs, 'overlay', 0, short);
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+/** Page size less room for the kernel's own additions. */
+const MAX_MOUNT_DATA = 4096 - 512;
+
+export function commonParent(dirs: string[]): string {
+  let parts = path.dirname(dirs[0]!).split('/');
+  for (const d of dirs.slice(1)) {
+    const p = path.dirname(d).split('/');
+    let i = 0;
+    while (i < parts.length && i < p.length && parts[i] === p[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join('/') || '/';
 }
 
 export async function unmountRootfs(rootfs: string): Promise<void> {
