@@ -1,6 +1,6 @@
 // The container's root filesystem: overlay of the image's snapshots (top first) and a writable
 // layer of its own, mounted in the daemon's mount namespace at <bundle>/rootfs.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { mount, umount } from '../sys/mount.js';
 
@@ -53,7 +53,6 @@ export async function readImageFile(rootfs: string, file: string): Promise<strin
   // so refuse to follow one (readFile of a dangling or hostile link would read the host's file).
   const p = path.join(rootfs, file);
   try {
-    const { lstat } = await import('node:fs/promises');
     const st = await lstat(p);
     if (!st.isFile() || st.size > 4 * 1024 * 1024) return '';
     return await readFile(p, 'utf8');
