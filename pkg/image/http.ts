@@ -42,8 +42,15 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage>
     const timeoutMs = opts.timeoutMs ?? 30_000;
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     req.once('response', (res) => {
-      // The same idle limit keeps watching the body while it streams.
-      res.socket?.setTimeout(timeoutMs, () => res.destroy(Object.assign(new Error(`connection idle for ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      // The same idle limit keeps watching the body while it streams. The listener goes with
+      // the response: keep-alive sockets serve many requests and must not collect them.
+      const sock = res.socket;
+      if (sock) {
+        const onIdle = () => res.destroy(Object.assign(new Error(`connection idle for ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        sock.setTimeout(timeoutMs);
+        sock.on('timeout', onIdle);
+        res.once('close', () => sock.off('timeout', onIdle));
+      }
       resolve(res);
     });
     req.once('error', (err: NodeJS.ErrnoException) => {
