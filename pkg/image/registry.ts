@@ -53,7 +53,8 @@ export class RegistryClient {
   }
 
   insecureHost(host: string): boolean {
-    return this.cfg.insecure.includes(host) || isLoopback(host);
+    // Entries are host[:port] as in Docker's daemon.json; a scheme or a trailing slash is tolerated.
+    return this.cfg.insecure.some((e) => e.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '') === host) || isLoopback(host);
   }
 
   /** Mirrors in their configured order, then the upstream registry. */
