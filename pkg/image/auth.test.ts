@@ -33,10 +33,12 @@ describe('registry endpoints', () => {
     const c = new RegistryClient({ insecure: ['http://reg.example:5000/'], mirrors: { 'gcr.io': ['http://127.0.0.1:5000', 'https://m.example/v2/'] } });
     const eps = c.endpoints(parseReference('gcr.io/a/b:t'), { username: 'u', password: 'p' });
     assert.deepEqual(eps.map((e) => [e.base, e.host, e.repo, e.mirror, e.insecure, !!e.creds]), [
-      ['http://127.0.0.1:5000', '127.0.0.1:5000', 'a/b', true, true, false],
-      ['https://m.example', 'm.example', 'a/b', true, false, false],
+      ['http://127.0.0.1:5000', '127.0.0.1:5000', 'a/b', true, true, true],
+      ['https://m.example', 'm.example', 'a/b', true, false, true],
       ['', 'gcr.io', 'a/b', false, false, true],
     ]);
+    const scoped = c.endpoints(parseReference('gcr.io/a/b:t'), { username: 'u', password: 'p', serverAddress: 'https://gcr.io' });
+    assert.deepEqual(scoped.map((e) => !!e.creds), [false, false, true], 'server_address names the one host that gets them');
     assert.equal(c.endpoints(parseReference('busybox'))[0]!.host, 'registry-1.docker.io');
     assert.ok(c.insecureHost('reg.example:5000') && c.insecureHost('localhost:5000') && c.insecureHost('127.0.0.2:80'));
     assert.ok(!c.insecureHost('reg.example'));

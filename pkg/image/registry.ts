@@ -63,7 +63,8 @@ export class RegistryClient {
     for (const m of this.cfg.mirrors[ref.domain] ?? []) {
       const u = new URL(m.includes('://') ? m : `https://${m}`);
       const base = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '').replace(/\/v2$/, '')}`;
-      const creds = auth?.serverAddress && credentialsApply(auth, u.host) ? credentialsFrom(auth) : undefined;
+      // As containerd does: credentials without a server_address go to every endpoint of the pull.
+      const creds = credentialsApply(auth, u.host) ? credentialsFrom(auth) : undefined;
       out.push({ base, host: u.host, repo: ref.path, mirror: true, insecure: u.protocol === 'http:' || this.insecureHost(u.host), ...(creds ? { creds } : {}) });
     }
     const host = ref.domain === 'docker.io' ? 'registry-1.docker.io' : ref.domain;
