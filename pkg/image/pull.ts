@@ -14,6 +14,8 @@ import type { RegistryAuth } from './types.js';
 import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
 import { PassThrough } from 'node:stream';
 
+const MAX_CONFIG_BYTES = 16 << 20;
+
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
   for (const d of diffIds) {
@@ -114,6 +116,10 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
       const res = await client.blob(ep, d, offset, sig);
       return { stream: res, resumed: res.statusCode === 206 };
     };
+    // The config is read into memory: a manifest must not make berth swallow gigabytes.
+    if (manifest.config.size > MAX_CONFIG_BYTES) {
+      throw new BerthError('FailedPrecondition', `image config of ${manifest.config.size} bytes is larger than the ${MAX_CONFIG_BYTES >> 20} MiB limit`);
+    }
     lease(manifest.config.digest);
     for (const l of manifest.layers) lease(l.digest);
     await svc.content.fetch(manifest.config.digest, manifest.config.size, opener(manifest.config.digest), ctrl.signal);
