@@ -45,7 +45,8 @@ export class RegistryClient {
   /** Scheme chosen per host after the ping (insecure hosts may speak plain HTTP). */
   private static schemes = new Map<string, string>();
   private static tokens = new Map<string, TokenEntry>();
-  private readonly challenges = new Map<string, Challenge[]>();
+  /** What each endpoint's /v2/ answered, kept a minute across pulls (a 401 refreshes it). */
+  private static challenges = new Map<string, { ch: Challenge[]; at: number }>();
 
   constructor(private readonly cfg: RegistryConfig) {
     this.timeoutMs = cfg.timeoutMs ?? 30_000;
@@ -91,15 +92,15 @@ export class RegistryClient {
     }
   }
 
-  /** GET /v2/: learns the auth challenge of an endpoint (once per conversation). */
+  /** GET /v2/: learns the auth challenge of an endpoint. */
   private async ping(ep: Endpoint, base: string, signal?: AbortSignal): Promise<Challenge[]> {
-    const have = this.challenges.get(base);
-    if (have) return have;
+    const have = RegistryClient.challenges.get(base);
+    if (have && Date.now() - have.at < 60_000) return have.ch;
     const res = await this.raw(ep, new URL(`${base}/v2/`), {}, signal);
     let ch: Challenge[] = [];
     if (res.statusCode === 401) ch = parseChallenges(String(res.headers['www-authenticate'] ?? ''));
     drain(res);
-    this.challenges.set(base, ch);
+    RegistryClient.challenges.set(base, { ch, at: Date.now() });
     return ch;
   }
 
@@ -179,7 +180,7 @@ export class RegistryClient {
         throw new UnauthenticatedError(`unauthorized: ${ep.host} answered ${res.statusCode} for ${ep.repo} (${why}; ${hint})`);
       }
       ch = fresh;
-      this.challenges.set(base, fresh);
+      RegistryClient.challenges.set(base, { ch: fresh, at: Date.now() });
     }
   }
 
