@@ -28,8 +28,14 @@ async function which(cmd: string): Promise<string | undefined> {
   }
 }
 
-/** One `ctr images pull` (fetch + unpack into overlayfs) against a fresh private containerd. */
-async function containerdPull(bin: string, ctr: string, ref: string): Promise<number> {
+interface PrivateContainerd {
+  /** Runs ctr against this containerd, namespace "bench". */
+  ctr(args: string[]): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** A private containerd on temporary paths (no CRI plugin), for side-by-side pulls. */
+async function startContainerd(bin: string, ctr: string): Promise<PrivateContainerd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-img-ctd-'));
   const sock = path.join(dir, 'ctd.sock');
   await writeFile(path.join(dir, 'config.toml'), [
@@ -41,20 +47,38 @@ async function containerdPull(bin: string, ctr: string, ref: string): Promise<nu
     `address = "${sock}"`,
   ].join('\n'));
   const proc = spawn(bin, ['--config', path.join(dir, 'config.toml')], { stdio: 'ignore' });
-  try {
-    for (let i = 0; i < 200; i++) {
-      if (await run(ctr, ['--address', sock, 'version']).then(() => true, () => false)) break;
-      await new Promise((r) => setTimeout(r, 50));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
     }
-    return await timeMs(() => run(ctr, ['--address', sock, '-n', 'bench', 'images', 'pull', '--plain-http', ref]));
-  } finally {
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-    // containerd leaves its snapshot mounts unmounted, but be sure nothing under dir stays mounted.
+    // Be sure nothing under dir stays mounted.
     const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir));
     for (const m of mounts.reverse()) await run('umount', ['-l', m]).catch(() => {});
     await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    let up = false;
+    for (let i = 0; i < 200 && !up; i++) {
+      up = await run(ctr, ['--address', sock, 'version']).then(() => true, () => false);
+      if (!up) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!up) throw new Error('private containerd did not come up');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ctr: (args) => run(ctr, ['--address', sock, '-n', 'bench', ...args]), stop };
+}
+
+/** One `ctr images pull` (fetch + unpack into overlayfs) against a fresh private containerd. */
+async function containerdPull(bin: string, ctr: string, ref: string): Promise<number> {
+  const c = await startContainerd(bin, ctr);
+  try {
+    return await timeMs(() => c.ctr(['images', 'pull', '--plain-http', ref]));
+  } finally {
+    await c.stop();
   }
 }
 
@@ -100,9 +124,60 @@ export async function benchPull(runs = 5): Promise<Record<string, unknown>> {
     } else {
       result.containerd = 'not installed (set CONTAINERD_BIN to a containerd binary with ctr beside it to compare)';
     }
+    result.small_image = await benchSmall(reg.host, bin && ctr ? { bin, ctr } : undefined);
     return result;
   } finally {
     await reg.stop();
+  }
+}
+
+/**
+ * The critest-style figures (conformance/BASELINE.md: containerd PullImage of a 1.4 MB layer
+ * 107 ms, ImageStatus 0.5 ms, ListImages 0.4 ms, RemoveImage 9.4 ms): a small single-layer image
+ * pulled and removed repeatedly, status and list timed in between.
+ */
+async function benchSmall(host: string, ctd?: { bin: string; ctr: string }, n = 20): Promise<Record<string, unknown>> {
+  const img = buildBusyboxImage({ config: { Cmd: ['sh'], Env: [`SMALL=${Date.now()}`] } });
+  await pushImage(host, 'bench/small', 'latest', img);
+  const ref = `${host}/bench/small:latest`;
+  const d = await startDaemon({ logLevel: 'info' });
+  try {
+    const pull: number[] = [];
+    const status: number[] = [];
+    const list: number[] = [];
+    const remove: number[] = [];
+    for (let i = 0; i < n; i++) {
+      pull.push(await timeMs(() => d.client.image('PullImage', { image: { image: ref } })));
+      for (let j = 0; j < 10; j++) {
+        status.push(await timeMs(() => d.client.image('ImageStatus', { image: { image: ref } })));
+        list.push(await timeMs(() => d.client.image('ListImages', {})));
+      }
+      remove.push(await timeMs(() => d.client.image('RemoveImage', { image: { image: ref } })));
+    }
+    const out: Record<string, unknown> = {
+      layer_mib: Math.round((img.layers[0]!.size / (1 << 20)) * 100) / 100, PullImage: summarize(pull), ImageStatus: summarize(status), ListImages: summarize(list), RemoveImage: summarize(remove),
+    };
+    if (ctd) {
+      // The same image through `ctr images pull` (its process start included; `ctr version` shows that cost).
+      const c = await startContainerd(ctd.bin, ctd.ctr);
+      try {
+        const cp: number[] = [];
+        const cv: number[] = [];
+        for (let i = 0; i < n; i++) {
+          cv.push(await timeMs(() => c.ctr(['version'])));
+          cp.push(await timeMs(() => c.ctr(['images', 'pull', '--plain-http', ref])));
+          await c.ctr(['images', 'rm', '--sync', ref]);
+        }
+        out.containerd_ctr_pull = summarize(cp);
+        out.containerd_ctr_version = summarize(cv);
+      } finally {
+        await c.stop();
+      }
+    }
+    return out;
+  } finally {
+    await d.stop();
+    await d.cleanup();
   }
 }
 
