@@ -2,7 +2,8 @@
 // status; median and p95 over N, default 100) and stdout throughput of `cat` of a 100 MB file in
 // the container, over SPDY (spdy-transport client) and WebSocket v5 (ws client). Bridge berth-st0,
 // 10.203.0.0/16, a registry on 127.0.0.1:29000–29099.
-// Run alone: node dist/bench/streaming.js [n]
+// Run alone: node dist/bench/streaming.js [n]; with CRICTL=/path/to/crictl, also crictl's throughput.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { openStream, spdyExec, spdyUpgrade } from '../pkg/streaming/testing/clients.js';
@@ -63,7 +64,28 @@ export async function benchStreaming(n = 100): Promise<Record<string, unknown>> 
       runs.sort((a, b) => a - b);
       return { runs: runs.map((r) => Math.round(r)), median_MB_per_s: Math.round(runs[1]!) };
     };
+    // With a Go client (crictl: spdystream, client-go), where berth's server is the limit.
+    const crictl: Record<string, unknown> = {};
+    if (process.env.CRICTL) {
+      const ep = ['--runtime-endpoint', `unix://${env.d.socket}`, '--timeout', '60s'];
+      for (const t of ['spdy', 'websocket']) {
+        const runs: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const ms = await timeMs(
+            () =>
+              new Promise<void>((resolve, reject) => {
+                const c = spawn(process.env.CRICTL!, [...ep, 'exec', '--transport', t, ctr, 'cat', '/tmp/big'], { stdio: ['ignore', 'ignore', 'ignore'] });
+                c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`crictl exited ${code}`))));
+              }),
+          );
+          runs.push(SIZE / 1e6 / (ms / 1000));
+        }
+        runs.sort((a, b) => a - b);
+        crictl[`cat_100MB_stdout_crictl_${t}`] = { runs: runs.map((r) => Math.round(r)), median_MB_per_s: Math.round(runs[1]!), includes: 'crictl start-up and its Exec rpc' };
+      }
+    }
     return {
+      ...crictl,
       exec_true_round_trip: { ...summarize(rtt), includes: 'Exec rpc + SPDY upgrade + 3 streams + runc exec + Status, spdy-transport client' },
       exec_sync_true_for_reference: summarize(execSync),
       cat_100MB_stdout_spdy: await throughput('spdy', spdyCat),
