@@ -4,15 +4,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { BerthError, errorMessage, InvalidArgumentError } from '../errors/errors.js';
 import type { ImageRow } from './db.js';
-import { MEDIA, parseConfig, parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
+import { parseConfig, parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
 import { formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RegistryClient, type Endpoint } from './registry.js';
 import type { ImageServiceImpl } from './service.js';
 import type { RegistryAuth } from './types.js';
 import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
-import { PassThrough } from 'node:stream';
 
 const MAX_CONFIG_BYTES = 16 << 20;
 
@@ -238,4 +238,3 @@ export async function buildSnapshot(
   }
 }
 
-export { MEDIA };
