@@ -29,6 +29,8 @@ export class ResizeQueue implements AsyncIterable<TermSize> {
 
   push(size: TermSize): void {
     if (this.ended) return;
+    // Only the latest sizes matter; a client flooding resizes cannot grow the queue.
+    if (this.queue.length >= 16) this.queue.shift();
     this.queue.push(size);
     this.wake?.();
   }

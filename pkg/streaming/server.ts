@@ -19,6 +19,8 @@ import { serveWsRemoteCommand, WS_REMOTECOMMAND_PROTOCOLS } from './ws-remotecom
 /** Subprotocol prefix of SPDY tunnelled in WebSocket binary messages (crictl/kubectl port-forward). */
 const SPDY_TUNNEL_PREFIX = 'SPDY/3.1+';
 const KINDS = new Set(['exec', 'attach', 'portforward']);
+/** Clients send stdin in 32 KiB pieces and tunnelled SPDY frames of at most 64 KiB. */
+const MAX_WS_MESSAGE = 4 * 1024 * 1024;
 
 export interface StreamingServerOptions {
   /** host:port; port 0 lets the OS pick. */
@@ -173,7 +175,7 @@ export class StreamingServer {
     // ws also refuses protocol names outside RFC 6455's token syntax, and the tunnel's
     // "SPDY/3.1+…" has a '/': hand ws a placeholder to parse, answer with the real name.
     req.headers['sec-websocket-protocol'] = 'berth';
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: () => protocol });
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_WS_MESSAGE, handleProtocols: () => protocol });
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const entry = { destroy: () => ws.terminate() };
       this.live.add(entry);

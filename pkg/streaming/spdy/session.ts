@@ -19,6 +19,8 @@ import { HeaderCodec } from './zlib.js';
 
 /** Consumed bytes are acknowledged once this many have gathered (half the default window). */
 const UPDATE_THRESHOLD = DEFAULT_WINDOW / 2;
+/** Streams one session may hold open at once; more are refused (a bound on a hostile peer). */
+const MAX_STREAMS = 1000;
 /** How long close() waits for the peer to hang up before it destroys the socket. */
 const CLOSE_GRACE_MS = 30_000;
 
@@ -431,7 +433,7 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
       return;
     }
     this.lastPeerStreamId = id;
-    if (this.goneAway) {
+    if (this.goneAway || this.streams.size >= MAX_STREAMS) {
       this.sendFrame(encodeRst(id, RstStatus.REFUSED_STREAM));
       return;
     }
