@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { VERSION } from '../pkg/version/version.js';
-import { BERTH_BIN, startDaemon, type TestDaemon } from './harness.js';
+import { BERTH_BIN, startDaemon, waitExit, type TestDaemon } from './harness.js';
 
 describe('foundation: the daemon serves CRI v1', () => {
   let d: TestDaemon;
@@ -119,4 +119,22 @@ describe('foundation: lifecycle and config errors', () => {
       }
     });
   }
+});
+
+describe('foundation: signals around start-up', () => {
+  it('a SIGTERM sent the moment the daemon is ready still shuts it down cleanly', async () => {
+    // Sent as soon as "berth ready" is logged; before the fix the default action killed the
+    // daemon (exit by signal, socket left behind) when the signal beat the handler installation.
+    for (let i = 0; i < 10; i++) {
+      const d = await startDaemon({ logLevel: 'info' });
+      try {
+        d.proc.kill('SIGTERM');
+        assert.equal(await waitExit(d.proc), 0, `round ${i}: exit code`);
+        assert.ok(!existsSync(d.socket), `round ${i}: socket removed`);
+      } finally {
+        await d.kill();
+        await d.cleanup();
+      }
+    }
+  });
 });

@@ -63,15 +63,25 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'daemon': {
       const config = await effectiveConfig(rest);
-      const daemon = await runDaemon(config);
-      const onSignal = (sig: NodeJS.Signals) => {
-        daemon.shutdown().then(
+      // Handlers go in before start-up: a signal that arrives while berth starts (or right after
+      // it logs "ready") must still lead to a clean shutdown, not the default kill.
+      let signalled: NodeJS.Signals | undefined;
+      let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
+      const stop = (sig: NodeJS.Signals) => {
+        daemon!.shutdown().then(
           () => process.exit(0),
           (err: Error) => fail(`shutdown after ${sig}: ${err.message}`),
         );
       };
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (signalled) return;
+        signalled = sig;
+        if (daemon) stop(sig);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+      daemon = await runDaemon(config);
+      if (signalled) stop(signalled);
       return;
     }
     case undefined:
