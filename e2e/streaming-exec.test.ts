@@ -152,6 +152,34 @@ describe('streaming e2e: exec and attach', () => {
     assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
   });
 
+  it('20 TTY execs and 20 attaches whose client vanishes leave no fd or process behind', async () => {
+    const pid = env.d.proc.pid!;
+    const ttyUrl = async () => (await env.d.client.runtime('Exec', { container_id: ctr, cmd: ['sh', '-c', 'stty size'], tty: true, stdin: true, stdout: true })).url;
+    const attachUrl = async () => (await env.d.client.runtime('Attach', { container_id: ctr, stdout: true, stderr: true })).url;
+    await spdyExec(await ttyUrl(), { stdin: true, tty: true });
+    await sleep(200);
+    const before = await daemonCounts(pid);
+    for (let i = 0; i < 20; i++) {
+      const r = await spdyExec(await ttyUrl(), { stdin: true, tty: true });
+      assert.match(r.stdout, /24 80/);
+      const up = await spdyUpgrade(await attachUrl(), ['v4.channel.k8s.io']);
+      const err = await openStream(up.conn, { streamtype: 'error' });
+      err.end();
+      await openStream(up.conn, { streamtype: 'stdout' });
+      await openStream(up.conn, { streamtype: 'stderr' });
+      await sleep(20);
+      up.socket!.destroy();
+    }
+    let now = await daemonCounts(pid);
+    for (let i = 0; i < 150 && (now.fds > before.fds || now.children > before.children); i++) {
+      await sleep(20);
+      now = await daemonCounts(pid);
+    }
+    assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
+    assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
+    assert.equal((await env.d.client.runtime('ContainerStatus', { container_id: ctr })).status!.state, 'CONTAINER_RUNNING');
+  });
+
   it('bad requests: unknown container, tty with stderr, no stdio, stopped container', async () => {
     await assert.rejects(env.d.client.runtime('Exec', { container_id: 'nope', cmd: ['true'], stdout: true }), (e: CriError) => e.code === GrpcStatus.NOT_FOUND);
     await assert.rejects(env.d.client.runtime('Exec', { container_id: ctr, cmd: ['sh'], tty: true, stdout: true, stderr: true }), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT);

@@ -66,8 +66,11 @@ async function ttyExec(svc: ExecCommandSource, id: string, cmd: string[], io: St
   const at = argv.indexOf('exec');
   const procFile = argv[argv.indexOf('--process') + 1];
   if (at < 0 || !procFile) throw new Error(`unexpected exec command from the container service: ${argv.join(' ')}`);
-  const spec = JSON.parse(await readFile(procFile, 'utf8')) as { terminal?: boolean };
+  const spec = JSON.parse(await readFile(procFile, 'utf8')) as { terminal?: boolean; consoleSize?: { height: number; width: number } };
   spec.terminal = true;
+  // The runtime copies our terminal's size to the container's only after the process started;
+  // consoleSize is applied before it runs, so a command that asks at once sees a real size.
+  spec.consoleSize = { height: 24, width: 80 };
   await writeFile(procFile, JSON.stringify(spec));
   argv.splice(at + 1, 0, '--pid-file', pidFile);
   const proc = spawnStdio(argv, io);

@@ -66,6 +66,7 @@ function spawnPipes(argv: string[], io: StdioStreams, env?: NodeJS.ProcessEnv): 
 }
 
 function spawnTty(argv: string[], io: StdioStreams, env?: NodeJS.ProcessEnv): ExecProcess {
+  // 80x24 until the client's first resize; TTY exec backends give the container the same size.
   const pty = openPty({ width: 80, height: 24 });
   let child;
   try {
