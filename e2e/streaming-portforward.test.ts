@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { readAll, spdyForward, spdyOverWebSocket, spdyUpgrade, type SpdyConn } from '../pkg/streaming/testing/clients.js';
@@ -71,6 +72,35 @@ describe('streaming e2e: port-forward', () => {
     const t = await spdyOverWebSocket(url);
     await Promise.all([1, 2].map((i) => roundTrip(t.conn, podPort, i, 1024 * 1024)));
     t.close();
+  });
+
+  it('20 port-forward sessions, ended by the client, leave no fd or helper process in the daemon', async () => {
+    const pid = env.d.proc.pid!;
+    const counts = async () => {
+      const fds = (await readdir(`/proc/${pid}/fd`)).length;
+      let children = 0;
+      for (const t of await readdir(`/proc/${pid}/task`)) {
+        const c = (await readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')).trim();
+        if (c) children += c.split(/\s+/).length;
+      }
+      return { fds, children };
+    };
+    const one = async () => {
+      const { url } = await env.d.client.runtime('PortForward', { pod_sandbox_id: pod, port: [podPort] });
+      const up = await spdyUpgrade(url, ['portforward.k8s.io']);
+      await roundTrip(up.conn, podPort, 1, 1000);
+      up.socket!.destroy();
+    };
+    await one();
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await counts();
+    for (let i = 0; i < 20; i++) await one();
+    let now = await counts();
+    for (let i = 0; i < 150 && (now.fds > before.fds || now.children > before.children); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      now = await counts();
+    }
+    assert.deepEqual(now, before);
   });
 
   it('tokens are single-use; unknown sandboxes and bad ports are refused by the rpc', async () => {
