@@ -4,8 +4,8 @@
 // emitters (the container module learns of exits from conmon's exit files as they appear) and
 // fan out through a Broadcaster: a slow stream is dropped, never waited for.
 import * as grpc from '@grpc/grpc-js';
-import type { EventEmitter } from 'node:events';
 import type { ContainerEvent, ContainerInfo } from '../container/types.js';
+import type { SandboxEvent } from '../sandbox/types.js';
 import { Broadcaster } from '../events/broadcaster.js';
 import type { ContainerEventResponse } from './gen/runtime/v1/ContainerEventResponse.js';
 import type { ContainerStatus } from './gen/runtime/v1/ContainerStatus.js';
@@ -15,12 +15,6 @@ import { toStatus as toSandboxStatus } from './sandbox.js';
 
 type EventType = ContainerEvent['type'];
 
-/** What a sandbox service may emit for sandbox lifecycle events (optional: used when present). */
-interface SandboxEvent {
-  type: EventType;
-  sandboxId: string;
-  createdAt: bigint;
-}
 
 export interface EventStreamHooks {
   /** A container's STOPPED event, with its status (OOM accounting). */
@@ -129,7 +123,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
   };
   const ctrEvents = ctx.services.containers?.events;
   ctrEvents?.on('event', onContainer);
-  const sbEvents = (ctx.services.sandboxes as { events?: EventEmitter } | undefined)?.events;
+  const sbEvents = ctx.services.sandboxes?.events;
   sbEvents?.on('event', onSandbox);
 
   const handler: EventStream['handler'] = (call) => {

@@ -2,6 +2,7 @@
 // handlers and the container module use. Records live in SQLite and in memory (List is served
 // from memory); work on one sandbox is serialised, different sandboxes run in parallel.
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
 import { preparePauseRootfs, removePauseBundle, startPause, stopPause } from './pause.js';
 import { parseQuantity, validateRequest, type SandboxRequest } from './request.js';
 import { SandboxTable, type SandboxRecord } from './store.js';
-import type { ContainerHooks, SandboxInfo, SandboxService } from './types.js';
+import type { ContainerHooks, SandboxEvent, SandboxInfo, SandboxService } from './types.js';
 
 /** A kubelet retry of an identical RunPodSandbox within this window gets the same sandbox back. */
 const RETRY_WINDOW_MS = 5 * 60_000;
@@ -39,6 +40,7 @@ export class SandboxManager implements SandboxService {
   private readonly creating = new Map<string, { fingerprint: string; done: Promise<string> }>();
   private readonly locks = new KeyedMutex();
   private hooks?: ContainerHooks;
+  readonly events = new EventEmitter();
   readonly nsDir: string;
   readonly sandboxesDir: string;
   private readonly pauseRootfs: string;
@@ -203,6 +205,8 @@ export class SandboxManager implements SandboxService {
       this.save(rec);
       lap('saved');
       log.info({ ip: info.ip, netns: info.netnsPath, ms }, 'pod sandbox ready');
+      this.emit('CONTAINER_CREATED_EVENT', id);
+      this.emit('CONTAINER_STARTED_EVENT', id);
       return id;
     } catch (err) {
       log.warn({ err: errorMessage(err) }, 'RunPodSandbox failed; cleaning up');
@@ -269,6 +273,16 @@ export class SandboxManager implements SandboxService {
     rec.info.state = 'SANDBOX_NOTREADY';
     rec.info.pausePid = undefined;
     this.save(rec);
+    this.emit('CONTAINER_STOPPED_EVENT', rec.info.id);
+  }
+
+  private emit(type: SandboxEvent['type'], sandboxId: string): void {
+    const ev: SandboxEvent = { type, sandboxId, createdAt: BigInt(Date.now()) * 1_000_000n };
+    try {
+      this.events.emit('event', ev);
+    } catch (err) {
+      this.o.log.warn({ err: errorMessage(err), event: type, sandbox: sandboxId }, 'sandbox event listener failed');
+    }
   }
 
   /** StopPodSandbox: idempotent; an unknown id is not an error (it may be removed already). */
@@ -291,6 +305,7 @@ export class SandboxManager implements SandboxService {
       await this.stopLocked(rec);
       await this.hooks?.removeAll(full);
       await this.teardown(rec, true);
+      this.emit('CONTAINER_DELETED_EVENT', full);
       this.table.delete(full);
       this.records.delete(full);
       if (this.byName.get(this.nameKey(rec.info)) === full) this.byName.delete(this.nameKey(rec.info));

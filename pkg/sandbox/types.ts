@@ -66,7 +66,17 @@ export interface ContainerHooks {
   removeAll(sandboxId: string): Promise<void>;
 }
 
+/** A sandbox lifecycle change, as kubelet's evented PLEG receives it (the sandbox id in container_id). */
+export interface SandboxEvent {
+  type: 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT';
+  sandboxId: string;
+  /** Nanoseconds since the epoch. */
+  createdAt: bigint;
+}
+
 export interface SandboxService {
+  /** Emits 'event' with a SandboxEvent after each lifecycle change (never blocks on listeners' work). */
+  readonly events: import('node:events').EventEmitter;
   /** NotFoundError naming the id; accepts a unique id prefix as crictl does. */
   get(id: string): SandboxInfo;
   list(): SandboxInfo[];
