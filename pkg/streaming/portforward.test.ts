@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
 import { silentLogger } from '../log/log.js';
 import { NetnsDialer } from './netns-dialer.js';
 import { StreamingServer } from './server.js';
@@ -115,6 +116,46 @@ test('SPDY tunnelled in WebSocket (crictl --transport websocket) forwards too', 
   assert.equal(t.protocol, 'SPDY/3.1+portforward.k8s.io');
   await Promise.all([1, 2, 3].map((i) => roundTrip(t.conn, POD_PORT, i, 2 * 1024 * 1024)));
   t.close();
+});
+
+/** kubelet's WebSocket port-forward: ports in the query, channel 2i data / 2i+1 error, port prefix. */
+function wsForward(url: string, protocols: string[], onOpen: (ws: WebSocket, chans: Buffer[][]) => void): Promise<{ chans: Buffer[][]; status?: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols);
+    const chans: Buffer[][] = [[], [], [], []];
+    ws.on('message', (d: Buffer) => chans[d[0]!]?.push(d.subarray(1)));
+    ws.once('open', () => onOpen(ws, chans));
+    ws.once('close', () => resolve({ chans }));
+    ws.once('unexpected-response', (_q, res) => resolve({ chans, status: res.statusCode }));
+    ws.once('error', reject);
+  });
+}
+
+test('WebSocket v4 channel port-forward: two ports, port prefixes, data both ways, errors per port', async () => {
+  const url = server.url({ kind: 'portforward', params: { sandboxId: 'pod', ports: [POD_PORT, HOST_PORT] } });
+  const payload = randomBytes(3 * 1024 * 1024);
+  const r = await wsForward(`${url}?port=${POD_PORT}&port=${HOST_PORT}`, ['v4.channel.k8s.io'], (ws, chans) => {
+    ws.send(Buffer.concat([Buffer.from([0]), payload]));
+    const poll = setInterval(() => {
+      if (Buffer.concat(chans[0]!).length >= payload.length + 2) {
+        clearInterval(poll);
+        ws.close();
+      }
+    }, 10);
+  });
+  const port = (b: Buffer) => b.readUInt16LE(0);
+  assert.equal(port(r.chans[0]![0]!), POD_PORT);
+  assert.equal(port(r.chans[1]![0]!), POD_PORT);
+  assert.equal(port(r.chans[2]![0]!), HOST_PORT);
+  const back = Buffer.concat(r.chans[0]!.slice(1));
+  assert.equal(sha(back), sha(payload));
+  assert.match(Buffer.concat(r.chans[3]!.slice(1)).toString(), /error forwarding port 29102.*ECONNREFUSED/, 'the host port is not in the pod');
+});
+
+test('WebSocket port-forward: a query port outside the request is refused (400)', async () => {
+  const url = server.url({ kind: 'portforward', params: { sandboxId: 'pod', ports: [POD_PORT] } });
+  const r = await wsForward(`${url}?port=29999`, ['v4.channel.k8s.io'], (ws) => ws.close());
+  assert.equal(r.status, 400);
 });
 
 test('closing the session ends the netns helper and every connection', async () => {

@@ -139,6 +139,29 @@ test('WebSocket v4 exec: stdout, stderr and Success', async () => {
   assert.equal(JSON.parse(r.error).status, 'Success');
 });
 
+test('WebSocket base64 channel protocol (web terminals): text messages, digit channel + base64', async () => {
+  const WebSocket = (await import('ws')).default;
+  const url = execReq(['sh', '-c', 'cat; echo err >&2; exit 2'], { stdin: true });
+  const got = await new Promise<{ proto: string; chans: Record<number, string> }>((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), ['v4.base64.channel.k8s.io']);
+    const chans: Record<number, string> = {};
+    ws.on('message', (d: Buffer, isBinary: boolean) => {
+      assert.equal(isBinary, false, 'base64 protocols send text frames');
+      const t = d.toString();
+      const ch = Number(t[0]);
+      chans[ch] = (chans[ch] ?? '') + Buffer.from(t.slice(1), 'base64').toString();
+    });
+    ws.once('open', () => {
+      ws.send('0' + Buffer.from('b64 input').toString('base64'));
+      setTimeout(() => ws.close(), 200); // v4 has no stdin close signal: hanging up ends stdin
+    });
+    ws.once('close', () => resolve({ proto: ws.protocol, chans }));
+    ws.once('error', reject);
+  });
+  assert.equal(got.proto, 'v4.base64.channel.k8s.io');
+  assert.equal(got.chans[1], 'b64 input');
+});
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -14,6 +14,7 @@ import { SpdySession } from './spdy/session.js';
 import { REMOTECOMMAND_PROTOCOLS, serveSpdyRemoteCommand } from './spdy-remotecommand.js';
 import { TokenCache } from './tokens.js';
 import type { StreamingBackends, StreamRequest } from './types.js';
+import { serveWsPortForward, WS_PORTFORWARD_PROTOCOLS, wsForwardPorts } from './ws-portforward.js';
 import { serveWsRemoteCommand, WS_REMOTECOMMAND_PROTOCOLS } from './ws-remotecommand.js';
 
 /** Subprotocol prefix of SPDY tunnelled in WebSocket binary messages (crictl/kubectl port-forward). */
@@ -163,30 +164,47 @@ export class StreamingServer {
 
   private upgradeWebSocket(req: http.IncomingMessage, socket: Socket, head: Buffer, sreq: StreamRequest): void {
     const offered = headerList(req, 'sec-websocket-protocol');
-    const protocol =
-      sreq.kind === 'portforward'
-        ? offered.find((p) => p.startsWith(SPDY_TUNNEL_PREFIX) && PORTFORWARD_PROTOCOLS.includes(p.slice(SPDY_TUNNEL_PREFIX.length)))
-        : offered.find((p) => WS_REMOTECOMMAND_PROTOCOLS.includes(p));
-    if (!protocol) {
-      const accepted = sreq.kind === 'portforward' ? PORTFORWARD_PROTOCOLS.map((p) => SPDY_TUNNEL_PREFIX + p) : WS_REMOTECOMMAND_PROTOCOLS;
+    let protocol: string | undefined;
+    let ports: number[] = [];
+    if (sreq.kind === 'portforward') {
+      protocol =
+        offered.find((p) => p.startsWith(SPDY_TUNNEL_PREFIX) && PORTFORWARD_PROTOCOLS.includes(p.slice(SPDY_TUNNEL_PREFIX.length))) ??
+        offered.find((p) => WS_PORTFORWARD_PROTOCOLS.includes(p)) ??
+        (offered.length ? undefined : ''); // no subprotocol: kubelet's binary channel protocol
+      if (protocol !== undefined && !protocol.startsWith(SPDY_TUNNEL_PREFIX)) {
+        const p = wsForwardPorts(req.url, sreq.params);
+        if (typeof p === 'string') return reject(socket, 400, p);
+        ports = p;
+      }
+    } else {
+      protocol = offered.find((p) => WS_REMOTECOMMAND_PROTOCOLS.includes(p));
+    }
+    if (protocol === undefined) {
+      const accepted =
+        sreq.kind === 'portforward' ? [...PORTFORWARD_PROTOCOLS.map((p) => SPDY_TUNNEL_PREFIX + p), ...WS_PORTFORWARD_PROTOCOLS] : WS_REMOTECOMMAND_PROTOCOLS;
       return reject(socket, 400, `unable to negotiate a websocket subprotocol: client offers ${JSON.stringify(offered)}, server accepts ${JSON.stringify(accepted)}`);
     }
+    const chosen = protocol;
     // ws picks the subprotocol through handleProtocols; it is decided above, so say it here.
     // ws also refuses protocol names outside RFC 6455's token syntax, and the tunnel's
     // "SPDY/3.1+…" has a '/': hand ws a placeholder to parse, answer with the real name.
-    req.headers['sec-websocket-protocol'] = 'berth';
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_WS_MESSAGE, handleProtocols: () => protocol });
+    if (chosen) req.headers['sec-websocket-protocol'] = 'berth';
+    else delete req.headers['sec-websocket-protocol'];
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_WS_MESSAGE, handleProtocols: () => chosen });
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const entry = { destroy: () => ws.terminate() };
       this.live.add(entry);
       ws.once('close', () => this.live.delete(entry));
-      if (sreq.kind === 'portforward') {
+      const { backends, log } = this.opts;
+      if (sreq.kind === 'portforward' && chosen.startsWith(SPDY_TUNNEL_PREFIX)) {
         // SPDY framing inside binary messages: the same session as over a raw socket.
         const tunnel = createWebSocketStream(ws);
         tunnel.on('error', () => {});
-        this.serveSpdy(new SpdySession(tunnel), protocol.slice(SPDY_TUNNEL_PREFIX.length), sreq);
+        this.serveSpdy(new SpdySession(tunnel), chosen.slice(SPDY_TUNNEL_PREFIX.length), sreq);
+      } else if (sreq.kind === 'portforward') {
+        serveWsPortForward(ws, chosen, sreq.params, ports, backends.portForward, log);
       } else {
-        serveWsRemoteCommand(ws, protocol, sreq, this.opts.backends, this.opts.log);
+        serveWsRemoteCommand(ws, chosen, sreq, backends, log);
       }
     });
   }

@@ -1,13 +1,17 @@
 // Exec and attach over WebSocket with kubelet's channel protocols: each binary message starts
 // with a channel byte (0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize); v5 adds channel 255,
 // "close channel N", which is how a client says stdin ended.
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/log.js';
 import { ResizeQueue, runRemoteCommand, statusJson, statusText, type Outcome } from './remotecommand.js';
+import { channelWriter, decodeChannel, encodeChannel, isBase64Protocol } from './ws-channel.js';
 import type { StreamRequest, StreamingBackends } from './types.js';
 
-export const WS_REMOTECOMMAND_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
+export const WS_REMOTECOMMAND_PROTOCOLS = [
+  'v5.channel.k8s.io', 'v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io',
+  'v4.base64.channel.k8s.io', 'base64.channel.k8s.io',
+];
 
 const STDIN = 0;
 const STDOUT = 1;
@@ -15,16 +19,6 @@ const STDERR = 2;
 const ERROR = 3;
 const RESIZE = 4;
 const CLOSE = 255;
-
-/** A writable channel: each chunk is one message, acknowledged when the socket took it. */
-function channelWriter(ws: WebSocket, ch: number): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (ws.readyState !== ws.OPEN) return cb();
-      ws.send(Buffer.concat([Buffer.from([ch]), chunk]), { binary: true }, () => cb());
-    },
-  });
-}
 
 export function serveWsRemoteCommand(
   ws: WebSocket,
@@ -35,10 +29,11 @@ export function serveWsRemoteCommand(
 ): void {
   const p = req.params;
   const v5 = protocol === 'v5.channel.k8s.io';
-  const jsonStatus = v5 || protocol === 'v4.channel.k8s.io';
+  const jsonStatus = v5 || protocol.startsWith('v4.');
+  const b64 = isBase64Protocol(protocol);
   const stdin = p.stdin ? new PassThrough() : undefined;
-  const stdout = p.stdout ? channelWriter(ws, STDOUT) : undefined;
-  const stderr = p.stderr && !p.tty ? channelWriter(ws, STDERR) : undefined;
+  const stdout = p.stdout ? channelWriter(ws, b64, STDOUT) : undefined;
+  const stderr = p.stderr && !p.tty ? channelWriter(ws, b64, STDERR) : undefined;
   const resize = p.tty ? new ResizeQueue() : undefined;
   const gone = new Promise<void>((resolve) => ws.once('close', () => resolve()));
   void gone.then(() => {
@@ -48,9 +43,9 @@ export function serveWsRemoteCommand(
   ws.on('error', () => {});
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    if (!isBinary || data.length === 0) return;
-    const ch = data[0];
-    const payload = data.subarray(1);
+    const msg = decodeChannel(b64, data, isBinary);
+    if (!msg) return;
+    const [ch, payload] = msg;
     if (ch === STDIN && stdin && !stdin.writableEnded) {
       // Stop reading the socket while the process is not taking its input.
       if (!stdin.write(payload)) {
@@ -71,7 +66,7 @@ export function serveWsRemoteCommand(
       io: { tty: p.tty, stdin, stdout, stderr, resize },
       writeStatus(o: Outcome) {
         const body = jsonStatus ? statusJson(o) : statusText(o);
-        if (body && ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([ERROR]), Buffer.from(body)]), { binary: true });
+        if (body && ws.readyState === ws.OPEN) ws.send(encodeChannel(b64, ERROR, Buffer.from(body)), { binary: !b64 });
       },
       finish() {
         resize?.end();
