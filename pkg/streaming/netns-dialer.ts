@@ -90,13 +90,19 @@ export class NetnsDialer {
   }
 }
 
-function connectDirect(port: number): Promise<net.Socket> {
+/** localhost on the host: 127.0.0.1, then ::1 for servers that listen on IPv6 only. */
+function connectDirect(port: number, hosts = ['127.0.0.1', '::1']): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
+    const s = net.connect({ port, host: hosts[0] });
     s.once('connect', () => {
-      s.removeListener('error', reject);
+      s.removeAllListeners('error');
+      s.on('error', () => {}); // the caller adds its own; a late error must never be unhandled
       resolve(s);
     });
-    s.once('error', reject);
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      s.destroy();
+      if (hosts.length > 1 && err.code === 'ECONNREFUSED') connectDirect(port, hosts.slice(1)).then(resolve, () => reject(err));
+      else reject(err);
+    });
   });
 }
