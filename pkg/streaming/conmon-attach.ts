@@ -32,8 +32,13 @@ const MAX_PACKET = 32 * 1024;
 interface PipeHandleCtor {
   new (type: number): { open(fd: number): number };
 }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const pipeWrap = (process as any).binding('pipe_wrap') as { Pipe: PipeHandleCtor; constants: { SOCKET: number } };
+/** libuv's pipe handle class, fetched on first use (an internal binding; nothing public wraps an fd of this type). */
+let pipeWrap: { Pipe: PipeHandleCtor; constants: { SOCKET: number } } | undefined;
+function pipeHandleClass() {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  pipeWrap ??= (process as any).binding('pipe_wrap') as { Pipe: PipeHandleCtor; constants: { SOCKET: number } };
+  return pipeWrap;
+}
 
 /** Connects to a SOCK_SEQPACKET unix socket; paths too long for sun_path go through /proc/self/fd. */
 export function connectSeqpacket(file: string): net.Socket {
@@ -57,7 +62,8 @@ export function connectSeqpacket(file: string): net.Socket {
   } finally {
     if (dirFd >= 0) closeSync(dirFd);
   }
-  const handle = new pipeWrap.Pipe(pipeWrap.constants.SOCKET);
+  const { Pipe, constants } = pipeHandleClass();
+  const handle = new Pipe(constants.SOCKET);
   const rc = handle.open(fd);
   if (rc !== 0) {
     closeFn(fd);
