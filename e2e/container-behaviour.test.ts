@@ -120,6 +120,18 @@ describe('containers: namespaces in a pod', () => {
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
   });
 
+  it('a container can join another container\'s PID namespace (TARGET)', async () => {
+    const pod = await runPod(env, 'target');
+    const a = await runCtr(env, pod, sleeper('ta', { command: ['sleep', '1003'] }));
+    const b = await runCtr(env, pod, sleeper('tb', {
+      linux: { security_context: { namespace_options: { network: 'POD', pid: 'TARGET', ipc: 'POD', target_id: a } } },
+    }));
+    assert.equal(await ns(a, 'pid'), await ns(b, 'pid'));
+    assert.match((await execText(env, b, ['ps', '-o', 'args'])).stdout, /sleep 1003/);
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+
   it('a host-network pod: the container is in the host network and UTS namespaces', async () => {
     const hostNs = { namespace_options: { network: 'NODE' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } };
     const pod = await runPod(env, 'hostnet', { linux: { cgroup_parent: '/berth-test-ct/hostnet', security_context: hostNs } });

@@ -147,7 +147,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     });
   }
 
-  /** An exit file appeared: record the exit (synchronously, so no call sees a half state). */
+  /** An exit file appeared: record it once (reason, message), wake stop() waiters, emit the event. */
   async onExit(id: string, code: number): Promise<void> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return;
