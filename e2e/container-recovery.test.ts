@@ -59,6 +59,32 @@ describe('containers: daemon crash and restart', () => {
   });
 });
 
+describe('containers: restart with a container whose conmon is gone', () => {
+  let env: CtEnv;
+  before(async () => {
+    env = await startCtEnv();
+  });
+  after(async () => {
+    await env.close();
+  });
+
+  it('the exit is still noticed (code unknown, said so)', async () => {
+    const pod = await runPod(env, 'lostmon');
+    const id = await runCtr(env, pod, ctrConfig(env, 'w', { command: ['sh', '-c', 'while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 6'] }));
+    const bundle = (JSON.parse((await env.d.client.runtime('ContainerStatus', { container_id: id, verbose: true })).info.info!) as { bundle: string }).bundle;
+    process.kill(Number((await readFile(path.join(bundle, 'conmon-pidfile'), 'utf8')).trim()), 'SIGKILL');
+    await env.d.kill();
+    await env.restart();
+    assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
+    await execText(env, id, ['touch', '/tmp/go']);
+    const s = await waitExited(env, id, 20_000);
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.match(s.message, /conmon/);
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+  });
+});
+
 describe('containers: bad inputs and maintenance rpcs', () => {
   let env: CtEnv;
   before(async () => {

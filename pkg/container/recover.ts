@@ -1,6 +1,6 @@
 // Recovery at daemon start: containers outlive the daemon (conmon owns them). Reload the records,
 // report exits that happened while berth was down (exit files), and ask the runtime about the rest.
-import { readdir, rm } from 'node:fs/promises';
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors/errors.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
@@ -32,6 +32,7 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
         r.info.pid = st.pid;
         m.save(r);
       }
+      if (!(await conmonAlive(r.info.bundle, id))) watchWithoutConmon(m, id);
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'container recovery: runtime state failed');
     }
@@ -57,4 +58,36 @@ async function removeHalfMade(m: ContainerManager): Promise<void> {
       m.o.log.warn({ id, err: errorMessage(err) }, 'could not remove a half-made container');
     }
   }
+}
+
+/** Whether the conmon that watches container `id` is still running. */
+async function conmonAlive(bundle: string, id: string): Promise<boolean> {
+  const pid = Number((await readFile(path.join(bundle, 'conmon-pidfile'), 'utf8').catch(() => '')).trim());
+  if (!pid) return false;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return cmdline.includes('conmon') && cmdline.includes(id);
+}
+
+/**
+ * A running container whose conmon is gone will never get an exit file. Rare (conmon killed), so
+ * asking the runtime every 5 s for these few is acceptable; the exit code is then unknown.
+ */
+function watchWithoutConmon(m: ContainerManager, id: string): void {
+  m.o.log.warn({ id }, 'container has no conmon: its exit will be found by asking the runtime');
+  const timer = setInterval(() => {
+    const r = m.records.get(id);
+    if (!r || r.info.state === 'CONTAINER_EXITED') {
+      clearInterval(timer);
+      return;
+    }
+    void m.driver.state(m.handler(r.info.runtimeHandler), id).then(async (st) => {
+      if (st && st.status !== 'stopped') return;
+      clearInterval(timer);
+      if ((await m.exits.check(id)) !== undefined) return;
+      await m.onExit(id, 255);
+      r.info.message = 'exited while its monitor (conmon) was gone; the exit code is unknown';
+      m.save(r);
+    }, () => undefined);
+  }, 5000);
+  timer.unref();
 }
