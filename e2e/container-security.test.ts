@@ -6,6 +6,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.js';
 import type { LinuxContainerSecurityContext } from '../pkg/cri/gen/runtime/v1/LinuxContainerSecurityContext.js';
+import { sh as sh0 } from './sandbox-fixtures.js';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
 const CAP_CHOWN = 0;
@@ -141,6 +142,20 @@ describe('containers: security context and process semantics', () => {
     assert.match(r.stderr, /Read-only file system/);
     const st = (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
     assert.deepEqual(st.mounts.map((m) => [m.container_path, m.host_path, m.readonly]), [['/rw', rwDir, false], ['/ro', roDir, true]]);
+  });
+
+  it('recursive read-only makes submounts read-only too', async () => {
+    const dir = path.join(env.tmp, 'rro');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await sh0('mount', ['-t', 'tmpfs', 'tmpfs', path.join(dir, 'sub')]);
+    try {
+      const plain = await run({}, { mounts: [{ container_path: '/ro', host_path: dir, readonly: true }] });
+      assert.equal((await sh(plain, 'echo x > /ro/sub/f && echo wrote')).stdout, 'wrote\n', 'plain ro leaves the submount writable');
+      const rro = await run({}, { mounts: [{ container_path: '/ro', host_path: dir, readonly: true, recursive_read_only: true }] });
+      assert.match((await sh(rro, 'echo x > /ro/sub/g')).stderr, /Read-only file system/);
+    } finally {
+      await sh0('umount', ['-l', path.join(dir, 'sub')]).catch(() => undefined);
+    }
   });
 
   it('the pod hostname, hosts and resolv.conf are mounted; ExecSync timeout kills and says so', async () => {
