@@ -22,12 +22,28 @@ export function decodeChannel(base64: boolean, data: Buffer, isBinary: boolean):
   return [ch, Buffer.from(data.subarray(1).toString('latin1'), 'base64')];
 }
 
-/** A writable channel: each chunk is one message, acknowledged when the socket took it. */
+/** Unsent bytes a channel writer lets the WebSocket hold before it waits for them to go out. */
+const WS_BUFFER_LIMIT = 512 * 1024;
+
+/** A writable channel: each chunk is one message; back-pressure once the socket holds too much. */
 export function channelWriter(ws: WebSocket, base64: boolean, ch: number): Writable {
+  let inflight = 0;
+  let onIdle: (() => void) | undefined;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (ws.readyState !== ws.OPEN) return cb();
-      ws.send(encodeChannel(base64, ch, chunk), { binary: !base64 }, () => cb());
+      const wait = ws.bufferedAmount >= WS_BUFFER_LIMIT;
+      inflight++;
+      ws.send(encodeChannel(base64, ch, chunk), { binary: !base64 }, () => {
+        if (--inflight === 0) onIdle?.();
+        if (wait) cb();
+      });
+      if (!wait) cb();
+    },
+    final(cb) {
+      // Finishing means every message of this channel went out (a close frame may follow).
+      if (inflight === 0 || ws.readyState !== ws.OPEN) return cb();
+      onIdle = () => cb();
     },
   });
 }

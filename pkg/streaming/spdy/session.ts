@@ -19,6 +19,8 @@ import { HeaderCodec } from './zlib.js';
 
 /** Consumed bytes are acknowledged once this many have gathered (half the default window). */
 const UPDATE_THRESHOLD = DEFAULT_WINDOW / 2;
+/** Unsent bytes a session lets the socket hold before stream writers wait for it to drain. */
+const WRITE_BUFFER_LIMIT = 512 * 1024;
 /** Streams one session may hold open at once; more are refused (a bound on a hostile peer). */
 const MAX_STREAMS = 1000;
 /** How long close() waits for the peer to hang up before it destroys the socket. */
@@ -84,7 +86,7 @@ export class SpdyStream extends Duplex {
         this.session.sendFrame(dataHeader(this.id, 0, n), chunk.subarray(off, off + n));
         off += n;
       }
-      this.session.afterDrain(() => cb());
+      this.session.whenWritable(() => cb());
     };
     step();
   }
@@ -249,6 +251,15 @@ export class SpdySession extends EventEmitter<SpdySessionEvents> {
   afterDrain(fn: () => void): void {
     if (!this.needDrain && this.out.length === 0) fn();
     else if (this.closed) fn();
+    else this.drainWaiters.push(fn);
+  }
+
+  /**
+   * Runs fn while the socket holds less than WRITE_BUFFER_LIMIT unsent bytes, else once it has
+   * drained: stream writers keep a few frames in flight instead of one per event-loop turn.
+   */
+  whenWritable(fn: () => void): void {
+    if (this.closed || (this.out.length === 0 && this.socket.writableLength < WRITE_BUFFER_LIMIT)) fn();
     else this.drainWaiters.push(fn);
   }
 
