@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
@@ -71,6 +72,9 @@ describe('containers: stop semantics and exits', () => {
     assert.equal(s.state, 'CONTAINER_EXITED');
     assert.equal(s.reason, 'OOMKilled', `exit ${s.exit_code} reason ${s.reason}`);
     assert.notEqual(s.exit_code, 0);
+    // conmon writes its oom marker into its working directory: that must be the bundle, not
+    // wherever the daemon was started from.
+    assert.ok(!existsSync(path.join(env.d.dir, 'oom')), 'no oom file in the daemon\'s working directory');
   });
 });
 

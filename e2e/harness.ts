@@ -59,7 +59,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     BERTH_BIN, 'daemon', '--config', configFile, '--listen', `unix://${socket}`, '--root', root, '--state', state,
     '--log-level', opts.logLevel ?? 'debug', '--metrics-listen', opts.metrics ? '127.0.0.1:0' : '',
   ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The daemon runs in its own temporary directory, so a stray file written relative to its
+  // working directory (or that of a child it starts) shows up there instead of in the checkout.
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
   let stderr = '';
   let metricsAddress: string | undefined;
   const ready = new Promise<void>((resolve, reject) => {

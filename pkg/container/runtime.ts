@@ -104,6 +104,8 @@ export class RuntimeDriver {
     }
     await mkdir(this.o.socketDir, { recursive: true, mode: 0o700 });
     const child = spawn(this.o.conmon, args, {
+      // conmon writes its `oom` marker into its working directory; berth reads it from the bundle.
+      cwd: a.bundle,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { ...process.env, _OCI_SYNCPIPE: '3' },
     });
