@@ -223,8 +223,11 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     });
   }
 
+  /** StopContainer: idempotent; a container that is gone already is not an error (as CRI asks). */
   async stop(id: string, timeoutSec: number): Promise<void> {
-    const r = this.record(id);
+    const full = this.resolve(id);
+    const r = full ? this.records.get(full) : undefined;
+    if (!r) return;
     await this.locks.run(r.info.id, () => this.stopLocked(r, timeoutSec));
   }
 
