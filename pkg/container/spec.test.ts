@@ -5,6 +5,7 @@ import { DEFAULT_CAPS, capsFromMask, parseProcStatusCaps, resolveCaps, CAP_NAMES
 import { DEFAULT_PROFILE_PATH, compileProfile, type SeccompProfileFile } from './seccomp.js';
 import { buildSpec, clampOomScoreAdj, mergeEnv, processArgs, DEFAULT_MASKED_PATHS, type SpecInput } from './spec.js';
 import { resolveUser } from './user.js';
+import { InvalidArgumentError } from '../errors/errors.js';
 import type { ContainerConfigInput } from './types.js';
 
 const ALL_BUT_SYS_RESOURCE = capsFromMask('000001fffeffffff');
@@ -81,6 +82,12 @@ describe('container spec: user', () => {
     const u = resolveUser({ runAsUsername: 'berthuser', runAsGroup: 29, imageUser: '', supplementalGroups: [] }, passwd, group);
     assert.equal(u.uid, 1000);
     assert.equal(u.gid, 29);
+  });
+  it('run_as_group without run_as_user or run_as_username is refused, as the CRI asks', () => {
+    assert.throws(
+      () => resolveUser({ runAsGroup: 0, imageUser: 'berthuser', supplementalGroups: [] }, passwd, group),
+      (err: Error) => err instanceof InvalidArgumentError && /run_as_group .*without run_as_user/.test(err.message),
+    );
   });
   it('unknown user name is a clear error', () => {
     assert.throws(() => resolveUser({ imageUser: 'nobody2', supplementalGroups: [] }, passwd, group), /user "nobody2" not found/);

@@ -46,6 +46,10 @@ const isNum = (s: string): boolean => /^\d+$/.test(s);
  * the user's name plus the CRI's list.
  */
 export function resolveUser(req: UserRequest, passwdText: string, groupText: string): ContainerUser & { home: string } {
+  // A group alone would pair with the image's user, which the pod author did not choose.
+  if (req.runAsGroup !== undefined && req.runAsUser === undefined && !req.runAsUsername) {
+    throw new InvalidArgumentError('run_as_group is set without run_as_user or run_as_username');
+  }
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
   let userPart: string;
