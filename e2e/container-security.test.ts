@@ -166,5 +166,8 @@ describe('containers: security context and process semantics', () => {
     await assert.rejects(env.d.client.runtime('ExecSync', { container_id: id, cmd: ['sleep', '30'], timeout: 1 }), (e: Error) => /timed out/.test(e.message));
     assert.ok(Date.now() - t0 < 5000);
     assert.equal((await sh(id, 'ps -o args | grep -c "^sleep 30"')).stdout.trim(), '0', 'the timed-out process was killed');
+    // ...and reaped: a zombie left under the container's init (which need not reap) still shows
+    // in pgrep, which is how critest checks it.
+    assert.equal((await sh(id, 'cat /proc/[0-9]*/stat 2>/dev/null | grep -c "(sleep) Z"')).stdout.trim(), '0', 'no zombie left behind');
   });
 });

@@ -2,7 +2,7 @@
 // user, env, cwd and capabilities (the process of its spec with another command).
 import { FailedPreconditionError } from '../errors/errors.js';
 import type { OciProcess } from './oci.js';
-import { killFromPidFile, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { killExec, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
 import type { ContainerRecord } from './store.js';
 import type { ExecOptions, ExecProcess, ExecSyncResult } from './types.js';
 
@@ -71,7 +71,7 @@ export abstract class ExecMixin {
     return {
       exited,
       kill: () => {
-        void killFromPidFile(pidFile).finally(() => child.kill('SIGKILL'));
+        killExec(pidFile, child);
       },
     };
   }

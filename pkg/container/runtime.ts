@@ -192,7 +192,7 @@ export class RuntimeDriver {
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
           timedOut = true;
-          void killFromPidFile(pidFile).finally(() => child.kill('SIGKILL'));
+          killExec(pidFile, child);
         }, timeoutMs);
       }
       const code = await new Promise<number>((resolve, reject) => {
@@ -231,6 +231,19 @@ export class RuntimeDriver {
       await fh.close();
     }
   }
+}
+
+/**
+ * Ends an exec: SIGKILL to the exec'd process, then the runtime is left to reap it and exit by
+ * itself. Killing the runtime at once would orphan the process to the container's init, which
+ * may never reap it (a zombie that pgrep still finds). The runtime is killed only if it lingers.
+ */
+export function killExec(pidFile: string, runtime: ChildProcess, graceMs = 2000): void {
+  void killFromPidFile(pidFile).finally(() => {
+    if (runtime.exitCode !== null || runtime.signalCode !== null) return;
+    const t = setTimeout(() => runtime.kill('SIGKILL'), graceMs);
+    runtime.once('exit', () => clearTimeout(t));
+  });
 }
 
 export async function killFromPidFile(pidFile: string): Promise<void> {
