@@ -38,6 +38,18 @@ describe('foundation: the daemon serves CRI v1', () => {
     assert.deepEqual(quiet.info, {});
   });
 
+  it('lists runtime handlers with their features, the default one also under the empty name', async () => {
+    const s = await d.client.runtime('Status', {});
+    const names = s.runtime_handlers.map((h) => h.name);
+    assert.deepEqual(names.sort(), ['', 'crun', 'runc']);
+    const byName = new Map(s.runtime_handlers.map((h) => [h.name, h.features]));
+    // Debian's runc 1.1.5 lists `rro` in `runc features`; crun 1.8 has no features command.
+    assert.equal(byName.get('runc')?.recursive_read_only_mounts, true);
+    assert.equal(byName.get('')?.recursive_read_only_mounts, true);
+    assert.equal(typeof byName.get('crun')?.recursive_read_only_mounts, 'boolean');
+    assert.equal(s.features?.supplemental_groups_policy, true);
+  });
+
   it('answers RuntimeConfig with the cgroup driver', async () => {
     const rc = await d.client.runtime('RuntimeConfig', {});
     assert.equal(rc.linux?.cgroup_driver, 'CGROUPFS');

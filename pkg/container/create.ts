@@ -58,7 +58,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     const img = view.config;
     const user = resolveUser({
       runAsUser: sec.runAsUser, runAsGroup: sec.runAsGroup, runAsUsername: sec.runAsUsername,
-      imageUser: img.User ?? '', supplementalGroups: sec.supplementalGroups,
+      imageUser: img.User ?? '', supplementalGroups: sec.supplementalGroups, supplementalGroupsPolicy: sec.supplementalGroupsPolicy,
     }, passwd, group);
     const resolved: ContainerConfigInput = { ...cfg, mounts };
     const spec = buildSpec({

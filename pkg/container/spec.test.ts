@@ -18,7 +18,7 @@ function config(over: Partial<ContainerConfigInput> = {}): ContainerConfigInput 
     security: {
       capabilities: { add: [], drop: [], addAmbient: [] }, privileged: false,
       namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' }, readonlyRootfs: false,
-      supplementalGroups: [], noNewPrivs: false, maskedPaths: [], readonlyPaths: [],
+      supplementalGroups: [], supplementalGroupsPolicy: 'Merge', noNewPrivs: false, maskedPaths: [], readonlyPaths: [],
     },
     ...over,
   };
@@ -68,6 +68,12 @@ describe('container spec: user', () => {
   it('run_as_user wins, gid from passwd, groups from /etc/group plus CRI', () => {
     const u = resolveUser({ runAsUser: 1000, imageUser: 'root', supplementalGroups: [55] }, passwd, group);
     assert.deepEqual(u, { uid: 1000, gid: 1000, additionalGids: [1000, 10, 55], home: '/home/berthuser' });
+  });
+  it('Strict supplemental groups policy leaves out the image\'s /etc/group memberships', () => {
+    const strict = resolveUser({ runAsUser: 1000, imageUser: '', supplementalGroups: [55], supplementalGroupsPolicy: 'Strict' }, passwd, group);
+    assert.deepEqual(strict.additionalGids, [1000, 55]);
+    const merge = resolveUser({ runAsUser: 1000, imageUser: '', supplementalGroups: [55], supplementalGroupsPolicy: 'Merge' }, passwd, group);
+    assert.deepEqual(merge.additionalGids, [1000, 10, 55]);
   });
   it('numeric uid unknown to passwd is fine, gid 0', () => {
     assert.deepEqual(resolveUser({ runAsUser: 4242, imageUser: '', supplementalGroups: [] }, passwd, group).gid, 0);

@@ -51,6 +51,8 @@ export interface SecurityInput {
   runAsUsername?: string;
   readonlyRootfs: boolean;
   supplementalGroups: number[];
+  /** Merge adds the image's /etc/group memberships of the user; Strict uses only the CRI's list. */
+  supplementalGroupsPolicy: 'Merge' | 'Strict';
   noNewPrivs: boolean;
   /** Empty = the runtime's defaults (CRI sends none when kubelet wants the default). */
   maskedPaths: string[];

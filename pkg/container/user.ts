@@ -36,6 +36,8 @@ export interface UserRequest {
   /** The image config's User. */
   imageUser: string;
   supplementalGroups: number[];
+  /** Strict: the image's /etc/group memberships are not added. Default Merge. */
+  supplementalGroupsPolicy?: 'Merge' | 'Strict';
 }
 
 const isNum = (s: string): boolean => /^\d+$/.test(s);
@@ -84,7 +86,9 @@ export function resolveUser(req: UserRequest, passwdText: string, groupText: str
     }
   }
   const extra: number[] = [];
-  if (name) for (const g of groups) if (g.members.includes(name) && g.gid !== gid) extra.push(g.gid);
+  if (name && req.supplementalGroupsPolicy !== 'Strict') {
+    for (const g of groups) if (g.members.includes(name) && g.gid !== gid) extra.push(g.gid);
+  }
   for (const g of req.supplementalGroups) extra.push(g);
   const additionalGids = [...new Set([gid, ...extra])];
   return { uid, gid, additionalGids, home };

@@ -71,6 +71,7 @@ function security(sc: LinuxContainerSecurityContext__Output | null | undefined):
     runAsUsername: sc?.run_as_username || undefined,
     readonlyRootfs: sc?.readonly_rootfs ?? false,
     supplementalGroups: (sc?.supplemental_groups ?? []).map(Number),
+    supplementalGroupsPolicy: sc?.supplemental_groups_policy === 'Strict' ? 'Strict' : 'Merge',
     noNewPrivs: sc?.no_new_privs ?? false,
     maskedPaths: sc?.masked_paths ?? [],
     readonlyPaths: sc?.readonly_paths ?? [],

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
 
@@ -24,6 +26,27 @@ async function runtimeReady(ctx: DaemonContext): Promise<Condition> {
     : { type: 'RuntimeReady', status: true, reason: '', message: '' };
 }
 
+export interface HandlerFeatures {
+  recursive_read_only_mounts: boolean;
+  user_namespaces: boolean;
+}
+
+/**
+ * What an OCI runtime can do, from `<runtime> features` (runc ≥ 1.1): recursive read-only mounts
+ * when its mount options list `rro`. A runtime without that command (crun 1.8) is assumed to
+ * lack them. User namespaces are not offered by berth yet.
+ */
+export async function probeHandler(runtimePath: string): Promise<HandlerFeatures> {
+  const none = { recursive_read_only_mounts: false, user_namespaces: false };
+  try {
+    const { stdout } = await promisify(execFile)(runtimePath, ['features'], { timeout: 5000 });
+    const f = JSON.parse(stdout) as { mountOptions?: string[] };
+    return { ...none, recursive_read_only_mounts: (f.mountOptions ?? []).includes('rro') };
+  } catch {
+    return none;
+  }
+}
+
 const NO_NETWORK: Condition = {
   type: 'NetworkReady',
   status: false,
@@ -36,6 +59,15 @@ export const runtimeInfoModule: CriModule = {
   name: 'runtime-info',
   async start(ctx) {
     if (!ctx.conditions.has('RuntimeReady')) ctx.conditions.set('RuntimeReady', () => runtimeReady(ctx));
+    const { handlers, default_handler } = ctx.config.runtime;
+    const probed = await Promise.all(
+      Object.entries(handlers).map(async ([name, h]) => ({ name, features: await probeHandler(h.path) })),
+    );
+    // The default handler is listed once more under the empty name, which is how a pod with no
+    // RuntimeClass (and critest without --runtime-handler) asks for it.
+    const dflt = probed.find((h) => h.name === default_handler);
+    const runtimeHandlers = dflt ? [{ name: '', features: dflt.features }, ...probed] : probed;
+    ctx.log.debug({ runtimeHandlers }, 'runtime handler features');
     return {
       handlers: {
         Version: async () => ({
@@ -49,7 +81,12 @@ export const runtimeInfoModule: CriModule = {
           if (!have.some((c) => c.type === 'NetworkReady')) have.push(NO_NETWORK);
           const info: Record<string, string> = {};
           if (req.verbose) info.config = JSON.stringify(ctx.config);
-          return { status: { conditions: have }, info };
+          return {
+            status: { conditions: have },
+            info,
+            runtime_handlers: runtimeHandlers,
+            features: { supplemental_groups_policy: true },
+          };
         },
         RuntimeConfig: async () => ({
           linux: { cgroup_driver: ctx.config.cgroup_driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' },
