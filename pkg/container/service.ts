@@ -12,7 +12,7 @@ import type { Logger } from '../log/log.js';
 import type { SandboxService } from '../sandbox/types.js';
 import type { Store } from '../store/store.js';
 import { ExitWatcher } from './exits.js';
-import { KeyedMutex } from './lock.js';
+import { KeyedMutex } from '../sync/keyed-mutex.js';
 import type { OciProcess, OciSpec } from './oci.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
 import { RuntimeDriver, type RuntimeHandler } from './runtime.js';

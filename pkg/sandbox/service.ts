@@ -14,7 +14,7 @@ import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount } from '../sys/mount.js';
 import { renderHosts, renderResolvConf } from './files.js';
-import { KeyedMutex } from './lock.js';
+import { KeyedMutex } from '../sync/keyed-mutex.js';
 import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
 import { preparePauseRootfs, removePauseBundle, startPause, stopPause } from './pause.js';
 import { parseQuantity, validateRequest, type SandboxRequest } from './request.js';

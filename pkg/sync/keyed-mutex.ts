@@ -1,4 +1,4 @@
-/** Serialises work per key (container id); different keys run in parallel. */
+/** Serialises work per key (a sandbox or container id); different keys run in parallel. */
 export class KeyedMutex {
   private tails = new Map<string, Promise<void>>();
 
