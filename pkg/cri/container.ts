@@ -116,7 +116,8 @@ function toContainer(i: ContainerInfo): Container {
   };
 }
 
-function toStatus(i: ContainerInfo): ContainerStatus {
+/** The CRI status of a container (without the verbose info); GetContainerEvents sends it too. */
+export function toStatus(i: ContainerInfo): ContainerStatus {
   return {
     id: i.id, metadata: { name: i.name, attempt: i.attempt }, state: i.state,
     created_at: i.createdAt.toString(), started_at: i.startedAt.toString(), finished_at: i.finishedAt.toString(),

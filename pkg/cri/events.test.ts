@@ -21,10 +21,21 @@ const sandbox = { id: SB, name: 'p', namespace: 'ns', uid: 'u', attempt: 0, stat
   additionalIps: [], labels: {}, annotations: {}, sysctls: {}, portMappings: [], linux: { privileged: false, supplementalGroups: [], readonlyRootfs: false },
   ip: '10.0.0.2' } as SandboxInfo;
 
+const CONFIG: ContainerInfo['config'] = {
+  name: 'c', attempt: 0, image: 'busybox', command: [], args: [], workingDir: '', envs: [], devices: [],
+  mounts: [{ containerPath: '/data', hostPath: '/srv/data', readonly: true, selinuxRelabel: false, propagation: 'PRIVATE', recursiveReadOnly: false }],
+  labels: {}, annotations: {}, logPath: '', stdin: false, stdinOnce: false, tty: false,
+  security: {
+    capabilities: { add: [], drop: [], addAmbient: [] }, privileged: false,
+    namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', targetId: '' }, readonlyRootfs: false,
+    supplementalGroups: [], supplementalGroupsPolicy: 'Merge', noNewPrivs: false, maskedPaths: [], readonlyPaths: [],
+  },
+};
+
 function ctr(id: string, patch: Partial<ContainerInfo>): ContainerInfo {
   return { id, sandboxId: SB, name: `c-${id}`, attempt: 0, state: 'CONTAINER_CREATED', createdAt: 5n, startedAt: 0n, finishedAt: 0n,
     exitCode: 0, reason: '', message: '', image: 'busybox', imageId: 'sha256:1', imageRef: 'sha256:1', runtimeHandler: 'runc', logPath: '',
-    pid: 0, labels: {}, annotations: {}, user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '', config: {} as ContainerInfo['config'], ...patch };
+    pid: 0, labels: {}, annotations: {}, user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '', config: CONFIG, ...patch };
 }
 
 function fakeCtx() {

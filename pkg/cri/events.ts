@@ -4,13 +4,14 @@
 // emitters (the container module learns of exits from conmon's exit files as they appear) and
 // fan out through a Broadcaster: a slow stream is dropped, never waited for.
 import * as grpc from '@grpc/grpc-js';
-import type { ContainerEvent, ContainerInfo } from '../container/types.js';
+import type { ContainerEvent } from '../container/types.js';
 import type { SandboxEvent } from '../sandbox/types.js';
 import { Broadcaster } from '../events/broadcaster.js';
 import type { ContainerEventResponse } from './gen/runtime/v1/ContainerEventResponse.js';
 import type { ContainerStatus } from './gen/runtime/v1/ContainerStatus.js';
 import type { GetEventsRequest__Output } from './gen/runtime/v1/GetEventsRequest.js';
 import type { DaemonContext } from './module.js';
+import { toStatus } from './container.js';
 import { toStatus as toSandboxStatus } from './sandbox.js';
 
 type EventType = ContainerEvent['type'];
@@ -27,36 +28,6 @@ export interface EventStream {
   handler: (call: grpc.ServerWritableStream<GetEventsRequest__Output, ContainerEventResponse>) => void;
   broadcaster: Broadcaster<ContainerEventResponse>;
   close(): void;
-}
-
-const PROPAGATION = {
-  PRIVATE: 'PROPAGATION_PRIVATE', HOST_TO_CONTAINER: 'PROPAGATION_HOST_TO_CONTAINER', BIDIRECTIONAL: 'PROPAGATION_BIDIRECTIONAL',
-} as const;
-
-/** The CRI status of a container, as ContainerStatus reports it (without the verbose info). */
-export function containerStatusOf(c: ContainerInfo): ContainerStatus {
-  const r = c.config.resources;
-  return {
-    id: c.id, metadata: { name: c.name, attempt: c.attempt }, state: c.state,
-    created_at: c.createdAt.toString(), started_at: c.startedAt.toString(), finished_at: c.finishedAt.toString(),
-    exit_code: c.exitCode, image: { image: c.image }, image_ref: c.imageRef, image_id: c.imageId,
-    reason: c.reason, message: c.message, labels: c.labels, annotations: c.annotations, log_path: c.logPath,
-    mounts: (c.config.mounts ?? []).map((m) => ({
-      container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, selinux_relabel: m.selinuxRelabel,
-      propagation: PROPAGATION[m.propagation], recursive_read_only: m.recursiveReadOnly,
-    })),
-    resources: r
-      ? {
-        linux: {
-          cpu_period: r.cpuPeriod ?? 0, cpu_quota: r.cpuQuota ?? 0, cpu_shares: r.cpuShares ?? 0,
-          memory_limit_in_bytes: r.memoryLimitInBytes ?? 0, memory_swap_limit_in_bytes: r.memorySwapLimitInBytes ?? 0,
-          oom_score_adj: r.oomScoreAdj ?? 0, cpuset_cpus: r.cpusetCpus ?? '', cpuset_mems: r.cpusetMems ?? '',
-          hugepage_limits: r.hugepageLimits.map((h) => ({ page_size: h.pageSize, limit: h.limit })), unified: r.unified,
-        },
-      }
-      : null,
-    user: { linux: { uid: c.user.uid, gid: c.user.gid, supplemental_groups: c.user.additionalGids } },
-  };
 }
 
 function waitDrain(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
@@ -94,7 +65,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
     const ctrs = (ctx.services.containers?.list({ sandboxId }) ?? []).filter((c) => c.sandboxId === sandboxId);
     return {
       container_id: containerId, container_event_type: type, created_at: createdAt.toString(),
-      pod_sandbox_status: podStatus, containers_statuses: ctrs.map(containerStatusOf),
+      pod_sandbox_status: podStatus, containers_statuses: ctrs.map(toStatus),
     };
   };
 
@@ -104,7 +75,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
       if (e.type === 'CONTAINER_STARTED_EVENT') hooks.onStarted?.(e.containerId);
       if (e.type === 'CONTAINER_STOPPED_EVENT') {
         const c = ctx.services.containers?.list({ sandboxId: e.sandboxId }).find((x) => x.id === e.containerId);
-        if (c) hooks.onStopped?.(containerStatusOf(c));
+        if (c) hooks.onStopped?.(toStatus(c));
       }
       const ev = build(e.containerId, e.sandboxId, e.type, e.createdAt);
       if (ev) bc.publish(ev);
