@@ -73,7 +73,9 @@ export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
   let metricsServer: HttpServer | undefined;
   try {
     for (const mod of MODULES) {
+      const m0 = process.hrtime.bigint();
       const inst = await mod.start(ctx);
+      log.debug({ module: mod.name, ms: Number(process.hrtime.bigint() - m0) / 1e6 }, 'module started');
       started.push(inst);
       Object.assign(handlers, inst.handlers);
     }
