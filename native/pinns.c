@@ -6,7 +6,13 @@
 // The mount namespace is not unshared, so the bind mounts land in the caller's (the host's)
 // mount namespace. Nothing lingers: the namespaces stay alive through their pins alone.
 //
-// usage: pinns -d DIR -f ID [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]...
+// With -U (and -m/-g mappings "CONTAINER:HOST:LENGTH") it first creates a user namespace, so that
+// the other namespaces are owned by it: a child process unshares CLONE_NEWUSER, this process (in
+// the parent user namespace, with CAP_SETUID/CAP_SETGID) writes the child's uid_map and gid_map,
+// then the child becomes root of its namespace, unshares the rest and sets hostname, loopback and
+// sysctls there; this process pins /proc/<child>/ns/* and lets the child exit.
+//
+// usage: pinns -d DIR -f ID [-U -m UIDMAP -g GIDMAP] [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]...
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +25,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SYSCTLS 128
@@ -35,7 +42,9 @@ static struct ns_kind kinds[] = {
   {"net", CLONE_NEWNET, 0, 0, ""},
   {"ipc", CLONE_NEWIPC, 0, 0, ""},
   {"uts", CLONE_NEWUTS, 0, 0, ""},
+  {"user", CLONE_NEWUSER, 0, 0, ""},
 };
+#define USER_KIND 3
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
 static void undo(void) {
@@ -45,14 +54,17 @@ static void undo(void) {
   }
 }
 
+static int in_child;  // the userns child must not undo the parent's pins
+
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "pinns: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
+  if (in_child) _exit(1);
   undo();
   exit(1);
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: pinns -d DIR -f ID [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]...\n");
+  fprintf(stderr, "usage: pinns -d DIR -f ID [-U -m UIDMAP -g GIDMAP] [-n] [-i] [-u] [-h HOSTNAME] [-s KEY=VALUE]...\n");
   exit(2);
 }
 
@@ -105,17 +117,102 @@ static void loopback_up(void) {
   close(fd);
 }
 
+
+// Hostname, loopback and sysctls act on the calling task's namespaces.
+static void setup(const char *hostname, const char **sysctls, int nsysctls) {
+  if (hostname && sethostname(hostname, strlen(hostname))) die("sethostname", hostname);
+  if (kinds[0].wanted) loopback_up();
+  for (int i = 0; i < nsysctls; i++) apply_sysctl(sysctls[i]);
+}
+
+static void pin_from(const char *proc) {
+  for (size_t i = 0; i < NKINDS; i++) {
+    if (!kinds[i].wanted) continue;
+    char src[64];
+    snprintf(src, sizeof src, "/proc/%s/ns/%s", proc, kinds[i].name);
+    if (mount(src, kinds[i].path, NULL, MS_BIND, NULL)) die("pin", kinds[i].path);
+    kinds[i].pinned = 1;
+  }
+}
+
+// "C:H:L" → "C H L\n" for /proc/<pid>/{uid,gid}_map (one mapping: the kernel takes the whole map
+// in one write).
+static void write_map(pid_t pid, const char *file, const char *spec) {
+  unsigned long c, h, l;
+  char end;
+  if (sscanf(spec, "%lu:%lu:%lu%c", &c, &h, &l, &end) != 3 || !l) {
+    errno = EINVAL;
+    die("bad mapping", spec);
+  }
+  char path[64], line[96];
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+  int n = snprintf(line, sizeof line, "%lu %lu %lu\n", c, h, l);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die("open", path);
+  if (write(fd, line, n) != n) die("write", path);
+  close(fd);
+}
+
+static int in_userns(int flags, const char *hostname, const char **sysctls, int nsysctls, const char *uidmap, const char *gidmap) {
+  int up[2], down[2];  // up: child → parent, down: parent → child
+  if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) die("pipe", NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork", NULL);
+  char b = 0;
+  if (pid == 0) {
+    in_child = 1;
+    close(up[0]);
+    close(down[1]);
+    if (unshare(CLONE_NEWUSER)) die("unshare user namespace", NULL);
+    if (write(up[1], &b, 1) != 1) die("signal parent", NULL);
+    if (read(down[0], &b, 1) != 1) _exit(1);  // parent failed to write the maps
+    // Root of the new namespace (the mapped root), with all capabilities in it.
+    if (setresgid(0, 0, 0) || setresuid(0, 0, 0)) die("become root of the user namespace", NULL);
+    if (flags && unshare(flags)) die("unshare", NULL);
+    setup(hostname, sysctls, nsysctls);
+    if (write(up[1], &b, 1) != 1) die("signal parent", NULL);
+    read(down[0], &b, 1);  // EOF once the parent has pinned everything
+    _exit(0);
+  }
+  close(up[1]);
+  close(down[0]);
+  int ok = read(up[0], &b, 1) == 1;
+  if (ok) {
+    write_map(pid, "uid_map", uidmap);
+    write_map(pid, "gid_map", gidmap);
+    ok = write(down[1], &b, 1) == 1 && read(up[0], &b, 1) == 1;
+  }
+  if (ok) {
+    char proc[24];
+    snprintf(proc, sizeof proc, "%d", (int)pid);
+    pin_from(proc);
+  }
+  close(down[1]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!ok || !WIFEXITED(status) || WEXITSTATUS(status)) {
+    fprintf(stderr, "pinns: user namespace child failed\n");
+    undo();
+    return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  const char *dir = NULL, *id = NULL, *hostname = NULL;
+  const char *dir = NULL, *id = NULL, *hostname = NULL, *uidmap = NULL, *gidmap = NULL;
   const char *sysctls[MAX_SYSCTLS];
   int nsysctls = 0, opt;
-  while ((opt = getopt(argc, argv, "d:f:niuh:s:")) != -1) {
+  while ((opt = getopt(argc, argv, "d:f:niuUm:g:h:s:")) != -1) {
     switch (opt) {
       case 'd': dir = optarg; break;
       case 'f': id = optarg; break;
       case 'n': kinds[0].wanted = 1; break;
       case 'i': kinds[1].wanted = 1; break;
       case 'u': kinds[2].wanted = 1; break;
+      case 'U': kinds[USER_KIND].wanted = 1; break;
+      case 'm': uidmap = optarg; break;
+      case 'g': gidmap = optarg; break;
       case 'h': hostname = optarg; break;
       case 's':
         if (nsysctls == MAX_SYSCTLS) usage();
@@ -127,8 +224,9 @@ int main(int argc, char **argv) {
   if (!dir || !id || optind != argc || strchr(id, '/') || !*id) usage();
   int flags = 0;
   for (size_t i = 0; i < NKINDS; i++)
-    if (kinds[i].wanted) flags |= kinds[i].flag;
-  if (!flags) usage();
+    if (kinds[i].wanted && i != USER_KIND) flags |= kinds[i].flag;
+  if (!flags && !kinds[USER_KIND].wanted) usage();
+  if (kinds[USER_KIND].wanted != (uidmap && gidmap) || (!kinds[USER_KIND].wanted && (uidmap || gidmap))) usage();
   if (hostname && !kinds[2].wanted) {
     errno = EINVAL;
     die("a hostname needs a new UTS namespace (-u)", NULL);
@@ -153,17 +251,9 @@ int main(int argc, char **argv) {
     close(fd);
   }
 
+  if (kinds[USER_KIND].wanted) return in_userns(flags, hostname, sysctls, nsysctls, uidmap, gidmap);
   if (unshare(flags)) die("unshare", NULL);
-  if (hostname && sethostname(hostname, strlen(hostname))) die("sethostname", hostname);
-  if (kinds[0].wanted) loopback_up();
-  for (int i = 0; i < nsysctls; i++) apply_sysctl(sysctls[i]);
-
-  for (size_t i = 0; i < NKINDS; i++) {
-    if (!kinds[i].wanted) continue;
-    char src[64];
-    snprintf(src, sizeof src, "/proc/self/ns/%s", kinds[i].name);
-    if (mount(src, kinds[i].path, NULL, MS_BIND, NULL)) die("pin", kinds[i].path);
-    kinds[i].pinned = 1;
-  }
+  setup(hostname, sysctls, nsysctls);
+  pin_from("self");
   return 0;
 }

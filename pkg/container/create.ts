@@ -1,14 +1,15 @@
 // CreateContainer: rootfs (overlay of the image's snapshots and a writable layer), the OCI spec
 // from the image config, the CRI config and the pod, then conmon → runtime create. A failure
 // undoes every step, so nothing is left behind.
-import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { SandboxInfo } from '../sandbox/types.js';
 import { deviceFromHost } from './host.js';
-import { mountRootfs, readImageFile, removeDirs, unmountRootfs } from './rootfs.js';
+import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
+import type { OciSpec } from './oci.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
@@ -70,6 +71,14 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
     const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
     await Promise.all(dirs.map((d) => mkdirInRootfs(rootfs, d)));
+    if (sb.usernsPath && sb.uidMappings?.[0] && sb.gidMappings?.[0]) {
+      // The runtime sets up the rootfs as the pod's mapped root: it must reach it through the
+      // bundle, own its writable layer and find the mount points it cannot create itself in
+      // directories of the image (owned by an id outside the namespace).
+      await ensureMountTargets(rootfs, spec.mounts);
+      await shiftLayerOwnership(layerDir, rootfs, sb.uidMappings[0], sb.gidMappings[0]);
+      await Promise.all([chmod(m.bundlesDir, 0o711), chmod(bundle, 0o711)]);
+    }
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
     mark('spec');
     const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
@@ -154,6 +163,22 @@ async function loadSeccomp(cfg: ContainerConfigInput): Promise<SeccompProfileFil
   if (!s || s.type === 'Unconfined' || cfg.security.privileged) return undefined;
   if (s.type === 'RuntimeDefault') return loadDefaultProfile();
   return loadLocalhostProfile(s.localhostRef ?? '');
+}
+
+/** Creates each missing mount point (a file for a file bind mount), staying inside the rootfs. */
+async function ensureMountTargets(rootfs: string, mounts: OciSpec['mounts']): Promise<void> {
+  for (const mnt of mounts) {
+    const target = path.join(rootfs, path.posix.normalize(`/${mnt.destination}`));
+    if (await lstat(target).then(() => true, () => false)) continue;
+    const isFile = mnt.type === 'bind' && (await stat(mnt.source ?? '').then((st) => !st.isDirectory(), () => false));
+    if (!isFile) {
+      await mkdirInRootfs(rootfs, mnt.destination);
+      continue;
+    }
+    await mkdirInRootfs(rootfs, path.posix.dirname(mnt.destination));
+    const parent = await realpath(path.dirname(target)).catch(() => '');
+    if (parent === rootfs || parent.startsWith(`${rootfs}/`)) await writeFile(path.join(parent, path.basename(target)), '', { flag: 'wx', mode: 0o644 }).catch(() => undefined);
+  }
 }
 
 /** mkdir -p of a container path inside the mounted rootfs, refusing paths that climb out of it. */

@@ -79,5 +79,13 @@ export interface OciSpec {
     seccomp?: OciSeccomp;
     rootfsPropagation?: string;
     sysctl?: Record<string, string>;
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
   };
+}
+
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commonParent, mountRootfs, unmountRootfs } from './rootfs.js';
+import { commonParent, hostIdOf, mountRootfs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 
 test('common parent of layer directories', () => {
   assert.equal(commonParent(['/a/s/1', '/a/s/22', '/a/s/3']), '/a/s');
@@ -38,5 +38,41 @@ test('overlay with more layers than fit one page of mount data', async () => {
     assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(rootfs));
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('host id of a container id under a mapping', () => {
+  const m = { containerId: 0, hostId: 1000, length: 100000 };
+  assert.equal(hostIdOf(0, m), 1000);
+  assert.equal(hostIdOf(99999, m), 100999);
+  assert.equal(hostIdOf(100000, m), undefined);
+  assert.equal(hostIdOf(5, { containerId: 10, hostId: 1, length: 5 }), undefined);
+});
+
+test('the writable layer is shifted to the mapped ids through the mounted overlay, image layers are not', async () => {
+  const dir = await mkdtemp('/tmp/berth-rootfs-shift-');
+  const lower = path.join(dir, 'lower');
+  const rootfs = path.join(dir, 'rootfs');
+  const layer = path.join(dir, 'layer');
+  try {
+    await mkdir(path.join(lower, 'etc'), { recursive: true });
+    await writeFile(path.join(lower, 'etc', 'passwd'), 'root:x:0:0::/:/bin/sh\n');
+    await mountRootfs(rootfs, [lower], layer);
+    // What berth creates before the runtime runs: a new dir, a file in an image dir (copy-up).
+    await mkdir(path.join(rootfs, 'work'));
+    await writeFile(path.join(rootfs, 'etc', 'hostname'), '');
+    const m = { containerId: 0, hostId: 1000, length: 100000 };
+    await shiftLayerOwnership(layer, rootfs, m, { containerId: 0, hostId: 2000, length: 100000 });
+    for (const p of ['', 'work', 'etc', 'etc/hostname']) {
+      const st = await lstat(path.join(rootfs, p));
+      assert.deepEqual([p, st.uid, st.gid], [p, 1000, 2000]);
+    }
+    const img = await lstat(path.join(rootfs, 'etc', 'passwd'));
+    assert.deepEqual([img.uid, img.gid], [0, 0]);
+    const up = await lstat(path.join(layer, 'upper', 'work'));
+    assert.equal(up.uid, 1000);
+  } finally {
+    await unmountRootfs(rootfs).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
   }
 });

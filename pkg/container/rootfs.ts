@@ -1,6 +1,7 @@
 // The container's root filesystem: overlay of the image's snapshots (top first) and a writable
 // layer of its own, mounted in the daemon's mount namespace at <bundle>/rootfs.
-import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import type { IdMapping } from '../sandbox/types.js';
 import path from 'node:path';
 import { mount, umount } from '../sys/mount.js';
 
@@ -63,4 +64,30 @@ export async function readImageFile(rootfs: string, file: string): Promise<strin
 
 export async function removeDirs(...dirs: string[]): Promise<void> {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+}
+
+/** The host id a container id maps to (undefined when the mapping does not cover it). */
+export function hostIdOf(id: number, m: IdMapping): number | undefined {
+  return id >= m.containerId && id < m.containerId + m.length ? m.hostId + (id - m.containerId) : undefined;
+}
+
+/**
+ * Without idmapped mounts (runc 1.1 has none), the root of a pod user namespace can only use its
+ * rootfs where the files belong to ids mapped into that namespace. As CRI-O does, the container's
+ * own writable layer (which also gives the rootfs its root directory) is shifted to the mapped
+ * ids: an entry owned by host id N (N in the mapping's range of container ids) → the host id
+ * container id N maps to. Image layers stay as they are (read-only to the pod). The walk reads
+ * the upper dir but chowns through the mounted rootfs, so overlayfs sees the change (it caches
+ * the upper inode's owner).
+ */
+export async function shiftLayerOwnership(layerDir: string, rootfs: string, uid: IdMapping, gid: IdMapping): Promise<void> {
+  const upper = path.join(layerDir, 'upper');
+  const walk = async (rel: string): Promise<void> => {
+    const st = await lstat(path.join(upper, rel));
+    const u = hostIdOf(st.uid, uid);
+    const g = hostIdOf(st.gid, gid);
+    if (u !== undefined || g !== undefined) await lchown(path.join(rootfs, rel), u ?? st.uid, g ?? st.gid);
+    if (st.isDirectory()) for (const e of await readdir(path.join(upper, rel))) await walk(path.join(rel, e));
+  };
+  await walk('');
 }

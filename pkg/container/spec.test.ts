@@ -217,3 +217,20 @@ describe('container spec: seccomp, apparmor, resources', () => {
     assert.throws(() => buildSpec(input(u)), /cgroup v2/);
   });
 });
+
+describe('container spec: pod user namespace', () => {
+  it('joins the pinned user namespace and repeats its mappings (runc 1.1 needs them)', () => {
+    const base = input(config());
+    const m = [{ containerId: 0, hostId: 1000, length: 100000 }];
+    const spec = buildSpec({ ...base, sandbox: { ...base.sandbox, usernsPath: '/run/ns/user', uidMappings: m, gidMappings: [{ containerId: 0, hostId: 2000, length: 5 }] } });
+    assert.deepEqual(spec.linux.namespaces.find((n) => n.type === 'user'), { type: 'user', path: '/run/ns/user' });
+    assert.deepEqual(spec.linux.uidMappings, [{ containerID: 0, hostID: 1000, size: 100000 }]);
+    assert.deepEqual(spec.linux.gidMappings, [{ containerID: 0, hostID: 2000, size: 5 }]);
+  });
+  it('no user namespace and no mappings for a pod in the host user namespace', () => {
+    const spec = buildSpec(input(config()));
+    assert.equal(spec.linux.namespaces.some((n) => n.type === 'user'), false);
+    assert.equal(spec.linux.uidMappings, undefined);
+    assert.equal(spec.linux.gidMappings, undefined);
+  });
+});

@@ -6,6 +6,7 @@ import { buildMounts, rootfsPropagation, type PodFiles } from './mounts.js';
 import type { OciDevice, OciDeviceRule, OciResources, OciSpec } from './oci.js';
 import { compileProfile, type SeccompProfileFile } from './seccomp.js';
 import type { ContainerConfigInput, ContainerUser, ResourcesInput } from './types.js';
+import type { IdMapping } from '../sandbox/types.js';
 
 export interface ImageConfigInput {
   entrypoint: string[];
@@ -21,6 +22,10 @@ export interface SandboxSpecInput extends PodFiles {
   netnsPath?: string;
   ipcnsPath?: string;
   utsnsPath?: string;
+  /** The pod's own user namespace; its mappings are repeated in the spec (runc wants them). */
+  usernsPath?: string;
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   cgroupParent: string;
 }
 
@@ -144,6 +149,7 @@ export function buildSpec(inp: SpecInput): OciSpec {
   if (sb.netnsPath) namespaces.push({ type: 'network', path: sb.netnsPath });
   if (sb.ipcnsPath) namespaces.push({ type: 'ipc', path: sb.ipcnsPath });
   if (sb.utsnsPath) namespaces.push({ type: 'uts', path: sb.utsnsPath });
+  if (sb.usernsPath) namespaces.push({ type: 'user', path: sb.usernsPath });
 
   const resources = buildResources(c.resources, host.cgroupV2);
   resources.devices = privileged
@@ -181,6 +187,11 @@ export function buildSpec(inp: SpecInput): OciSpec {
     },
   };
   if (devices.length) spec.linux.devices = devices;
+  if (sb.usernsPath) {
+    const oci = (m: IdMapping) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length });
+    spec.linux.uidMappings = (sb.uidMappings ?? []).map(oci);
+    spec.linux.gidMappings = (sb.gidMappings ?? []).map(oci);
+  }
   if (sec.capabilities.addAmbient.length && !privileged) {
     // Ambient capabilities survive execve for a non-root user; the kernel needs them inheritable
     // and permitted too, and only those in the container's set can be raised.

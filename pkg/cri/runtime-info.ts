@@ -33,17 +33,26 @@ export interface HandlerFeatures {
 
 /**
  * What an OCI runtime can do, from `<runtime> features` (runc ≥ 1.1): recursive read-only mounts
- * when its mount options list `rro`. A runtime without that command (crun 1.8) is assumed to
- * lack them. User namespaces are not offered by berth yet.
+ * when its mount options list `rro`, pod user namespaces when its namespaces list `user` (berth
+ * pins the namespace itself; the runtime only joins it with the mappings in the spec). A runtime
+ * without that command is assumed to lack both, except crun, which has joined user namespaces by
+ * path since its first releases (1.8.1 verified by e2e/userns.test.ts). The kernel must allow
+ * user namespaces at all.
  */
 export async function probeHandler(runtimePath: string): Promise<HandlerFeatures> {
   const none = { recursive_read_only_mounts: false, user_namespaces: false };
+  const exec = promisify(execFile);
+  const kernelUserns = await access('/proc/self/ns/user').then(() => true, () => false);
   try {
-    const { stdout } = await promisify(execFile)(runtimePath, ['features'], { timeout: 5000 });
-    const f = JSON.parse(stdout) as { mountOptions?: string[] };
-    return { ...none, recursive_read_only_mounts: (f.mountOptions ?? []).includes('rro') };
+    const { stdout } = await exec(runtimePath, ['features'], { timeout: 5000 });
+    const f = JSON.parse(stdout) as { mountOptions?: string[]; linux?: { namespaces?: string[] } };
+    return {
+      recursive_read_only_mounts: (f.mountOptions ?? []).includes('rro'),
+      user_namespaces: kernelUserns && (f.linux?.namespaces ?? []).includes('user'),
+    };
   } catch {
-    return none;
+    const version = await exec(runtimePath, ['--version'], { timeout: 5000 }).then((r) => r.stdout, () => '');
+    return { ...none, user_namespaces: kernelUserns && /^crun version /m.test(version) };
   }
 }
 
@@ -80,7 +89,8 @@ export const runtimeInfoModule: CriModule = {
           const have = await Promise.all([...ctx.conditions.values()].map((f) => f()));
           if (!have.some((c) => c.type === 'NetworkReady')) have.push(NO_NETWORK);
           const info: Record<string, string> = {};
-          if (req.verbose) info.config = JSON.stringify(ctx.config);
+          // stateDir (containerd's name) is where critest probes for idmapped mount support.
+          if (req.verbose) info.config = JSON.stringify({ ...ctx.config, stateDir: ctx.config.state });
           return {
             status: { conditions: have },
             info,

@@ -7,7 +7,9 @@ import { InvalidArgumentError } from '../errors/errors.js';
 import { recoverSandboxes } from '../sandbox/recover.js';
 import type { SandboxRequest } from '../sandbox/request.js';
 import { SandboxManager } from '../sandbox/service.js';
-import type { NamespaceMode, PortMapping, SandboxInfo } from '../sandbox/types.js';
+import type { IdMapping, PortMapping, SandboxInfo } from '../sandbox/types.js';
+import type { IDMapping__Output } from './gen/runtime/v1/IDMapping.js';
+import type { NamespaceOption } from './gen/runtime/v1/NamespaceOption.js';
 import type { PodSandboxConfig__Output } from './gen/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxFilter__Output } from './gen/runtime/v1/PodSandboxFilter.js';
 import type { PodSandbox } from './gen/runtime/v1/PodSandbox.js';
@@ -15,6 +17,8 @@ import type { PodSandboxStatus } from './gen/runtime/v1/PodSandboxStatus.js';
 import type { CriModule } from './module.js';
 
 const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null ? undefined : Number(v));
+
+const idMapping = (m: IDMapping__Output): IdMapping => ({ containerId: m.container_id, hostId: m.host_id, length: m.length });
 
 export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: string): SandboxRequest {
   const md = cfg?.metadata;
@@ -38,7 +42,10 @@ export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: 
     sysctls: cfg?.linux?.sysctls ?? {},
     // No namespace options at all: pod network and IPC, a PID namespace per container.
     namespaces: nso
-      ? { network: nso.network, ipc: nso.ipc, pid: nso.pid, usernsMode: nso.userns_options?.mode }
+      ? {
+          network: nso.network, ipc: nso.ipc, pid: nso.pid, usernsMode: nso.userns_options?.mode,
+          uids: nso.userns_options?.uids.map(idMapping), gids: nso.userns_options?.gids.map(idMapping),
+        }
       : { network: 'POD', ipc: 'POD', pid: 'CONTAINER' },
     linux: {
       privileged: sc?.privileged ?? false,
@@ -54,8 +61,15 @@ export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: 
   };
 }
 
-function namespaceOptions(i: SandboxInfo): { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode } {
-  return { network: i.netnsPath ? 'POD' : 'NODE', ipc: i.ipcnsPath ? 'POD' : 'NODE', pid: i.pidMode };
+const criMapping = (m: IdMapping) => ({ container_id: m.containerId, host_id: m.hostId, length: m.length });
+
+function namespaceOptions(i: SandboxInfo): NamespaceOption {
+  return {
+    network: i.netnsPath ? 'POD' : 'NODE', ipc: i.ipcnsPath ? 'POD' : 'NODE', pid: i.pidMode,
+    userns_options: i.usernsPath
+      ? { mode: 'POD', uids: (i.uidMappings ?? []).map(criMapping), gids: (i.gidMappings ?? []).map(criMapping) }
+      : { mode: 'NODE' },
+  };
 }
 
 function metadata(i: SandboxInfo) {

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidArgumentError } from '../errors/errors.js';
+import type { IdMapping } from './types.js';
 import { umount } from '../sys/mount.js';
 import { PROJECT_ROOT } from '../version/version.js';
 
@@ -12,8 +13,10 @@ const run = promisify(execFile);
 export const PINNS_PATH = path.join(PROJECT_ROOT, 'native/build/pinns');
 export const PAUSE_PATH = path.join(PROJECT_ROOT, 'native/build/pause');
 
-export type NsKind = 'net' | 'ipc' | 'uts';
-export const NS_KINDS: NsKind[] = ['net', 'ipc', 'uts'];
+export type NsKind = 'net' | 'ipc' | 'uts' | 'user';
+export const NS_KINDS: NsKind[] = ['net', 'ipc', 'uts', 'user'];
+
+export type { IdMapping };
 
 export function pinPath(nsDir: string, kind: NsKind, id: string): string {
   return path.join(nsDir, kind, id);
@@ -25,11 +28,20 @@ export interface PinRequest {
   kinds: NsKind[];
   hostname?: string;
   sysctls: Record<string, string>;
+  /** With 'user' in kinds: the single uid and gid mapping of the new user namespace. */
+  uidMapping?: IdMapping;
+  gidMapping?: IdMapping;
 }
+
+const mapArg = (m: IdMapping): string => `${m.containerId}:${m.hostId}:${m.length}`;
 
 /** Creates and pins the namespaces; on failure pinns has already removed what it made. */
 export async function pinNamespaces(req: PinRequest): Promise<Partial<Record<NsKind, string>>> {
   const args = ['-d', req.nsDir, '-f', req.id];
+  if (req.kinds.includes('user')) {
+    if (!req.uidMapping || !req.gidMapping) throw new Error(`pin namespaces of sandbox ${req.id}: a user namespace needs uid and gid mappings`);
+    args.push('-U', '-m', mapArg(req.uidMapping), '-g', mapArg(req.gidMapping));
+  }
   if (req.kinds.includes('net')) args.push('-n');
   if (req.kinds.includes('ipc')) args.push('-i');
   if (req.kinds.includes('uts')) args.push('-u');

@@ -6,6 +6,7 @@ import { copyFile, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promise
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PAUSE_PATH } from './namespaces.js';
+import type { IdMapping } from './types.js';
 
 const run = promisify(execFile);
 
@@ -19,11 +20,16 @@ export interface PauseOptions {
   netns?: string;
   ipcns?: string;
   utsns?: string;
+  /** The pod's user namespace: pause joins it (so its new PID namespace belongs to it). */
+  userns?: { path: string; uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 }
+
+const ociMap = (m: IdMapping) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length });
 
 /** The shared read-only rootfs (one per daemon): just /pause. */
 export async function preparePauseRootfs(dir: string): Promise<void> {
   await mkdir(path.join(dir, 'proc'), { recursive: true });
+  await mkdir(path.join(dir, 'dev'), { recursive: true });
   await copyFile(PAUSE_PATH, path.join(dir, 'pause'));
   await chmod(path.join(dir, 'pause'), 0o755);
 }
@@ -37,11 +43,13 @@ function spec(o: PauseOptions): unknown {
   if (o.netns) namespaces.push({ type: 'network', path: o.netns });
   if (o.ipcns) namespaces.push({ type: 'ipc', path: o.ipcns });
   if (o.utsns) namespaces.push({ type: 'uts', path: o.utsns });
+  if (o.userns) namespaces.push({ type: 'user', path: o.userns.path });
   return {
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: 65535, gid: 65535 },
+      // In a pod user namespace 65535 may be unmapped; its root has no capabilities here anyway.
+      user: o.userns ? { uid: 0, gid: 0 } : { uid: 65535, gid: 65535 },
       args: ['/pause'],
       env: ['PATH=/'],
       cwd: '/',
@@ -50,10 +58,16 @@ function spec(o: PauseOptions): unknown {
     },
     root: { path: o.rootfs, readonly: true },
     // runc needs /proc in the container to close inherited fds before exec.
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] }],
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      // In a user namespace the runtime cannot create its device nodes in the shared host-owned
+      // rootfs: give it a /dev of its own.
+      ...(o.userns ? [{ destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=64k'] }] : []),
+    ],
     linux: {
       namespaces,
       cgroupsPath: o.cgroupsPath,
+      ...(o.userns ? { uidMappings: o.userns.uidMappings.map(ociMap), gidMappings: o.userns.gidMappings.map(ociMap) } : {}),
       maskedPaths: [],
       readonlyPaths: [],
     },

@@ -25,7 +25,6 @@ test('refuses missing metadata, unknown handler, TARGET modes, bad hostname, dns
   await refuses(base({ uid: '' }), /uid is required/);
   await refuses(base({ runtimeHandler: 'kata' }), /unknown runtime handler "kata".*runc, crun/);
   await refuses(base({ namespaces: { network: 'TARGET', pid: 'CONTAINER', ipc: 'POD' } }), /TARGET/);
-  await refuses(base({ namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', usernsMode: 'POD' } }), /user namespaces/);
   await refuses(base({ hostname: 'a_b' }), /invalid hostname/);
   await refuses(base({ hostname: 'x'.repeat(65) }), /invalid hostname/);
   await refuses(base({ logDirectory: 'relative/dir' }), /absolute/);
@@ -60,4 +59,24 @@ test('parseQuantity', () => {
   assert.equal(parseQuantity('2.5G'), 2_500_000_000);
   assert.equal(parseQuantity('12'), 12);
   assert.equal(parseQuantity('1X'), undefined);
+});
+
+test('user namespace options: NODE or POD with one mapping of container id 0 each', async () => {
+  const m = [{ containerId: 0, hostId: 1000, length: 100000 }];
+  const ns = (over: Partial<SandboxRequest['namespaces']>): Partial<SandboxRequest> => ({ namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', ...over } });
+  assert.equal(await validateRequest(base(ns({ usernsMode: 'POD', uids: m, gids: m })), handlers, 'runc'), 'runc');
+  assert.equal(await validateRequest(base(ns({ usernsMode: 'NODE' })), handlers, 'runc'), 'runc');
+  assert.equal(await validateRequest(base(ns({ usernsMode: 'POD', uids: m, gids: m, pid: 'POD' })), handlers, 'runc'), 'runc');
+  await refuses(base(ns({ usernsMode: 'POD', uids: [...m, { containerId: 0, hostId: 2000, length: 1 }], gids: m })), /exactly one uid mapping, got 2/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: m, gids: [] })), /exactly one gid mapping, got 0/);
+  await refuses(base(ns({ usernsMode: 'POD' })), /exactly one uid mapping, got 0/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: [{ containerId: 1, hostId: 1000, length: 10 }], gids: m })), /must map container id 0/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: [{ containerId: 0, hostId: 1000, length: 0 }], gids: m })), /invalid uid mapping/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: [{ containerId: 0, hostId: 2 ** 32 - 10, length: 100 }], gids: m })), /invalid uid mapping/);
+  await refuses(base(ns({ usernsMode: 'CONTAINER' })), /mode CONTAINER is not supported/);
+  await refuses(base(ns({ usernsMode: 'TARGET' })), /mode TARGET is not supported/);
+  await refuses(base(ns({ usernsMode: 'NODE', uids: m, gids: m })), /NODE takes no uid\/gid mappings/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: m, gids: m, network: 'NODE' })), /host network namespace/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: m, gids: m, ipc: 'NODE' })), /host ipc namespace/);
+  await refuses(base(ns({ usernsMode: 'POD', uids: m, gids: m, pid: 'NODE' })), /host pid namespace/);
 });

@@ -3,7 +3,7 @@
 import { access } from 'node:fs/promises';
 import net from 'node:net';
 import { InvalidArgumentError } from '../errors/errors.js';
-import type { NamespaceMode, PortMapping, SandboxLinux } from './types.js';
+import type { IdMapping, NamespaceMode, PortMapping, SandboxLinux } from './types.js';
 
 export interface DnsConfig {
   servers: string[];
@@ -24,7 +24,11 @@ export interface SandboxRequest {
   annotations: Record<string, string>;
   cgroupParent: string;
   sysctls: Record<string, string>;
-  namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; usernsMode?: NamespaceMode };
+  namespaces: {
+    network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode;
+    /** userns_options: absent or NODE = the host's user namespace; POD = one of the pod's own. */
+    usernsMode?: NamespaceMode; uids?: IdMapping[]; gids?: IdMapping[];
+  };
   linux: SandboxLinux;
   /** '' means the configured default. */
   runtimeHandler: string;
@@ -63,7 +67,7 @@ export async function validateRequest(req: SandboxRequest, handlers: Record<stri
   for (const [kind, mode] of [['network', ns.network], ['ipc', ns.ipc], ['pid', ns.pid]] as const) {
     if (mode === 'TARGET') throw new InvalidArgumentError(`${what}: ${kind} namespace mode TARGET is only valid for containers`);
   }
-  if (ns.usernsMode === 'POD') throw new InvalidArgumentError(`${what}: user namespaces are not supported by berth`);
+  validateUserns(what, ns);
   if (ns.network !== 'NODE' && req.hostname && (req.hostname.length > 64 || !HOSTNAME_RE.test(req.hostname))) {
     throw new InvalidArgumentError(`${what}: invalid hostname "${req.hostname}"`);
   }
@@ -102,6 +106,35 @@ export async function validateRequest(req: SandboxRequest, handlers: Record<stri
     if (v !== undefined && parseQuantity(v) === undefined) throw new InvalidArgumentError(`${what}: annotation ${key}="${v}" is not a quantity`);
   }
   return handler;
+}
+
+const MAX_ID = 2 ** 32 - 1;
+
+/**
+ * User namespace options: NODE (or none) without mappings, or POD with exactly one uid and one
+ * gid mapping that maps container id 0 (kubelet sends one range per pod). A POD user namespace
+ * owns the pod's network, IPC and PID namespaces, so those cannot be the host's.
+ */
+function validateUserns(what: string, ns: SandboxRequest['namespaces']): void {
+  const mode = ns.usernsMode ?? 'NODE';
+  const uids = ns.uids ?? [];
+  const gids = ns.gids ?? [];
+  if (mode === 'NODE') {
+    if (uids.length || gids.length) throw new InvalidArgumentError(`${what}: user namespace mode NODE takes no uid/gid mappings`);
+    return;
+  }
+  if (mode !== 'POD') throw new InvalidArgumentError(`${what}: user namespace mode ${mode} is not supported (only NODE or POD)`);
+  for (const [kind, maps] of [['uid', uids], ['gid', gids]] as const) {
+    if (maps.length !== 1) throw new InvalidArgumentError(`${what}: user namespace mode POD needs exactly one ${kind} mapping, got ${maps.length}`);
+    const m = maps[0]!;
+    if (!(m.length >= 1) || m.hostId + m.length - 1 > MAX_ID || m.containerId + m.length - 1 > MAX_ID) {
+      throw new InvalidArgumentError(`${what}: invalid ${kind} mapping ${m.containerId}:${m.hostId}:${m.length}`);
+    }
+    if (m.containerId !== 0) throw new InvalidArgumentError(`${what}: the ${kind} mapping must map container id 0 (got ${m.containerId}:${m.hostId}:${m.length})`);
+  }
+  for (const [kind, mode2] of [['network', ns.network], ['ipc', ns.ipc], ['pid', ns.pid]] as const) {
+    if (mode2 === 'NODE') throw new InvalidArgumentError(`${what}: a pod user namespace cannot be combined with the host ${kind} namespace`);
+  }
 }
 
 const SUFFIX: Record<string, number> = {

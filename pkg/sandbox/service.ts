@@ -147,13 +147,15 @@ export class SandboxManager implements SandboxService {
     });
     // Host network pods keep the host's UTS namespace and so its hostname, as kubelet expects.
     const hostname = podNet ? req.hostname || req.name.slice(0, 63) : os.hostname();
-    const kinds: NsKind[] = [...(podNet ? (['net', 'uts'] as const) : []), ...(podIpc ? (['ipc'] as const) : [])];
+    const userns = req.namespaces.usernsMode === 'POD';
+    const kinds: NsKind[] = [...(podNet ? (['net', 'uts'] as const) : []), ...(podIpc ? (['ipc'] as const) : []), ...(userns ? (['user'] as const) : [])];
     const info: SandboxInfo = {
       id, name: req.name, namespace: req.namespace, uid: req.uid, attempt: req.attempt,
       state: 'SANDBOX_READY', createdAt: BigInt(Date.now()) * 1_000_000n, runtimeHandler: handler,
       pidMode, cgroupParent: req.cgroupParent || c.runtime.cgroup_parent, logDirectory: req.logDirectory,
       hostsPath: path.join(dir, 'hosts'), resolvConfPath: path.join(dir, 'resolv.conf'), hostnamePath: path.join(dir, 'hostname'),
       shmPath: podIpc ? path.join(dir, 'shm') : undefined, hostname, additionalIps: [],
+      ...(userns ? { uidMappings: req.namespaces.uids, gidMappings: req.namespaces.gids } : {}),
       labels: req.labels, annotations: req.annotations, sysctls: req.sysctls, portMappings: req.portMappings, linux: req.linux,
     };
     const rec: SandboxRecord = { info, fingerprint, readyAt: 0, networkAttached: false };
@@ -167,7 +169,9 @@ export class SandboxManager implements SandboxService {
       const hostResolv = req.dns && (req.dns.servers.length || req.dns.searches.length || req.dns.options.length) ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
       // Independent steps in parallel: the namespaces, the files that need no IP, shm, log dir.
       const [pins] = await Promise.all([
-        kinds.length ? pinNamespaces({ nsDir: this.nsDir, id, kinds, hostname, sysctls: req.sysctls }) : Promise.resolve({} as Partial<Record<NsKind, string>>),
+        kinds.length
+          ? pinNamespaces({ nsDir: this.nsDir, id, kinds, hostname, sysctls: req.sysctls, uidMapping: info.uidMappings?.[0], gidMapping: info.gidMappings?.[0] })
+          : Promise.resolve({} as Partial<Record<NsKind, string>>),
         writeFile(info.resolvConfPath, renderResolvConf(req.dns, hostResolv), { mode: 0o644 }),
         writeFile(info.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
         info.shmPath ? this.mountShm(info.shmPath) : undefined,
@@ -177,6 +181,7 @@ export class SandboxManager implements SandboxService {
       info.netnsPath = pins.net;
       info.ipcnsPath = pins.ipc;
       info.utsnsPath = pins.uts;
+      info.usernsPath = pins.user;
       pause = pidMode === 'POD' ? this.startPauseFor(info) : undefined;
       let ips: string[] = [];
       if (info.netnsPath) {
@@ -228,6 +233,7 @@ export class SandboxManager implements SandboxService {
     const pid = await startPause({
       id: info.id, runtimePath: rt.path, runtimeRoot: rt.root, bundleDir: path.join(this.sandboxesDir, info.id, 'pause'),
       rootfs: this.pauseRootfs, cgroupsPath, netns: info.netnsPath, ipcns: info.ipcnsPath, utsns: info.utsnsPath,
+      userns: info.usernsPath ? { path: info.usernsPath, uidMappings: info.uidMappings ?? [], gidMappings: info.gidMappings ?? [] } : undefined,
     });
     return { pid, root: rt.root };
   }

@@ -1,6 +1,12 @@
 // The sandbox domain's plain types, published on ctx.services.sandboxes for the container module.
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  length: number;
+}
+
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
 
 export interface PortMapping {
@@ -36,6 +42,11 @@ export interface SandboxInfo {
   netnsPath?: string;
   ipcnsPath?: string;
   utsnsPath?: string;
+  /** Pinned user namespace of a pod with userns mode POD (its net/ipc/uts belong to it). */
+  usernsPath?: string;
+  /** That namespace's mappings (one each); containers repeat them in their OCI spec. */
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   /** POD: containers join the pause process's pid namespace (/proc/<pausePid>/ns/pid). */
   pidMode: 'POD' | 'CONTAINER' | 'NODE';
   pausePid?: number;
