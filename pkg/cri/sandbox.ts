@@ -44,7 +44,7 @@ export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: 
     namespaces: nso
       ? {
           network: nso.network, ipc: nso.ipc, pid: nso.pid, usernsMode: nso.userns_options?.mode,
-          uids: nso.userns_options?.uids.map(idMapping), gids: nso.userns_options?.gids.map(idMapping),
+          ...(nso.userns_options ? { uids: nso.userns_options.uids.map(idMapping), gids: nso.userns_options.gids.map(idMapping) } : {}),
         }
       : { network: 'POD', ipc: 'POD', pid: 'CONTAINER' },
     linux: {
@@ -66,9 +66,8 @@ const criMapping = (m: IdMapping) => ({ container_id: m.containerId, host_id: m.
 function namespaceOptions(i: SandboxInfo): NamespaceOption {
   return {
     network: i.netnsPath ? 'POD' : 'NODE', ipc: i.ipcnsPath ? 'POD' : 'NODE', pid: i.pidMode,
-    userns_options: i.usernsPath
-      ? { mode: 'POD', uids: (i.uidMappings ?? []).map(criMapping), gids: (i.gidMappings ?? []).map(criMapping) }
-      : { mode: 'NODE' },
+    // Reported for a pod user namespace only (absent means the host's, as before).
+    ...(i.usernsPath ? { userns_options: { mode: 'POD', uids: (i.uidMappings ?? []).map(criMapping), gids: (i.gidMappings ?? []).map(criMapping) } } : {}),
   };
 }
 
