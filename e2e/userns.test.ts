@@ -146,6 +146,20 @@ describe('pod user namespaces', () => {
     const log = await runToExit(id, config, 'ps', 'cat /proc/self/uid_map; cat /proc/1/cmdline; echo', nso);
     assert.match(log, /\s+0\s+1000\s+100000$/m, log);
     assert.match(log, /\/pause/, log);
+    // ExecSync in a running container of the pod runs in its user namespace, as its root.
+    const cfg: ContainerConfig = {
+      metadata: { name: 'sleeper', attempt: 0 }, image: { image }, log_path: 'sleeper.log',
+      command: ['sleep', '1000'], linux: { security_context: { namespace_options: nso } },
+    };
+    const { container_id: cid } = await d.client.runtime('CreateContainer', { pod_sandbox_id: id, config: cfg, sandbox_config: config });
+    await d.client.runtime('StartContainer', { container_id: cid });
+    const r = await d.client.runtime('ExecSync', { container_id: cid, cmd: ['sh', '-c', 'id -u; cat /proc/self/gid_map'], timeout: 10 });
+    assert.equal(r.exit_code, 0);
+    assert.match(r.stdout.toString(), /^0\n\s+0\s+1000\s+100000\n$/);
+    // A restarted daemon finds the pod intact (its user namespace pin included).
+    await d.stop();
+    d = await startDaemon({ dir: d.dir });
+    assert.equal((await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id })).status!.state, 'SANDBOX_READY');
     await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
     assert.deepEqual(await leftovers(id), []);
   });

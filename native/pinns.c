@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +55,18 @@ static void undo(void) {
   }
 }
 
-static int in_child;  // the userns child must not undo the parent's pins
+static int in_child;      // the userns child must not undo the parent's pins
+static pid_t userns_child;  // reaped by the parent on failure too
 
 static void die(const char *what, const char *arg) {
   fprintf(stderr, "pinns: %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "", strerror(errno));
   if (in_child) _exit(1);
   undo();
+  if (userns_child > 0) {
+    kill(userns_child, SIGKILL);
+    while (waitpid(userns_child, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
   exit(1);
 }
 
@@ -158,6 +165,7 @@ static int in_userns(int flags, const char *hostname, const char **sysctls, int 
   if (pipe2(up, O_CLOEXEC) || pipe2(down, O_CLOEXEC)) die("pipe", NULL);
   pid_t pid = fork();
   if (pid < 0) die("fork", NULL);
+  if (pid > 0) userns_child = pid;
   char b = 0;
   if (pid == 0) {
     in_child = 1;
@@ -191,6 +199,7 @@ static int in_userns(int flags, const char *hostname, const char **sysctls, int 
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  userns_child = 0;
   if (!ok || !WIFEXITED(status) || WEXITSTATUS(status)) {
     fprintf(stderr, "pinns: user namespace child failed\n");
     undo();

@@ -2,7 +2,7 @@
 // runtime in a rootfs berth makes itself (the pause binary alone), joining the pod's pinned
 // namespaces. Containers then join /proc/<pausePid>/ns/pid.
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PAUSE_PATH } from './namespaces.js';
@@ -30,8 +30,11 @@ const ociMap = (m: IdMapping) => ({ containerID: m.containerId, hostID: m.hostId
 export async function preparePauseRootfs(dir: string): Promise<void> {
   await mkdir(path.join(dir, 'proc'), { recursive: true });
   await mkdir(path.join(dir, 'dev'), { recursive: true });
-  await copyFile(PAUSE_PATH, path.join(dir, 'pause'));
-  await chmod(path.join(dir, 'pause'), 0o755);
+  // Copy then rename: after a daemon restart the old binary may be running in a pod (ETXTBSY).
+  const tmp = path.join(dir, `.pause-${process.pid}`);
+  await copyFile(PAUSE_PATH, tmp);
+  await chmod(tmp, 0o755);
+  await rename(tmp, path.join(dir, 'pause'));
 }
 
 export function pauseContainerId(sandboxId: string): string {

@@ -24,7 +24,7 @@ function alive(pid: number): boolean {
 
 async function intact(r: SandboxRecord): Promise<string | undefined> {
   const { info } = r;
-  for (const p of [info.netnsPath, info.ipcnsPath, info.utsnsPath]) {
+  for (const p of [info.netnsPath, info.ipcnsPath, info.utsnsPath, info.usernsPath]) {
     if (p && !(await isNamespacePin(p))) return `namespace pin ${p} is gone`;
   }
   if (info.pidMode === 'POD' && (info.pausePid === undefined || !alive(info.pausePid))) return 'pause process is gone';
