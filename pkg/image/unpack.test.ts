@@ -66,4 +66,26 @@ describe('tar path safety', () => {
     const r2 = await unpack('link', [{ type: 'symlink', path: 'l', target: '../../../../etc' }]);
     assert.equal(await readlink(path.join(r2, 'l')), '../../../../etc', 'a dangling symlink itself is fine');
   });
+
+  it('hard links in bulk (busybox-style applets) share the file\'s inode, including a link to a link', async () => {
+    const entries: TarEntry[] = [{ type: 'dir', path: 'bin' }, { type: 'file', path: 'bin/busybox', data: 'applets' }];
+    for (let i = 0; i < 200; i++) entries.push({ type: 'hardlink', path: `bin/a${i}`, target: 'bin/busybox' });
+    entries.push({ type: 'hardlink', path: 'bin/again', target: 'bin/a7' });
+    const root = await unpack('bulk', entries);
+    const ino = (await lstat(path.join(root, 'bin/busybox'))).ino;
+    for (const n of ['a0', 'a199', 'again']) assert.equal((await lstat(path.join(root, 'bin', n))).ino, ino, n);
+    assert.equal((await lstat(path.join(root, 'bin/busybox'))).nlink, 202);
+  });
+
+  it('a hard link to a name replaced by a symlink in the same layer never links through it', async () => {
+    // `f` starts as a file, then becomes a symlink out of the root: linking `h` to `f` must link
+    // the symlink itself (as link(2) does), not the file it points at, nor the file that was there.
+    const root = await unpack('relinked', [
+      { type: 'file', path: 'f', data: 'first' },
+      { type: 'symlink', path: 'f', target: '/etc/passwd' },
+      { type: 'hardlink', path: 'h', target: 'f' },
+    ]);
+    assert.ok((await lstat(path.join(root, 'h'))).isSymbolicLink());
+    assert.equal(await readlink(path.join(root, 'h')), '/etc/passwd');
+  });
 });

@@ -119,6 +119,17 @@ class Resolver {
   }
 }
 
+/** The layer path of a hard link's source when it is a settled file of this extraction's `files`. */
+function knownFile(linkname: string, files: Set<string>, pending: Set<string>): string | undefined {
+  let rel: string;
+  try {
+    rel = entryComponents(linkname).join('/');
+  } catch {
+    return undefined; // the unbatched path reports the unsafe name
+  }
+  return rel && files.has(rel) && !pending.has(rel) ? rel : undefined;
+}
+
 async function removeExisting(p: string, keepDir: boolean): Promise<boolean> {
   try {
     const st = await lstat(p);
@@ -191,6 +202,10 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
   let inodes = 0;
   // What this extraction created (the root starts empty): anything else needs no lstat.
   const seen = new Set<string>();
+  // Regular files this extraction created at exactly that path (no symlink on the way) and has not
+  // replaced since: a hard link to one of them needs no lstat and can join a concurrent run.
+  // Anything that replaces or whites out a path clears it, so a stale entry never skips a check.
+  const files = new Set<string>();
   const sgidDirs = new Set<string>();
   const resolver = new Resolver(root, (rel) => {
     inodes++;
@@ -230,9 +245,24 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
       }
       const base = parts[parts.length - 1]!;
       const parentRaw = parts.slice(0, -1).join('/');
-      const batchable = h.type === 'symlink' && !base.startsWith(WH_PREFIX) && resolver.known(parentRaw) &&
+      const fresh = !base.startsWith(WH_PREFIX) && resolver.known(parentRaw) &&
         !seen.has(parts.join('/')) && !pendingPaths.has(parts.join('/'));
+      const linkSource = fresh && h.type === 'hardlink' ? knownFile(h.linkname, files, pendingPaths) : undefined;
+      const batchable = fresh && (h.type === 'symlink' || linkSource !== undefined);
       if (pending.length && !batchable) await flush();
+      if (linkSource !== undefined) {
+        const target = path.join(root, ...parts);
+        const targetRel = parts.join('/');
+        seen.add(targetRel);
+        files.add(targetRel);
+        pendingPaths.add(targetRel);
+        pending.push(link(path.join(root, linkSource), target).catch((err: Error) => {
+          throw new UnsafeEntryError(`tar entry "${h.name}": hardlink to "${h.linkname}" failed: ${err.message}`);
+        }));
+        if (pending.length >= 64) await flush();
+        await reader.skip(bodyLeft + padOf(h.size));
+        continue;
+      }
       if (batchable) {
         const target = path.join(root, ...parts);
         const targetRel = parts.join('/');
@@ -260,12 +290,14 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
         if (!hidden.startsWith('.wh.') && hidden !== '' && hidden !== '.' && hidden !== '..') {
           const p = path.join(parent, hidden);
           if (seen.has(rel(p))) await removeExisting(p, false);
+          files.clear();
           resolver.forget(rel(p));
           mknod(p, S_IFCHR, 0, 0);
           seen.add(rel(p));
           inodes++;
         }
       } else {
+        if (seen.has(targetRel)) files.clear();
         const isDir = seen.has(targetRel) ? await removeExisting(target, h.type === 'dir') : false;
         if (h.type !== 'dir') resolver.forget(targetRel);
         seen.add(targetRel);
@@ -299,6 +331,7 @@ export async function unpackTar(source: Readable, root: string): Promise<UnpackS
             bytes += h.size;
             inodes++;
             await setXattrs(target, h);
+            if (targetRel === parts.join('/')) files.add(targetRel);
             break;
           }
           case 'symlink':
