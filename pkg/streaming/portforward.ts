@@ -5,7 +5,8 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/log.js';
 import type { SpdySession, SpdyStream } from './spdy/session.js';
-import type { PortDialer, PortForwardBackend, PortForwardParams } from './types.js';
+import { SessionDialer } from './session-dialer.js';
+import type { PortForwardBackend, PortForwardParams } from './types.js';
 
 export const PORTFORWARD_PROTOCOLS = ['portforward.k8s.io'];
 const PAIR_TIMEOUT_MS = 30_000;
@@ -24,13 +25,13 @@ export function serveSpdyPortForward(
 ): void {
   const pairs = new Map<string, Pair>();
   const conns = new Set<Duplex>();
-  let dialer: Promise<PortDialer> | undefined;
+  const pod = new SessionDialer(backend, params.sandboxId, log);
 
   session.once('close', () => {
     for (const p of pairs.values()) clearTimeout(p.timer);
     pairs.clear();
     for (const c of conns) c.destroy();
-    void dialer?.then((d) => d.close(), () => {});
+    pod.close();
   });
 
   session.on('stream', (s) => {
@@ -86,12 +87,9 @@ export function serveSpdyPortForward(
     }
     let conn: Duplex;
     try {
-      if (!backend) throw new Error('port-forward is not available: no sandbox runtime is loaded');
-      dialer ??= backend.open(params.sandboxId);
-      conn = await (await dialer).dial(port);
+      conn = await pod.dial(port);
     } catch (err) {
-      log.debug({ sandbox: params.sandboxId, port, err: (err as Error).message }, 'port-forward: connect failed');
-      return fail(`error forwarding port ${port} to pod ${params.sandboxId}: ${(err as Error).message}`);
+      return fail((err as Error).message);
     }
     if (data.destroyed || session.closed) {
       conn.destroy();

@@ -6,7 +6,8 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log/log.js';
-import type { PortDialer, PortForwardBackend, PortForwardParams } from './types.js';
+import { SessionDialer } from './session-dialer.js';
+import type { PortForwardBackend, PortForwardParams } from './types.js';
 import { channelWriter, decodeChannel, encodeChannel, isBase64Protocol } from './ws-channel.js';
 
 export const WS_PORTFORWARD_PROTOCOLS = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io'];
@@ -36,7 +37,7 @@ export function serveWsPortForward(
   const b64 = isBase64Protocol(protocol);
   const conns: (Duplex | undefined)[] = ports.map(() => undefined);
   const pending: Buffer[][] = ports.map(() => []);
-  let dialer: Promise<PortDialer> | undefined;
+  const pod = new SessionDialer(backend, params.sandboxId, log);
   let open = ports.length;
   ws.on('error', () => {});
   const send = (ch: number, data: Buffer) => ws.readyState === ws.OPEN && ws.send(encodeChannel(b64, ch, data), { binary: !b64 });
@@ -45,7 +46,7 @@ export function serveWsPortForward(
   };
   ws.once('close', () => {
     for (const c of conns) c?.destroy();
-    void dialer?.then((d) => d.close(), () => {});
+    pod.close();
   });
 
   ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -69,12 +70,9 @@ export function serveWsPortForward(
     void (async () => {
       let conn: Duplex;
       try {
-        if (!backend) throw new Error('port-forward is not available: no sandbox runtime is loaded');
-        dialer ??= backend.open(params.sandboxId);
-        conn = await (await dialer).dial(port);
+        conn = await pod.dial(port);
       } catch (err) {
-        log.debug({ sandbox: params.sandboxId, port, err: (err as Error).message }, 'port-forward: connect failed');
-        send(2 * i + 1, Buffer.from(`error forwarding port ${port} to pod ${params.sandboxId}: ${(err as Error).message}`));
+        send(2 * i + 1, Buffer.from((err as Error).message));
         return finished();
       }
       if (ws.readyState !== ws.OPEN) return conn.destroy();
