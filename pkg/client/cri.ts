@@ -42,6 +42,7 @@ export class CriClient {
   }
 
   runtime<M extends RuntimeMethod>(method: M, req: RuntimeRequest<M>, opts?: CallOptions): Promise<RuntimeResponse<M>> {
+    if (method === 'CreateContainer') req = utf8Envs(req as RuntimeRequest<'CreateContainer'>) as RuntimeRequest<M>;
     return call(this.runtimeClient, method, req, opts);
   }
 
@@ -57,6 +58,17 @@ export class CriClient {
     this.runtimeClient.close();
     this.imageClient.close();
   }
+}
+
+/**
+ * `KeyValue.value` is `bytes` since cri-api v0.36, and protobufjs reads a string given for a
+ * bytes field as base64: env values written as text are sent as their UTF-8 bytes instead.
+ */
+function utf8Envs(req: RuntimeRequest<'CreateContainer'>): RuntimeRequest<'CreateContainer'> {
+  const envs = req.config?.envs;
+  if (!envs?.some((e) => typeof e.value === 'string')) return req;
+  const utf8 = envs.map((e) => (typeof e.value === 'string' ? { ...e, value: Buffer.from(e.value, 'utf8') } : e));
+  return { ...req, config: { ...req.config, envs: utf8 } };
 }
 
 function call<R>(client: grpc.Client, method: string, req: unknown, opts?: CallOptions): Promise<R> {

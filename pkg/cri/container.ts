@@ -85,7 +85,7 @@ export function toConfigInput(c: ContainerConfig__Output | null): ContainerConfi
   return {
     name: c.metadata?.name ?? '', attempt: c.metadata?.attempt ?? 0, image: c.image?.image ?? '',
     command: c.command ?? [], args: c.args ?? [], workingDir: c.working_dir ?? '',
-    envs: (c.envs ?? []).map((e) => ({ key: e.key, value: e.value })),
+    envs: (c.envs ?? []).map((e) => ({ key: e.key, value: Buffer.from(e.value).toString('utf8') })),
     mounts: (c.mounts ?? []).map((m): MountInput => ({
       containerPath: m.container_path, hostPath: m.host_path, readonly: m.readonly,
       propagation: PROP[m.propagation] ?? 'PRIVATE', recursiveReadOnly: m.recursive_read_only, selinuxRelabel: m.selinux_relabel,
