@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rmdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { StatsCollector, readerFor } from './collector.js';
-import { detectCgroups } from './detect.js';
+import { detectLayout as detectCgroups } from '../cgroups/index.js';
 
 const CTLS = ['cpuacct', 'memory', 'pids'] as const;
 const POD = `/berth-test-stats-${process.pid}`;

@@ -1,7 +1,7 @@
 // cgroup v1 reader: cpuacct, memory, pids and blkio hierarchies mounted separately. Every file
 // of one read is fetched in parallel; no child processes.
 import path from 'node:path';
-import { cgroupDir, type CgroupLayout, type CgroupMount } from './detect.js';
+import { cgroupDir, type CgroupLayout, type CgroupMount } from '../cgroups/index.js';
 import { cgroupPids, OpenFiles } from './fsread.js';
 import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';

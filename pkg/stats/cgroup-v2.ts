@@ -1,7 +1,7 @@
 // cgroup v2 reader: one unified hierarchy. cpu.stat, memory.current, memory.stat, memory.max,
 // pids.current and io.stat, read in parallel.
 import path from 'node:path';
-import { cgroupDir, type CgroupMount } from './detect.js';
+import { cgroupDir, type CgroupMount } from '../cgroups/index.js';
 import { cgroupPids, OpenFiles } from './fsread.js';
 import { parseFlatKeyed, parseIoStat, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';

@@ -2,7 +2,7 @@
 // between samples, network counters per pod namespace and cached writable-layer usage.
 import { CgroupV1Reader } from './cgroup-v1.js';
 import { CgroupV2Reader } from './cgroup-v2.js';
-import { detectCgroups, type CgroupLayout } from './detect.js';
+import { detectLayout, type CgroupLayout } from '../cgroups/index.js';
 import { DiskUsageCache } from './disk.js';
 import { NetnsStatsReader } from './network.js';
 import { CpuRateTracker } from './rate.js';
@@ -33,7 +33,7 @@ export class StatsCollector {
   }
 
   static async create(opts: StatsCollectorOptions = {}): Promise<StatsCollector> {
-    const layout = await detectCgroups();
+    const layout = await detectLayout();
     if (!layout) throw new Error('stats: no cgroup v1 cpuacct/memory or cgroup v2 hierarchy is mounted');
     return new StatsCollector(readerFor(layout), opts);
   }

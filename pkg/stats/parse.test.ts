@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../version/version.js';
-import { cgroupDir, cgroupfsPath, expandSlice, parseMountinfo } from './detect.js';
 import { parseBlkioV1, parseFlatKeyed, parseIoStat, parseNetDev, parseSingle } from './parse.js';
 import { v1Memory } from './cgroup-v1.js';
 import { CpuRateTracker } from './rate.js';
@@ -53,40 +52,6 @@ describe('stats: parsers', () => {
     const tight = v1Memory('500\n', stat, '4096\n');
     assert.equal(tight.workingSetBytes, 0n, 'inactive file above usage clamps to 0');
     assert.equal(tight.availableBytes, 4096n);
-  });
-});
-
-describe('stats: cgroup layout detection and paths', () => {
-  it('a pure v2 host', async () => {
-    const l = parseMountinfo(await readFile(path.join(TD, 'mountinfo-v2'), 'utf8'));
-    assert.deepEqual(l, { version: 2, unified: { mountpoint: '/sys/fs/cgroup', root: '/' } });
-  });
-
-  it('a hybrid host (this VM) reads v1 controllers', async () => {
-    const l = parseMountinfo(await readFile(path.join(TD, 'mountinfo-hybrid'), 'utf8'));
-    assert.equal(l?.version, 1);
-    if (l?.version !== 1) return;
-    assert.equal(l.controllers.cpuacct?.mountpoint, '/sys/fs/cgroup/cpuacct');
-    assert.equal(l.controllers.memory?.mountpoint, '/sys/fs/cgroup/memory');
-    assert.equal(l.controllers.pids?.mountpoint, '/sys/fs/cgroup/pids');
-    assert.equal(l.controllers.blkio?.mountpoint, '/sys/fs/cgroup/blkio');
-  });
-
-  it('combined cpu,cpuacct mounts and a namespaced mount root', async () => {
-    const l = parseMountinfo(await readFile(path.join(TD, 'mountinfo-v1-combined'), 'utf8'));
-    assert.equal(l?.version, 1);
-    if (l?.version !== 1) return;
-    assert.equal(l.controllers.cpuacct?.mountpoint, '/sys/fs/cgroup/cpu,cpuacct');
-    assert.equal(cgroupDir(l.controllers.memory!, '/kubepods/pod1/ctr'), '/sys/fs/cgroup/memory/ctr');
-    assert.equal(cgroupDir(l.controllers.cpuacct!, '/kubepods/pod1/ctr'), '/sys/fs/cgroup/cpu,cpuacct/kubepods/pod1/ctr');
-  });
-
-  it('expands systemd slice and scope names', () => {
-    assert.equal(expandSlice('kubepods-besteffort-pod1.slice'), '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice');
-    assert.equal(expandSlice('-.slice'), '/');
-    assert.equal(cgroupfsPath('system.slice:berth:abc'), '/system.slice/berth-abc.scope');
-    assert.equal(cgroupfsPath('/berth/pod/ctr'), '/berth/pod/ctr');
-    assert.equal(cgroupfsPath('berth/x'), '/berth/x');
   });
 });
 

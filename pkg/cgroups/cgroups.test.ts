@@ -1,0 +1,96 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../config/config.js';
+import { PROJECT_ROOT } from '../version/version.js';
+import { Cgroups } from './cgroups.js';
+import { conmonLaunch } from './conmon.js';
+import { defaultParent, resolveDriver } from './driver.js';
+import type { CgroupLayout } from './layout.js';
+
+const TD = path.join(PROJECT_ROOT, 'pkg/cgroups/testdata');
+const V2: CgroupLayout = { version: 2, unified: { mountpoint: '/sys/fs/cgroup', root: '/' } };
+const V1: CgroupLayout = { version: 1, controllers: { memory: { mountpoint: '/sys/fs/cgroup/memory', root: '/' } } };
+
+describe('cgroups: driver', () => {
+  it('auto: systemd on a systemd + v2 host, cgroupfs otherwise', () => {
+    assert.equal(resolveDriver('auto', V2, true), 'systemd');
+    assert.equal(resolveDriver('auto', V1, true), 'cgroupfs');
+    assert.equal(resolveDriver('auto', V2, false), 'cgroupfs');
+    assert.equal(resolveDriver('auto', undefined, false), 'cgroupfs');
+    assert.equal(resolveDriver('cgroupfs', V2, true), 'cgroupfs');
+    assert.equal(resolveDriver('systemd', V1, true), 'systemd');
+    assert.equal(defaultParent('systemd'), 'berth.slice');
+    assert.equal(defaultParent('cgroupfs'), '/berth');
+  });
+
+  it('systemd configured without systemd is a config error naming PID 1', () => {
+    assert.throws(() => resolveDriver('systemd', V2, false, 'tini'), (e: Error) => e instanceof ConfigError && /cgroup_driver = "systemd".*PID 1 is "tini"/.test(e.message));
+  });
+
+  it('detect on a recorded host: no systemd here means cgroupfs; systemd refused', async () => {
+    const noSystemd = path.join(TD, 'no-such-dir');
+    const cg = await Cgroups.detect({ driver: 'auto', parent: '', mountinfo: path.join(TD, 'mountinfo-v2'), systemdRunDir: noSystemd });
+    assert.equal(cg.driver, 'cgroupfs');
+    assert.equal(cg.defaultParent, '/berth');
+    assert.deepEqual(cg.info().mode, 'v2');
+    assert.deepEqual(cg.warnings(), []);
+    const sd = await Cgroups.detect({ driver: 'auto', parent: '', mountinfo: path.join(TD, 'mountinfo-v2'), systemdRunDir: TD });
+    assert.equal(sd.driver, 'systemd');
+    assert.equal(sd.defaultParent, 'berth.slice');
+    assert.equal(sd.containerPath('', 'abc'), 'berth.slice:berth:abc');
+    assert.deepEqual(sd.runtimeFlags(sd.containerPath('', 'abc')), ['--systemd-cgroup']);
+    assert.deepEqual(sd.runtimeFlags('/berth/abc'), [], 'a container made under cgroupfs keeps its driver');
+    await assert.rejects(Cgroups.detect({ driver: 'systemd', parent: '', mountinfo: path.join(TD, 'mountinfo-v2'), systemdRunDir: noSystemd }), ConfigError);
+    const v1 = await Cgroups.detect({ driver: 'auto', parent: '/pods', mountinfo: path.join(TD, 'mountinfo-hybrid'), systemdRunDir: noSystemd });
+    assert.equal(v1.info().mode, 'hybrid');
+    assert.equal(v1.defaultParent, '/pods');
+    assert.deepEqual(v1.controllers, ['blkio', 'cpu', 'cpuacct', 'cpuset', 'memory', 'pids']);
+    assert.match(v1.warnings()[0]!, /kubelet >= 1.35 refuses.*failCgroupV1: false/);
+  });
+
+  it('a configured default parent the driver cannot use is refused at start', async () => {
+    await assert.rejects(
+      Cgroups.detect({ driver: 'auto', parent: '/berth', mountinfo: path.join(TD, 'mountinfo-v2'), systemdRunDir: TD }),
+      /cgroup_parent "\/berth".*systemd slice/,
+    );
+  });
+});
+
+describe('cgroups: conmon placement', () => {
+  let tmp: string;
+  after(() => rm(tmp, { recursive: true, force: true }));
+
+  it('systemd: a transient scope in berth-conmon.slice, conmon exec\'d in place', () => {
+    const l = conmonLaunch('systemd', [], 'abc', '/usr/bin/conmon', ['-c', 'abc']);
+    assert.deepEqual(l, {
+      file: 'systemd-run',
+      args: ['--scope', '--quiet', '--collect', '--unit=berth-conmon-abc', '--slice=berth-conmon.slice', '--', '/usr/bin/conmon', '-c', 'abc'],
+    });
+  });
+
+  it('cgroupfs: the shell writes its own pid into each cgroup.procs, then becomes conmon (same pid, same fds)', async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-conmon-'));
+    const procs = [path.join(tmp, 'a.procs'), path.join(tmp, 'b.procs')];
+    await Promise.all(procs.map((f) => writeFile(f, '')));
+    const l = conmonLaunch('cgroupfs', procs, 'abc', '/bin/sh', ['-c', 'echo $$ >&3']);
+    const child = spawn(l.file, l.args, { env: { ...process.env, ...l.env }, stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
+    let out = '';
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => (out += b.toString()));
+    const [code] = await once(child, 'close');
+    assert.equal(code, 0);
+    assert.equal(out.trim(), String(child.pid), 'the exec\'d command kept the pid and fd 3');
+    for (const f of procs) assert.equal((await readFile(f, 'utf8')).trim(), String(child.pid));
+  });
+
+  it('cgroupfs: a cgroup it cannot join stops it before conmon runs', async () => {
+    const l = conmonLaunch('cgroupfs', [path.join(tmp, 'missing', 'cgroup.procs')], 'abc', '/bin/true', []);
+    const child = spawn(l.file, l.args, { env: { ...process.env, ...l.env }, stdio: 'ignore' });
+    const [code] = await once(child, 'close');
+    assert.equal(code, 125);
+  });
+});
