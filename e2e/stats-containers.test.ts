@@ -153,6 +153,43 @@ describe('stats e2e with containers', () => {
     assert.ok(BigInt(ps.linux!.memory!.working_set_bytes!.value) >= 50n * MiB);
   });
 
+  it('ListPodSandboxMetrics: a throttled container reports cAdvisor\'s counters, each described with its labels', async (t) => {
+    if (skip) return t.skip(skip);
+    const p = await pod('sx-metrics', { app: 'sx', kind: 'metrics' }, 'metrics');
+    const id = await run(p, 'throttled', 'while :; do :; done', {
+      linux: { resources: { cpu_period: '100000', cpu_quota: '10000', cpu_shares: '256', memory_limit_in_bytes: String(64 * 1024 * 1024) } },
+    });
+    const descs = new Map((await d.client.runtime('ListMetricDescriptors', {})).descriptors.map((x) => [x.name, x]));
+    const scrape = async () => (await d.client.runtime('ListPodSandboxMetrics', {})).pod_metrics.find((x) => x.pod_sandbox_id === p.id)!;
+    const valueOf = (ms: { name: string; value: { value: string } | null }[], name: string) => BigInt(ms.find((m) => m.name === name)?.value?.value ?? '-1');
+    const pm = await eventually('throttled periods counted', scrape,
+      (x) => valueOf(x.container_metrics[0]?.metrics ?? [], 'container_cpu_cfs_throttled_periods_total') > 0n);
+    const ms = pm.container_metrics.find((c) => c.container_id === id)!.metrics;
+    for (const m of [...ms, ...pm.metrics]) {
+      const desc = descs.get(m.name);
+      assert.ok(desc, `${m.name} is described`);
+      assert.equal(m.label_values.length, desc.label_keys.length, m.name);
+    }
+    const one = (name: string) => ms.find((m) => m.name === name)!;
+    assert.deepEqual(one('container_cpu_usage_seconds_total').label_values.slice(-1), ['total']);
+    assert.equal(valueOf(ms, 'container_spec_cpu_quota'), 10000n);
+    assert.equal(valueOf(ms, 'container_spec_cpu_shares'), 256n);
+    assert.equal(valueOf(ms, 'container_spec_memory_limit_bytes'), 64n * MiB);
+    assert.ok(valueOf(ms, 'container_cpu_cfs_periods_total') >= valueOf(ms, 'container_cpu_cfs_throttled_periods_total'));
+    assert.ok(valueOf(ms, 'container_memory_max_usage_bytes') > 0n);
+    for (const n of ['container_memory_cache', 'container_memory_mapped_file', 'container_memory_failcnt', 'container_oom_events_total',
+      'container_cpu_user_seconds_total', 'container_threads_max', 'container_last_seen', 'container_start_time_seconds']) {
+      assert.ok(valueOf(ms, n) >= 0n, `${n} present`);
+    }
+    const fs = one('container_fs_usage_bytes');
+    assert.match(fs.label_values.at(-1)!, /./, 'device label names the filesystem');
+    assert.ok(valueOf(ms, 'container_fs_limit_bytes') > 0n);
+    assert.ok(valueOf(ms, 'container_fs_inodes_total') >= valueOf(ms, 'container_fs_inodes_free'));
+    const podWs = pm.metrics.find((m) => m.name === 'container_memory_working_set_bytes' && m.label_values[0] === '');
+    assert.ok(podWs, 'the pod cgroup reports its totals with container=""');
+    assert.deepEqual(podWs.label_values.slice(4), [p.cfg.metadata!.namespace, p.cfg.metadata!.name]);
+  });
+
   it('pod network counters (read through a container in the pod) grow after traffic', async (t) => {
     if (skip) return t.skip(skip);
     const p = await pod('sx-net', { app: 'sx', kind: 'net' });

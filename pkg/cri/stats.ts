@@ -3,10 +3,11 @@
 // own gauges. Conversion only; the work is in pkg/stats and pkg/events.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { InvalidArgumentError } from '../errors/errors.js';
-import { containerMetrics, DESCRIPTORS, podMetrics, type MetricSample } from '../stats/cadvisor.js';
+import { containerMetrics, DESCRIPTORS, podMetrics, type MetricContext, type MetricSample } from '../stats/cadvisor.js';
 import { StatsCollector } from '../stats/collector.js';
+import { BlockDeviceNames } from '../stats/devices.js';
 import { StatsService, type ContainerStatsResult, type PodStatsResult } from '../stats/service.js';
-import type { CgroupStats, NetInterfaceStats, NetworkStats } from '../stats/types.js';
+import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats } from '../stats/types.js';
 import { createEventStream } from './events.js';
 import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
 import type { CpuUsage } from './gen/runtime/v1/CpuUsage.js';
@@ -14,6 +15,7 @@ import type { MemoryUsage } from './gen/runtime/v1/MemoryUsage.js';
 import type { Metric } from './gen/runtime/v1/Metric.js';
 import type { NetworkInterfaceUsage } from './gen/runtime/v1/NetworkInterfaceUsage.js';
 import type { NetworkUsage } from './gen/runtime/v1/NetworkUsage.js';
+import type { PodSandboxMetrics } from './gen/runtime/v1/PodSandboxMetrics.js';
 import type { PodSandboxStats } from './gen/runtime/v1/PodSandboxStats.js';
 import type { CriModule, DaemonContext } from './module.js';
 
@@ -84,6 +86,24 @@ const toMetric = (m: MetricSample): Metric => ({
   name: m.name, timestamp: m.timestamp.toString(), metric_type: m.kind, label_values: m.labelValues, value: { value: m.value.toString() },
 });
 
+/** What the metrics of these pods need besides their stats: the names of the block devices they touched. */
+export async function metricContext(pods: PodStatsResult[], devices: BlockDeviceNames): Promise<MetricContext> {
+  const cgroups = pods.flatMap((p) => [p.cgroup, ...p.containers.map((c) => c.cgroup)]);
+  await devices.refresh(cgroups.flatMap((s) => s?.io?.map((i) => i.device) ?? []));
+  return { now: nowNs(), deviceName: (d) => devices.name(d) };
+}
+
+export function toPodSandboxMetrics(p: PodStatsResult, ctx: MetricContext): PodSandboxMetrics {
+  return {
+    pod_sandbox_id: p.sandbox.id,
+    metrics: podMetrics(p, ctx).map(toMetric),
+    container_metrics: p.containers.map((c) => ({ container_id: c.container.id, metrics: containerMetrics(c, p.sandbox, ctx).map(toMetric) })),
+  };
+}
+
+/** The metrics read the counters only they use, and block I/O. */
+export const METRICS_READ = { extended: true, io: true } as const;
+
 /** Gauges of sandboxes and containers by state, read from the services at scrape time. */
 function registerStateGauges(ctx: DaemonContext): void {
   const reg = ctx.metrics.registry;
@@ -132,6 +152,7 @@ export const statsModule: CriModule = {
       name: 'berth_stats_collection_duration_seconds', help: 'Time to collect the stats of one stats call, by method.',
       labelNames: ['method'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [reg],
     });
+    const devices = new BlockDeviceNames();
     const oomKills = new Counter({ name: 'berth_container_oom_kills_total', help: 'Containers that ended OOMKilled.', registers: [reg] });
     const timed = async <T>(method: string, f: () => Promise<T>): Promise<T> => {
       const end = duration.startTimer({ method });
@@ -180,14 +201,9 @@ export const statsModule: CriModule = {
           descriptors: DESCRIPTORS.map((x) => ({ name: x.name, help: x.help, label_keys: x.labelKeys })),
         }),
         ListPodSandboxMetrics: () => timed('ListPodSandboxMetrics', async () => {
-          const pods = await stats.listPods();
-          return {
-            pod_metrics: pods.map((p) => ({
-              pod_sandbox_id: p.sandbox.id,
-              metrics: podMetrics(p).map(toMetric),
-              container_metrics: p.containers.map((c) => ({ container_id: c.container.id, metrics: containerMetrics(c, p.sandbox).map(toMetric) })),
-            })),
-          };
+          const pods = await stats.listPods({}, METRICS_READ);
+          const mctx = await metricContext(pods, devices);
+          return { pod_metrics: pods.map((p) => toPodSandboxMetrics(p, mctx)) };
         }),
         GetContainerEvents: events.handler,
       },

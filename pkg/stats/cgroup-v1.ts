@@ -2,6 +2,7 @@
 // of one read is fetched in parallel; no child processes.
 import path from 'node:path';
 import { cgroupDir, type CgroupLayout, type CgroupMount } from '../cgroups/index.js';
+import { readExtendedV1, type V1Dirs } from './cgroup-extended.js';
 import { cgroupPids, OpenFiles } from './fsread.js';
 import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
@@ -38,7 +39,14 @@ export class CgroupV1Reader implements CgroupReader {
     const p = pids !== undefined ? parseSingle(pids) : undefined;
     if (p !== undefined) out.processes = p;
     if (blkBytes !== undefined) out.io = parseBlkioV1(blkBytes, blkOps ?? '');
+    if (opts.extended) out.extended = await readExtendedV1(this.dirs(cg), memStat);
     return out;
+  }
+
+  private dirs(cg: string): V1Dirs {
+    const c = this.controllers;
+    const dir = (m: CgroupMount | undefined) => (m ? cgroupDir(m, cg) : undefined);
+    return { cpu: dir(c.cpu), cpuacct: dir(c.cpuacct ?? c.cpu), memory: dir(c.memory), pids: dir(c.pids), hugetlb: dir(c.hugetlb) };
   }
 
   pids(cg: string, limit?: number): Promise<number[]> {

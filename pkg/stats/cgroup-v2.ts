@@ -2,6 +2,7 @@
 // pids.current and io.stat, read in parallel.
 import path from 'node:path';
 import { cgroupDir, type CgroupMount } from '../cgroups/index.js';
+import { readExtendedV2 } from './cgroup-extended.js';
 import { cgroupPids, OpenFiles } from './fsread.js';
 import { parseFlatKeyed, parseIoStat, parseSingle } from './parse.js';
 import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
@@ -25,6 +26,7 @@ export class CgroupV2Reader implements CgroupReader {
     const p = pids !== undefined ? parseSingle(pids) : undefined;
     if (p !== undefined) out.processes = p;
     if (io !== undefined) out.io = parseIoStat(io);
+    if (opts.extended) out.extended = await readExtendedV2(dir, cpuStat, memStat);
     return out;
   }
 

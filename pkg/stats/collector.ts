@@ -6,7 +6,7 @@ import { detectLayout, type CgroupLayout } from '../cgroups/index.js';
 import { DiskUsageCache } from './disk.js';
 import { NetnsStatsReader } from './network.js';
 import { CpuRateTracker } from './rate.js';
-import type { CgroupReader, CgroupStats, DiskUsage, NetworkStats } from './types.js';
+import type { CgroupReader, CgroupStats, DiskUsage, NetworkStats, ReadOptions } from './types.js';
 
 export interface StatsCollectorOptions {
   /** Writable-layer walks: at least this many ms apart per layer (more for slow walks). */
@@ -42,8 +42,8 @@ export class StatsCollector {
    * Stats of one cgroup, with the CPU rate since the previous call under the same `key`
    * (a container or pod ID: the rate follows the object, not the path).
    */
-  async cgroup(key: string, cgroupPath: string): Promise<CgroupStats | undefined> {
-    const s = await this.reader.read(cgroupPath);
+  async cgroup(key: string, cgroupPath: string, opts?: ReadOptions): Promise<CgroupStats | undefined> {
+    const s = await this.reader.read(cgroupPath, opts);
     if (s?.cpu) {
       const rate = this.rates.observe(key, s.timestamp, s.cpu.usageCoreNanoSeconds);
       if (rate !== undefined) s.cpu.usageNanoCores = rate;

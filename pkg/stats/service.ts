@@ -1,25 +1,36 @@
 // Container and pod stats as kubelet asks for them, from the container and sandbox services:
 // which cgroup, namespace and writable layer belong to which object, and how a pod's numbers
 // add up. Everything is read in parallel; nothing here spawns a process per container.
-import { readFile } from 'node:fs/promises';
+import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerInfo, ContainerService } from '../container/types.js';
 import { NotFoundError } from '../errors/errors.js';
 import type { SandboxInfo, SandboxService } from '../sandbox/types.js';
 import type { StatsCollector } from './collector.js';
-import type { CgroupStats, DiskUsage, NetworkStats } from './types.js';
+import type { CgroupStats, DiskUsage, NetworkStats, ReadOptions } from './types.js';
 import { nowNs } from './types.js';
+
+/** The filesystem a writable layer lives on (metrics only). */
+export interface FilesystemInfo {
+  /** The mount's source, as cAdvisor's `device` label shows it ("/dev/vda1"). */
+  device: string;
+  capacityBytes: bigint;
+  inodes: bigint;
+  inodesFree: bigint;
+}
 
 export interface ContainerStatsResult {
   container: ContainerInfo;
   cgroup?: CgroupStats;
-  writableLayer?: DiskUsage & { mountpoint: string };
+  writableLayer?: DiskUsage & { mountpoint: string; filesystem?: FilesystemInfo };
 }
 
 export interface PodStatsResult {
   sandbox: SandboxInfo;
   /** The pod's cgroup, or the sum of its containers when the pod has no cgroup of its own. */
   cgroup?: CgroupStats;
+  /** `cgroup` adds up the containers: the pod has no cgroup of its own. */
+  summed?: boolean;
   network?: NetworkStats;
   containers: ContainerStatsResult[];
 }
@@ -75,6 +86,8 @@ interface Layer {
 export class StatsService {
   /** Writable layer (overlay upperdir) per container id; resolved once from mountinfo. */
   private readonly layers = new Map<string, Layer | null>();
+  /** statfs of the writable layers' filesystems, kept a few seconds (one per scrape, not per container). */
+  private readonly filesystems = new Map<string, { at: number; info: Promise<FilesystemInfo | undefined> }>();
 
   constructor(private readonly d: StatsServiceDeps) {}
 
@@ -93,13 +106,13 @@ export class StatsService {
     return this.containerStats(c, this.sandbox(c.sandboxId));
   }
 
-  async listContainers(f: ContainerStatsFilter = {}): Promise<ContainerStatsResult[]> {
+  async listContainers(f: ContainerStatsFilter = {}, opts: ReadOptions = {}): Promise<ContainerStatsResult[]> {
     const all = this.d.containers()?.list() ?? [];
     const picked = all.filter(
       (c) => (!f.id || c.id.startsWith(f.id)) && (!f.sandboxId || c.sandboxId.startsWith(f.sandboxId)) && labelsMatch(c.labels, f.labelSelector),
     );
     await this.resolveLayers(picked);
-    return Promise.all(picked.map((c) => this.containerStats(c, this.sandbox(c.sandboxId))));
+    return Promise.all(picked.map((c) => this.containerStats(c, this.sandbox(c.sandboxId), opts)));
   }
 
   async pod(id: string): Promise<PodStatsResult> {
@@ -109,14 +122,17 @@ export class StatsService {
     return this.podStats(sb, this.sharedParents(svc.list()));
   }
 
-  /** Stats of the ready pods that match (a pod that is not ready has nothing running to measure). */
-  async listPods(f: PodStatsFilter = {}): Promise<PodStatsResult[]> {
+  /**
+   * Stats of the ready pods that match (a pod that is not ready has nothing running to measure).
+   * `opts.extended` adds the counters and filesystem facts only the cAdvisor metrics use.
+   */
+  async listPods(f: PodStatsFilter = {}, opts: ReadOptions = {}): Promise<PodStatsResult[]> {
     const all = this.d.sandboxes()?.list() ?? [];
     const shared = this.sharedParents(all);
     const picked = all.filter(
       (s) => s.state === 'SANDBOX_READY' && (!f.id || s.id.startsWith(f.id)) && labelsMatch(s.labels, f.labelSelector),
     );
-    return Promise.all(picked.map((s) => this.podStats(s, shared)));
+    return Promise.all(picked.map((s) => this.podStats(s, shared, opts)));
   }
 
   /** cgroup parents that are not one pod's own cgroup: the default, and any two pods share. */
@@ -130,9 +146,9 @@ export class StatsService {
     return shared;
   }
 
-  private async containerStats(c: ContainerInfo, sb: SandboxInfo | undefined): Promise<ContainerStatsResult> {
+  private async containerStats(c: ContainerInfo, sb: SandboxInfo | undefined, opts: ReadOptions = {}): Promise<ContainerStatsResult> {
     const [cgroup, layer] = await Promise.all([
-      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.defaultCgroupParent)),
+      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.defaultCgroupParent), opts),
       this.layerOf(c),
     ]);
     const out: ContainerStatsResult = { container: c };
@@ -141,17 +157,32 @@ export class StatsService {
       const u = this.d.collector.writableLayer(layer.upper);
       // Before the first walk ends: zero, with the time of asking (kubelet wants the field).
       out.writableLayer = { ...(u ?? { timestamp: nowNs(), bytes: 0n, inodes: 0n }), mountpoint: layer.mountpoint };
+      const fs = opts.extended ? await this.filesystem(layer.mountpoint) : undefined;
+      if (fs) out.writableLayer.filesystem = fs;
     }
     return out;
   }
 
-  private async podStats(sb: SandboxInfo, shared: Set<string>): Promise<PodStatsResult> {
+  private filesystem(dir: string): Promise<FilesystemInfo | undefined> {
+    const hit = this.filesystems.get(dir);
+    if (hit && Date.now() - hit.at < 5000) return hit.info;
+    const info = Promise.all([readFile(this.d.mountinfo ?? '/proc/self/mountinfo', 'utf8'), statfs(dir, { bigint: true })]).then(
+      ([mi, st]): FilesystemInfo => ({
+        device: parseOverlayMounts(mi).sourceOf(dir), capacityBytes: st.blocks * st.bsize, inodes: st.files, inodesFree: st.ffree,
+      }),
+      () => undefined,
+    );
+    this.filesystems.set(dir, { at: Date.now(), info });
+    return info;
+  }
+
+  private async podStats(sb: SandboxInfo, shared: Set<string>, opts: ReadOptions = {}): Promise<PodStatsResult> {
     const ctrs = (this.d.containers()?.list() ?? []).filter((c) => c.sandboxId === sb.id);
     await this.resolveLayers(ctrs);
     const own = !shared.has(sb.cgroupParent);
     const [containers, podCgroup, network] = await Promise.all([
-      Promise.all(ctrs.map((c) => this.containerStats(c, sb))),
-      own ? this.d.collector.cgroup(`pod:${sb.id}`, sb.cgroupParent) : undefined,
+      Promise.all(ctrs.map((c) => this.containerStats(c, sb, opts))),
+      own ? this.d.collector.cgroup(`pod:${sb.id}`, sb.cgroupParent, opts) : undefined,
       sb.netnsPath && sb.state === 'SANDBOX_READY'
         ? this.d.collector.network(sb.netnsPath, own ? sb.cgroupParent : undefined, [
           ...ctrs.filter((c) => c.state === 'CONTAINER_RUNNING' && c.pid > 0).map((c) => c.pid),
@@ -162,6 +193,7 @@ export class StatsService {
     const out: PodStatsResult = { sandbox: sb, containers };
     const cg = podCgroup ?? (own ? undefined : sumCgroups(containers.map((c) => c.cgroup)));
     if (cg) out.cgroup = cg;
+    if (cg && !podCgroup) out.summed = true;
     if (network) out.network = network;
     return out;
   }
@@ -209,27 +241,27 @@ export class StatsService {
   }
 }
 
-/** Overlay mounts (mountpoint → upperdir) and a lookup of the mount a path lives on. */
-export function parseOverlayMounts(text: string): { overlays: Map<string, string>; mountpointOf(p: string): string } {
+/** Overlay mounts (mountpoint → upperdir) and lookups of the mount a path lives on and its source. */
+export function parseOverlayMounts(text: string): { overlays: Map<string, string>; mountpointOf(p: string): string; sourceOf(p: string): string } {
   const overlays = new Map<string, string>();
   const points: string[] = [];
+  const sources = new Map<string, string>();
   for (const line of text.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
     const mp = line.slice(0, sep).split(' ')[4]?.replace(/\\040/g, ' ');
-    const [fstype, , opts = ''] = line.slice(sep + 3).split(' ');
+    const [fstype, source = '', opts = ''] = line.slice(sep + 3).split(' ');
     if (!mp) continue;
     points.push(mp);
+    sources.set(mp, source);
     if (fstype === 'overlay') {
       const up = opts.split(',').find((o) => o.startsWith('upperdir='));
       if (up) overlays.set(mp, up.slice('upperdir='.length));
     }
   }
   points.sort((a, b) => b.length - a.length);
-  return {
-    overlays,
-    mountpointOf: (p) => points.find((m) => m === '/' || p === m || p.startsWith(`${m}/`)) ?? '/',
-  };
+  const mountpointOf = (p: string) => points.find((m) => m === '/' || p === m || p.startsWith(`${m}/`)) ?? '/';
+  return { overlays, mountpointOf, sourceOf: (p) => sources.get(mountpointOf(p)) ?? '' };
 }
 
 /** A pod without its own cgroup: its containers' numbers added up (rates too). */

@@ -29,6 +29,36 @@ export interface IoDeviceStats {
   writeOps: bigint;
 }
 
+export interface HugetlbStats {
+  /** As runc names it: "2MB", "1GB". */
+  pageSize: string;
+  usageBytes: bigint;
+  /** v1 only (max_usage_in_bytes). */
+  maxUsageBytes?: bigint;
+  failcnt: bigint;
+}
+
+/** Counters only the cAdvisor metrics use (ReadOptions.extended). */
+export interface ExtendedStats {
+  cpuUserNs?: bigint;
+  cpuSystemNs?: bigint;
+  /** CFS bandwidth: enforcement periods, throttled periods, throttled time. */
+  cfs?: { periods: bigint; throttledPeriods: bigint; throttledNs: bigint };
+  cacheBytes?: bigint;
+  mappedFileBytes?: bigint;
+  swapBytes?: bigint;
+  kernelBytes?: bigint;
+  /** Times usage hit the limit. */
+  failcnt?: bigint;
+  /** Peak usage (v1 max_usage_in_bytes, v2 memory.peak). */
+  maxUsageBytes?: bigint;
+  /** OOM kills inside the cgroup. */
+  oomKills?: bigint;
+  /** pids.max; 0 when unlimited. */
+  threadsMax?: bigint;
+  hugetlb: HugetlbStats[];
+}
+
 export interface CgroupStats {
   /** Wall-clock time of the read, nanoseconds since the epoch. */
   timestamp: bigint;
@@ -37,6 +67,7 @@ export interface CgroupStats {
   /** Number of tasks (pids.current). */
   processes?: bigint;
   io?: IoDeviceStats[];
+  extended?: ExtendedStats;
 }
 
 export interface NetInterfaceStats {
@@ -66,6 +97,8 @@ export interface DiskUsage {
 export interface ReadOptions {
   /** Also read block I/O counters (two more files on v1, one on v2). */
   io?: boolean;
+  /** Also read the counters of ExtendedStats (metrics only). */
+  extended?: boolean;
 }
 
 /** Reads the stats of one cgroup by its path relative to the hierarchy root ("/berth/pod1/ctr"). */
