@@ -10,6 +10,7 @@ import { deviceFromHost } from './host.js';
 import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
 import type { OciSpec } from './oci.js';
+import { effectiveStopSignal } from './signals.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
@@ -25,6 +26,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     if (err instanceof NotFoundError) throw new NotFoundError(`image "${cfg.image}" is not present locally (pull it first): ${err.message}`);
     throw err;
   }
+  const stopSignal = effectiveStopSignal(cfg.stopSignal, view.config.StopSignal, cfg.image);
   const id = randomBytes(32).toString('hex');
   const bundle = path.join(m.bundlesDir, id);
   const rootfs = path.join(bundle, 'rootfs');
@@ -105,9 +107,8 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
         image: cfg.image, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id,
         runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid,
         labels: { ...cfg.labels }, annotations: { ...cfg.annotations }, config: resolved,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle, stopSignal,
       },
-      stopSignal: img.StopSignal || 'SIGTERM',
       ownPidNs: pidNamespace === undefined,
       layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath,
     };

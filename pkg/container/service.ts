@@ -11,6 +11,7 @@ import type { ImageService } from '../image/types.js';
 import type { Logger } from '../log/log.js';
 import type { SandboxService } from '../sandbox/types.js';
 import type { Store } from '../store/store.js';
+import { deliverSignal } from './deliver.js';
 import { ExitWatcher } from './exits.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import type { OciProcess, OciSpec } from './oci.js';
@@ -246,9 +247,10 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     // An exit file may be there already while its event is still on the way.
     if ((await this.exits.check(id)) !== undefined) return;
     if (timeoutSec > 0 && r.info.state === 'CONTAINER_RUNNING') {
-      const sig = normalizeSignal(r.stopSignal);
-      this.signal(r, sig);
-      if (await this.waitExit(id, timeoutSec * 1000)) return;
+      const deadline = Date.now() + timeoutSec * 1000;
+      const exited = (ms: number): Promise<boolean> => this.waitExit(id, ms);
+      if (r.info.pid > 0 && (await deliverSignal(r.info.pid, r.info.stopSignal, exited, deadline))) return;
+      if (await exited(Math.max(0, deadline - Date.now()))) return;
     }
     const h = this.handler(r.info.runtimeHandler);
     if (r.ownPidNs) this.signal(r, 'SIGKILL');
@@ -333,12 +335,6 @@ export function runtimeMessage(err: unknown): string {
   const inner = /msg="((?:[^"\\]|\\.)*)"/.exec(m);
   if (!inner) return m;
   return `${m.slice(0, m.indexOf(':') + 1)} ${inner[1]!.replace(/\\"/g, '"')}`;
-}
-
-export function normalizeSignal(s: string): NodeJS.Signals | number {
-  if (/^\d+$/.test(s)) return Number(s);
-  const up = s.toUpperCase();
-  return (up.startsWith('SIG') ? up : `SIG${up}`) as NodeJS.Signals;
 }
 
 /** Resolves when `file` exists (inotify on its directory), or after timeoutMs. */

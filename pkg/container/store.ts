@@ -1,12 +1,13 @@
 // The containers table: one row per container, the record as JSON beside the identifying columns.
 import type { Store } from '../store/store.js';
+import { parseSignal } from './signals.js';
 import type { ContainerInfo } from './types.js';
+
+const SIGTERM = 15;
 
 /** What berth keeps about a container beyond what it publishes. */
 export interface ContainerRecord {
   info: ContainerInfo;
-  /** The image's StopSignal (default SIGTERM). */
-  stopSignal: string;
   /** Whether the container has its own PID namespace (kill init kills all). */
   ownPidNs: boolean;
   /** Overlay upper/work parent directory. */
@@ -33,6 +34,12 @@ export function nameKey(i: { sandboxId: string; name: string; attempt: number })
   return `${i.sandboxId}/${i.name}/${i.attempt}`;
 }
 
+/** Records written before signals were kept as numbers held the image's StopSignal text. */
+function upgradeStopSignal(r: ContainerRecord & { stopSignal?: string }): void {
+  if (typeof r.info.stopSignal !== 'number') r.info.stopSignal = parseSignal(r.stopSignal ?? '') ?? SIGTERM;
+  delete r.stopSignal;
+}
+
 export class ContainerTable {
   constructor(private readonly store: Store) {
     store.migrate('container', MIGRATIONS);
@@ -44,6 +51,7 @@ export class ContainerTable {
       const r = JSON.parse(row.record) as ContainerRecord;
       const info = r.info as unknown as Record<string, unknown>;
       for (const k of BIG) info[k] = BigInt(info[k] as string);
+      upgradeStopSignal(r as ContainerRecord & { stopSignal?: string });
       return r;
     });
   }

@@ -82,6 +82,8 @@ export interface ContainerConfigInput {
   tty: boolean;
   resources?: ResourcesInput;
   security: SecurityInput;
+  /** Linux number of the CRI stop_signal; undefined = the image's StopSignal (or SIGTERM). */
+  stopSignal?: number;
 }
 
 export interface ContainerUser {
@@ -120,6 +122,8 @@ export interface ContainerInfo {
   config: ContainerConfigInput;
   user: ContainerUser;
   bundle: string;
+  /** Linux number of the signal StopContainer sends (CRI override, else the image's, else SIGTERM). */
+  stopSignal: number;
 }
 
 export interface ContainerFilter {

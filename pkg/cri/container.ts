@@ -4,6 +4,7 @@
 import { recoverContainers } from '../container/recover.js';
 import { readHostFacts } from '../container/host.js';
 import { ContainerManager } from '../container/service.js';
+import { signalFromCri, signalToCri } from '../container/signals.js';
 import type {
   ContainerConfigInput, ContainerInfo, MountInput, NamespaceMode, ResourcesInput, SecurityProfileInput,
 } from '../container/types.js';
@@ -95,6 +96,7 @@ export function toConfigInput(c: ContainerConfig__Output | null): ContainerConfi
     stdin: c.stdin ?? false, stdinOnce: c.stdin_once ?? false, tty: c.tty ?? false,
     resources: toResources(c.linux?.resources),
     security: security(c.linux?.security_context),
+    stopSignal: signalFromCri(c.stop_signal),
   };
 }
 
@@ -130,6 +132,8 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
     log_path: i.logPath,
     resources: i.config.resources ? { linux: fromResources(i.config.resources) } : null,
     user: { linux: { uid: i.user.uid, gid: i.user.gid, supplemental_groups: i.user.additionalGids } },
+    // By number: the enum's names differ between cri-api releases.
+    stop_signal: signalToCri(i.stopSignal) as ContainerStatus['stop_signal'],
   };
 }
 

@@ -35,7 +35,7 @@ const CONFIG: ContainerInfo['config'] = {
 function ctr(id: string, patch: Partial<ContainerInfo>): ContainerInfo {
   return { id, sandboxId: SB, name: `c-${id}`, attempt: 0, state: 'CONTAINER_CREATED', createdAt: 5n, startedAt: 0n, finishedAt: 0n,
     exitCode: 0, reason: '', message: '', image: 'busybox', imageId: 'sha256:1', imageRef: 'sha256:1', runtimeHandler: 'runc', logPath: '',
-    pid: 0, labels: {}, annotations: {}, user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '', config: CONFIG, ...patch };
+    pid: 0, labels: {}, annotations: {}, user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '', config: CONFIG, stopSignal: 15, ...patch };
 }
 
 function fakeCtx() {
