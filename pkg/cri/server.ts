@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
+import { DeadlineExceededError } from '../errors/errors.js';
+import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { REQUEST_ID_KEY, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
+import { RequestGuard } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
 import { loadCri } from './proto.js';
 import { codeName, toStatus } from './status.js';
@@ -10,7 +14,10 @@ type AnyStream = (call: grpc.ServerWritableStream<unknown, unknown>) => void;
 
 /**
  * The CRI gRPC server: every rpc of RuntimeService and ImageService is registered; those with
- * no handler answer UNIMPLEMENTED naming the method. Each call is logged at debug and counted.
+ * no handler answer UNIMPLEMENTED naming the method. Each request is checked against its schema
+ * (guard.ts) before its handler sees it, runs with its request id in every log line, gets at most
+ * its budget of time (call.ts), and is answered with an error message of bounded size. Each call
+ * is logged at debug and counted.
  */
 export class CriServer {
   readonly grpc = new grpc.Server({
@@ -19,6 +26,7 @@ export class CriServer {
   });
   private inFlight = 0;
   private readonly streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  private readonly guard = new RequestGuard();
 
   constructor(
     private readonly handlers: HandlerSet,
@@ -35,11 +43,19 @@ export class CriServer {
     const table = this.handlers as Record<string, AnyUnary | AnyStream | undefined>;
     for (const [method, md] of Object.entries(def)) {
       const handler = table[method];
+      const reqType = this.guard.requestType(`runtime.v1.${service}`, method);
+      const check = (req: unknown): void => this.guard.check(reqType, req);
       impl[method] = md.responseStream
-        ? this.wrapStream(service, method, handler as AnyStream | undefined)
-        : this.wrapUnary(service, method, handler as AnyUnary | undefined);
+        ? this.wrapStream(service, method, check, handler as AnyStream | undefined)
+        : this.wrapUnary(service, method, check, handler as AnyUnary | undefined);
     }
     this.grpc.addService(def, impl);
+  }
+
+  /** Runs `fn` in the call's log context: its request id, method and the ids it names. */
+  private inCallContext<T>(method: string, call: { metadata: grpc.Metadata; request: unknown }, fn: () => T): T {
+    const id = requestId(call.metadata.get(REQUEST_ID_KEY)[0]);
+    return withCallFields(callLogFields(id, method, call.request), fn);
   }
 
   private finish(service: string, method: string, start: bigint, code: grpc.status, err?: string): void {
@@ -53,14 +69,26 @@ export class CriServer {
     this.inFlight--;
   }
 
-  private wrapUnary(service: string, method: string, handler: AnyUnary | undefined): grpc.handleUnaryCall<unknown, unknown> {
-    return (call, callback) => {
+  private wrapUnary(service: string, method: string, check: (req: unknown) => void, handler: AnyUnary | undefined): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => this.inCallContext(method, call, () => {
       const start = process.hrtime.bigint();
       this.inFlight++;
+      const fail = (err: unknown): void => {
+        const st = toStatus(err);
+        const details = boundDetails(st.details);
+        this.finish(service, method, start, st.code, details);
+        callback({ code: st.code, details });
+      };
       if (!handler) {
         const details = `${service}.${method} is not implemented by berth yet`;
         this.finish(service, method, start, grpc.status.UNIMPLEMENTED, details);
         callback({ code: grpc.status.UNIMPLEMENTED, details });
+        return;
+      }
+      try {
+        check(call.request);
+      } catch (err) {
+        fail(err);
         return;
       }
       const abort = new AbortController();
@@ -71,28 +99,51 @@ export class CriServer {
       } catch (err) {
         res = Promise.reject(err);
       }
+      const budget = callBudgetMs(method, call.request);
+      let timer: NodeJS.Timeout | undefined;
+      if (budget !== undefined) {
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            const err = new DeadlineExceededError(`${method}: berth gave up after ${Math.round(budget / 1000)} s`);
+            abort.abort(err);
+            reject(err);
+          }, budget);
+          timer.unref();
+        });
+        res.catch(() => undefined); // answered by the budget: a late failure is only logged by finish
+        res = Promise.race([res, expired]);
+      }
       res.then(
         (value) => {
+          clearTimeout(timer);
           this.finish(service, method, start, grpc.status.OK);
           callback(null, value);
         },
         (err: unknown) => {
-          const st = toStatus(err);
-          this.finish(service, method, start, st.code, st.details);
-          callback({ code: st.code, details: st.details });
+          clearTimeout(timer);
+          fail(err);
         },
       );
-    };
+    });
   }
 
-  private wrapStream(service: string, method: string, handler: AnyStream | undefined): grpc.handleServerStreamingCall<unknown, unknown> {
-    return (call) => {
+  private wrapStream(service: string, method: string, check: (req: unknown) => void, handler: AnyStream | undefined): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => this.inCallContext(method, call, () => {
       const start = process.hrtime.bigint();
       this.inFlight++;
       if (!handler) {
         const details = `${service}.${method} is not implemented by berth yet`;
         this.finish(service, method, start, grpc.status.UNIMPLEMENTED, details);
         call.emit('error', { code: grpc.status.UNIMPLEMENTED, details });
+        return;
+      }
+      try {
+        check(call.request);
+      } catch (err) {
+        const st = toStatus(err);
+        const details = boundDetails(st.details);
+        this.finish(service, method, start, st.code, details);
+        call.emit('error', { code: st.code, details });
         return;
       }
       // A stream is long-lived: count it once opened, but never hold shutdown for it.
@@ -105,9 +156,9 @@ export class CriServer {
         handler(call);
       } catch (err) {
         const st = toStatus(err);
-        call.emit('error', { code: st.code, details: st.details });
+        call.emit('error', { code: st.code, details: boundDetails(st.details) });
       }
-    };
+    });
   }
 
   async listen(socket: string): Promise<void> {

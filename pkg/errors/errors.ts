@@ -51,3 +51,12 @@ export class UnimplementedError extends BerthError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A caller-given value for an error message: quoted, and cut to `max` characters, so a hostile
+ * request cannot make the answer (a gRPC trailer) as large as itself.
+ */
+export function quote(value: string, max = 96): string {
+  if (value.length <= max) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)`;
+}

@@ -1,0 +1,58 @@
+// What the server decides about one call before and after its handler runs: its request id, the
+// fields its log lines carry, how long berth gives it, and how much of an error goes back.
+import { randomBytes } from 'node:crypto';
+import { clampTimeoutSeconds } from '../container/timeouts.js';
+
+/** Metadata key a client may set to choose the request id (else berth makes one). */
+export const REQUEST_ID_KEY = 'x-request-id';
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The client's request id when it is a sane token, else a fresh one. */
+export function requestId(given: unknown): string {
+  if (typeof given === 'string' && REQUEST_ID_RE.test(given)) return given;
+  return randomBytes(8).toString('hex');
+}
+
+/** Log fields of a call: id, method and the pod/container the request names. */
+export function callLogFields(id: string, method: string, req: unknown): Record<string, string> {
+  const fields: Record<string, string> = { req: id, method };
+  const r = (req ?? {}) as Record<string, unknown>;
+  if (typeof r.pod_sandbox_id === 'string' && r.pod_sandbox_id) fields.sandbox = r.pod_sandbox_id;
+  if (typeof r.container_id === 'string' && r.container_id) fields.container = r.container_id;
+  return fields;
+}
+
+/** What berth gives any call that states no longer bound of its own (kubelet's own timeout is 2 min). */
+export const DEFAULT_BUDGET_MS = 4 * 60_000;
+
+/**
+ * How long berth works on a call before it answers DEADLINE_EXCEEDED itself (undefined: only the
+ * client's deadline). Pulls are bounded by their progress timeout; ExecSync and StopContainer by
+ * the timeout they carry, plus the default for the work around it.
+ */
+export function callBudgetMs(method: string, req: unknown): number | undefined {
+  const r = (req ?? {}) as { timeout?: string | number };
+  switch (method) {
+    case 'PullImage':
+      return undefined;
+    case 'ExecSync': {
+      const s = clampTimeoutSeconds(r.timeout);
+      return s > 0 ? s * 1000 + DEFAULT_BUDGET_MS : undefined;
+    }
+    case 'StopContainer':
+      return clampTimeoutSeconds(r.timeout) * 1000 + DEFAULT_BUDGET_MS;
+    default:
+      return DEFAULT_BUDGET_MS;
+  }
+}
+
+/** Largest error message sent back: well under any client's header-list limit (Node's is 64 KiB). */
+export const MAX_DETAILS = 1024;
+
+/** An error message cut to MAX_DETAILS characters, saying how much was cut. */
+export function boundDetails(details: string): string {
+  if (details.length <= MAX_DETAILS) return details;
+  const kept = MAX_DETAILS - 48; // room for the note
+  return `${details.slice(0, kept)} … (${details.length - kept} more characters cut)`;
+}
