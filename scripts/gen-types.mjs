@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Generates TypeScript types for the CRI messages from proto/api.proto into pkg/cri/gen
-// (not committed), then adds the `.js` extensions that NodeNext module resolution requires.
+// Generates TypeScript types for the CRI messages from proto/api.proto, and for berth's own
+// services from proto/berth/v1, into pkg/cri/gen (not committed), then adds the `.js`
+// extensions that NodeNext module resolution requires.
 // It generates into a scratch dir and rewrites only files whose text changed, so builds that
 // run at the same time in one tree never see the types missing.
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ execFileSync(
     'node_modules/@grpc/proto-loader/build/bin/proto-loader-gen-types.js',
     '--keepCase', '--longs=String', '--enums=String', '--defaults', '--oneofs',
     '--grpcLib=@grpc/grpc-js', `--outDir=${out}`, '--inputTemplate=%s', '--outputTemplate=%s__Output',
-    'proto/api.proto',
+    'proto/api.proto', 'proto/berth/v1/berth.proto',
   ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );

@@ -4,15 +4,16 @@ import path from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { BerthConfig } from '../../pkg/config/config.js';
 import { socketPath } from '../../pkg/config/config.js';
-import type { Condition, DaemonContext, ModuleInstance } from '../../pkg/cri/module.js';
+import type { Condition, DaemonContext, ExtraService, ModuleInstance } from '../../pkg/cri/module.js';
 import { MODULES } from '../../pkg/cri/modules.js';
 import { CriServer } from '../../pkg/cri/server.js';
 import type { HandlerSet } from '../../pkg/cri/handlers.js';
 import { createLogger } from '../../pkg/log/log.js';
 import { Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
 import { Store } from '../../pkg/store/store.js';
+import { StartupError } from './startup-error.js';
 
-export class StartupError extends Error {}
+export { StartupError };
 
 /** Resolves true when something accepts connections on the unix socket. */
 function socketAnswers(file: string): Promise<boolean> {
@@ -65,6 +66,7 @@ export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
   };
   const started: ModuleInstance[] = [];
   const handlers: HandlerSet = {};
+  const extraServices: ExtraService[] = [];
   const closeModules = async () => {
     for (const m of started.reverse()) await m.close?.().catch((err: Error) => log.warn({ err: err.message }, 'module close failed'));
     started.length = 0;
@@ -78,8 +80,9 @@ export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
       log.debug({ module: mod.name, ms: Number(process.hrtime.bigint() - m0) / 1e6 }, 'module started');
       started.push(inst);
       Object.assign(handlers, inst.handlers);
+      extraServices.push(...(inst.extraServices ?? []));
     }
-    server = new CriServer(handlers, log, metrics);
+    server = new CriServer(handlers, log, metrics, extraServices);
     await server.listen(socket);
     await chmod(socket, 0o660);
     if (config.metrics_listen) {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { applyFlags, ConfigError, loadConfig, toToml, type FlagOverrides } from '../../pkg/config/config.js';
 import { VERSION } from '../../pkg/version/version.js';
-import { runDaemon, StartupError } from './daemon.js';
+import { isCliCommand } from './cli/commands.js';
+import { StartupError } from './startup-error.js';
 
 const USAGE = `usage: berth <command> [flags]
 
@@ -9,6 +10,10 @@ commands:
   daemon    serve CRI v1 on a unix socket
   config    print the effective config as TOML
   version   print berth's version
+
+client commands (berth help for the list; berth COMMAND --help):
+  run, ps, pods, images, pull, logs, exec, attach, inspect, stop, rm, rmp, rmi, prune,
+  stats, events, info, port-forward, save, load, debug, completion
 
 flags (daemon, config):
   --config FILE            config file (default /etc/berth/berth.toml)
@@ -65,6 +70,8 @@ async function main(argv: string[]): Promise<void> {
       const config = await effectiveConfig(rest);
       // Handlers go in before start-up: a signal that arrives while berth starts (or right after
       // it logs "ready") must still lead to a clean shutdown, not the default kill.
+      // The daemon's code loads only here, so client commands start without it.
+      const { runDaemon } = await import('./daemon.js');
       let signalled: NodeJS.Signals | undefined;
       let daemon: Awaited<ReturnType<typeof runDaemon>> | undefined;
       const stop = (sig: NodeJS.Signals) => {
@@ -85,12 +92,17 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case undefined:
-    case 'help':
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
       return;
     default:
+      if (isCliCommand(command)) {
+        // Client commands load their own code lazily: `berth ps` never loads the daemon.
+        const { runCli } = await import('./cli/main.js');
+        process.exitCode = await runCli(command, rest);
+        return;
+      }
       fail(`unknown command "${command}"\n${USAGE}`, 2);
   }
 }

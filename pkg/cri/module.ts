@@ -1,8 +1,9 @@
+import type * as grpc from '@grpc/grpc-js';
 import type { BerthConfig } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/store.js';
-import type { HandlerSet } from './handlers.js';
+import type { CallContext, HandlerSet } from './handlers.js';
 
 /**
  * Domain services that modules publish for the modules after them. Each module adds its own
@@ -28,8 +29,24 @@ export interface DaemonContext {
   conditions: Map<string, () => Condition | Promise<Condition>>;
 }
 
+/** A handler of berth's own services: unary, server-streaming or client-streaming. */
+export type ExtraHandler =
+  | ((req: any, ctx: CallContext) => Promise<unknown>)
+  | ((call: grpc.ServerWritableStream<any, any>) => void)
+  | ((call: grpc.ServerReadableStream<any, any>, ctx: CallContext) => Promise<unknown>);
+
+/** A gRPC service outside CRI (proto/berth/v1), served on the same socket as CRI. */
+export interface ExtraService {
+  /** Full name for logs and metrics, e.g. `berth.v1.Images`. */
+  name: string;
+  definition: grpc.ServiceDefinition;
+  handlers: Record<string, ExtraHandler>;
+}
+
 export interface ModuleInstance {
   handlers: HandlerSet;
+  /** berth's own gRPC services this module serves. */
+  extraServices?: ExtraService[];
   /** Called at shutdown in reverse start order. Must never stop containers. */
   close?(): Promise<void>;
 }

@@ -1,10 +1,11 @@
 import type { CriModule } from './module.js';
 import { runtimeInfoModule } from './runtime-info.js';
 import { imageModule } from './image.js';
+import { berthImagesModule } from './berth-images.js';
 import { sandboxModule } from './sandbox.js';
 import { containerModule } from './container.js';
 import { streamingModule } from './streaming.js';
 import { statsModule } from './stats.js';
 
 /** Modules in start order: a module may use the services of those before it. */
-export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, sandboxModule, containerModule, streamingModule, statsModule];
+export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, berthImagesModule, sandboxModule, containerModule, streamingModule, statsModule];

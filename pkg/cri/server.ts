@@ -6,18 +6,20 @@ import type { Metrics } from '../metrics/metrics.js';
 import { REQUEST_ID_KEY, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
 import { RequestGuard } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
+import type { ExtraService } from './module.js';
 import { loadCri } from './proto.js';
 import { codeName, toStatus } from './status.js';
 
 type AnyUnary = (req: unknown, ctx: CallContext) => Promise<unknown>;
 type AnyStream = (call: grpc.ServerWritableStream<unknown, unknown>) => void;
+type AnyClientStream = (call: grpc.ServerReadableStream<unknown, unknown>, ctx: CallContext) => Promise<unknown>;
 
 /**
  * The CRI gRPC server: every rpc of RuntimeService and ImageService is registered; those with
  * no handler answer UNIMPLEMENTED naming the method. Each request is checked against its schema
  * (guard.ts) before its handler sees it, runs with its request id in every log line, gets at most
  * its budget of time (call.ts), and is answered with an error message of bounded size. Each call
- * is logged at debug and counted.
+ * is logged at debug and counted. berth's own services (proto/berth/v1) are served beside them.
  */
 export class CriServer {
   readonly grpc = new grpc.Server({
@@ -32,19 +34,26 @@ export class CriServer {
     private readonly handlers: HandlerSet,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    extraServices: ExtraService[] = [],
   ) {
     const cri = loadCri().runtime.v1;
-    this.register('RuntimeService', cri.RuntimeService.service);
-    this.register('ImageService', cri.ImageService.service);
+    this.register('RuntimeService', cri.RuntimeService.service, this.handlers, true);
+    this.register('ImageService', cri.ImageService.service, this.handlers, true);
+    for (const s of extraServices) this.register(s.name, s.definition, s.handlers, false);
   }
 
-  private register(service: string, def: grpc.ServiceDefinition): void {
+  /** `guarded`: requests are checked against the CRI schema (berth's own services check their own). */
+  private register(service: string, def: grpc.ServiceDefinition, handlers: object, guarded: boolean): void {
     const impl: grpc.UntypedServiceImplementation = {};
-    const table = this.handlers as Record<string, AnyUnary | AnyStream | undefined>;
+    const table = handlers as Record<string, AnyUnary | AnyStream | AnyClientStream | undefined>;
     for (const [method, md] of Object.entries(def)) {
       const handler = table[method];
-      const reqType = this.guard.requestType(`runtime.v1.${service}`, method);
-      const check = (req: unknown): void => this.guard.check(reqType, req);
+      if (md.requestStream) {
+        impl[method] = this.wrapClientStream(service, method, handler as AnyClientStream | undefined);
+        continue;
+      }
+      const reqType = guarded ? this.guard.requestType(`runtime.v1.${service}`, method) : undefined;
+      const check = (req: unknown): void => void (reqType && this.guard.check(reqType, req));
       impl[method] = md.responseStream
         ? this.wrapStream(service, method, check, handler as AnyStream | undefined)
         : this.wrapUnary(service, method, check, handler as AnyUnary | undefined);
@@ -125,6 +134,40 @@ export class CriServer {
         },
       );
     });
+  }
+
+  /**
+   * A client-streaming call (berth.v1 LoadImages) is answered once, as a unary call is; it has no
+   * time budget, since its length is the client's upload.
+   */
+  private wrapClientStream(service: string, method: string, handler: AnyClientStream | undefined): grpc.handleClientStreamingCall<unknown, unknown> {
+    return (call, callback) => {
+      const start = process.hrtime.bigint();
+      this.inFlight++;
+      const fail = (code: grpc.status, details: string): void => {
+        this.finish(service, method, start, code, details);
+        callback({ code, details });
+      };
+      if (!handler) return fail(grpc.status.UNIMPLEMENTED, `${service}.${method} is not implemented by berth yet`);
+      const abort = new AbortController();
+      call.once('cancelled', () => abort.abort(new Error(`${method} cancelled by the client`)));
+      let res: Promise<unknown>;
+      try {
+        res = handler(call, { method, signal: abort.signal });
+      } catch (err) {
+        res = Promise.reject(err);
+      }
+      res.then(
+        (value) => {
+          this.finish(service, method, start, grpc.status.OK);
+          callback(null, value);
+        },
+        (err: unknown) => {
+          const st = toStatus(err);
+          fail(st.code, boundDetails(st.details));
+        },
+      );
+    };
   }
 
   private wrapStream(service: string, method: string, check: (req: unknown) => void, handler: AnyStream | undefined): grpc.handleServerStreamingCall<unknown, unknown> {

@@ -52,6 +52,27 @@ describe('content store', () => {
     assert.deepEqual(await readdir(cs.ingestDir), []);
   });
 
+  it("reports a download's bytes to every watcher of its digest, whichever fetch started it", async () => {
+    const data = randomBytes(512 * 1024);
+    const d = digestOf(data);
+    const { opener } = slowOpener(data, 1);
+    const seen: number[][] = [[], []];
+    const stops = seen.map((s) => cs.watch(d, (n) => s.push(n)));
+    await Promise.all([cs.fetch(d, data.length, opener), cs.fetch(d, data.length, opener)]);
+    for (const s of seen) {
+      assert.equal(s.length, 8, 'one report per 64 KiB chunk');
+      assert.deepEqual(s, [...s].sort((a, b) => a - b));
+      assert.equal(s[s.length - 1], data.length);
+    }
+    stops.forEach((stop) => stop());
+    const other = randomBytes(64 * 1024);
+    const late: number[] = [];
+    const stop = cs.watch(digestOf(other), (n) => late.push(n));
+    stop();
+    await cs.fetch(digestOf(other), other.length, slowOpener(other, 0).opener);
+    assert.deepEqual(late, [], 'a stopped watcher hears nothing');
+  });
+
   it('stops the download when every caller gives up, leaving no ingest file', async () => {
     const data = randomBytes(1 << 20);
     const d = digestOf(data);

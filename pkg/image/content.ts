@@ -37,6 +37,8 @@ export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
   private readonly inflight = new Map<string, Inflight>();
+  /** Progress listeners by digest: every download of that digest reports its bytes so far. */
+  private readonly watchers = new Map<string, Set<(written: number) => void>>();
   /** Called with each chunk's size as it arrives (pull metrics). */
   onBytes: (n: number) => void = () => {};
 
@@ -157,6 +159,20 @@ export class ContentStore {
     });
   }
 
+  /**
+   * Calls `fn` with the bytes received so far whenever a download of `digest` gets data, whoever
+   * started it (concurrent pulls of one blob all see it). Returns the function that stops it.
+   */
+  watch(digest: string, fn: (written: number) => void): () => void {
+    let set = this.watchers.get(digest);
+    if (!set) this.watchers.set(digest, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set!.delete(fn);
+      if (!set!.size && this.watchers.get(digest) === set) this.watchers.delete(digest);
+    };
+  }
+
   /** Waits until no download of these digests is running (a failed pull cleans up after that). */
   async settle(digests: string[]): Promise<void> {
     await Promise.allSettled(digests.map((d) => this.inflight.get(d)?.promise));
@@ -208,6 +224,8 @@ export class ContentStore {
             batchLen += chunk.length;
             written += chunk.length;
             this.onBytes(chunk.length);
+            const watchers = this.watchers.get(digest);
+            if (watchers) for (const w of watchers) w(written);
             if (batchLen >= WRITE_BATCH) await flush();
             if (tap?.destroyed || tap?.writableEnded) tap = undefined; // the consumer gave up; keep downloading
             if (tap && !tap.write(chunk) && !tap.destroyed) {

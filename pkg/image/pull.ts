@@ -11,7 +11,8 @@ import { parseConfig, parseManifest, selectPlatform, type Descriptor, type Image
 import { formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RegistryClient, type Endpoint } from './registry.js';
 import type { ImageServiceImpl } from './service.js';
-import type { RegistryAuth } from './types.js';
+import { LayerProgressReporter } from './progress.js';
+import type { PullProgressListener, RegistryAuth } from './types.js';
 import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
 
 const MAX_CONFIG_BYTES = 16 << 20;
@@ -94,7 +95,7 @@ async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth
   throw new BerthError(kind, errors.map((e) => `${e.ep.mirror ? 'mirror ' + e.ep.base : e.ep.host}: ${e.err.message}`).join('; '));
 }
 
-export async function pull(svc: ImageServiceImpl, refStr: string, auth: RegistryAuth | undefined, signal?: AbortSignal) {
+export async function pull(svc: ImageServiceImpl, refStr: string, auth: RegistryAuth | undefined, signal?: AbortSignal, onProgress?: PullProgressListener) {
   const ref = parseReference(refStr.trim());
   const name = formatReference(ref);
   const leased: string[] = [];
@@ -107,6 +108,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
   const onAbort = () => ctrl.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   let ok = false;
+  let progress: LayerProgressReporter | undefined;
   try {
     const r = await resolve(svc, ref, auth, ctrl.signal);
     lease(r.topDigest);
@@ -129,9 +131,12 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     const diffIds = config.rootfs!.diff_ids!;
     const chain = chainIds(diffIds);
     for (const c of chain) lease(c);
+    if (onProgress) progress = new LayerProgressReporter(svc, manifest.layers, chain, onProgress);
     await parallel(manifest.layers, svc.maxConcurrentDownloads(), async (layer, i) => {
       try {
+        await progress?.start(i);
         await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, opener(layer.digest), ctrl.signal);
+        progress?.finish(i);
       } catch (err) {
         ctrl.abort(err);
         throw err;
@@ -157,6 +162,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     if (err instanceof InvalidArgumentError) throw err;
     throw wrap(name, err);
   } finally {
+    progress?.close();
     signal?.removeEventListener('abort', onAbort);
     if (!ok) {
       ctrl.abort();

@@ -11,7 +11,7 @@ import type { Descriptor, ImageConfigDoc } from './manifest.js';
 import { buildSnapshot, pull } from './pull.js';
 import { looksLikeId, parseReference, repoName } from './reference.js';
 import type { RegistryConfig } from './registry.js';
-import type { ContainerImageView, ImageFsUsage, ImageRecord, ImageService, OciImageConfig, RegistryAuth } from './types.js';
+import type { ContainerImageView, ImageFsUsage, ImageRecord, ImageService, OciImageConfig, PullProgressListener, RegistryAuth } from './types.js';
 import { diskUsage } from './usage.js';
 
 export interface ImageServiceOptions {
@@ -91,8 +91,8 @@ export class ImageServiceImpl implements ImageService {
     else this.leases.set(key, n);
   }
 
-  pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageRecord> {
-    return pull(this, ref, auth, signal);
+  pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord> {
+    return pull(this, ref, auth, signal, progress);
   }
 
   /** Makes the snapshot of `chainId` exist; concurrent pulls of one layer share the work. */

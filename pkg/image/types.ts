@@ -42,6 +42,21 @@ export interface RegistryAuth {
   registryToken?: string;
 }
 
+/** A layer's place in a pull: `exists` when its snapshot was there before the pull began. */
+export type LayerState = 'waiting' | 'downloading' | 'extracting' | 'done' | 'exists';
+
+export interface LayerProgress {
+  /** The layer blob's digest and size (compressed, as the manifest declares). */
+  digest: string;
+  size: number;
+  /** Bytes downloaded so far. */
+  current: number;
+  state: LayerState;
+}
+
+/** Called on every change of a layer's state or bytes during a pull (many times a second). */
+export type PullProgressListener = (layer: LayerProgress) => void;
+
 export interface ContainerImageView {
   image: ImageRecord;
   config: OciImageConfig;
@@ -59,7 +74,7 @@ export interface ImageFsUsage {
 /** The image service other modules use, published as `ctx.services.images`. */
 export interface ImageService {
   /** Pulls `ref` (tag and/or digest reference), returns the stored image. */
-  pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal): Promise<ImageRecord>;
+  pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord>;
   /** Resolves an image reference/ID/digest to a locally present image; NotFoundError naming it if absent. */
   get(refOrId: string): Promise<ImageRecord> | ImageRecord;
   /** What a container needs to build its rootfs and spec. */

@@ -1,0 +1,135 @@
+// Runs the real bin/berth client against a test daemon: plainly (pipes), or under a
+// pseudo-terminal made by python3's pty module, with a way to type and to resize the window.
+import { spawn } from 'node:child_process';
+import { BERTH_BIN } from './harness.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `berth --socket SOCKET ARGS…` with optional stdin; resolves when it exits. */
+export function berth(socket: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BERTH_BIN, ...args, '--socket', socket], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    p.stdin.on('error', () => {});
+    p.stdin.end(opts.input);
+    p.once('error', reject);
+    p.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs argv under a new pty of rows × cols; a line `\0resize R C\n` on stdin resizes it. */
+const PTY_PY = `
+import os, sys, select, struct, fcntl, termios
+rows, cols = int(sys.argv[1]), int(sys.argv[2])
+argv = sys.argv[3:]
+def setsize(fd, r, c):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', r, c, 0, 0))
+master, slave = os.openpty()
+setsize(slave, rows, cols)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.close(master)
+    os.execvp(argv[0], argv)
+os.close(slave)
+inputs = [master, 0]
+pending = b''
+while True:
+    r, _, _ = select.select(inputs, [], [])
+    if master in r:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        os.write(1, data)
+    if 0 in r:
+        data = os.read(0, 65536)
+        if not data:
+            inputs.remove(0)
+            continue
+        pending += data
+        while pending:
+            i = pending.find(b'\\0resize ')
+            if i != 0:
+                chunk = pending if i < 0 else pending[:i]
+                os.write(master, chunk)
+                pending = b'' if i < 0 else pending[i:]
+                continue
+            j = pending.find(b'\\n')
+            if j < 0:
+                break
+            _, r2, c2 = pending[:j].decode().split(' ')
+            setsize(master, int(r2), int(c2))
+            pending = pending[j + 1:]
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+`;
+
+export interface PtySession {
+  /** Everything the terminal showed so far. */
+  output(): string;
+  /** Types text into the terminal. */
+  write(text: string): void;
+  resize(rows: number, cols: number): void;
+  /** Resolves when the output matches `re` (rejects after `ms`, with what was shown). */
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+export function berthPty(socket: string, args: string[], opts: { rows?: number; cols?: number; env?: Record<string, string> } = {}): PtySession {
+  const p = spawn('python3', ['-c', PTY_PY, String(opts.rows ?? 24), String(opts.cols ?? 80), process.execPath, BERTH_BIN, ...args, '--socket', socket], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, TERM: 'xterm', ...opts.env },
+  });
+  let out = '';
+  const waiters: (() => void)[] = [];
+  p.stdout.setEncoding('utf8').on('data', (c: string) => {
+    out += c;
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<number | null>((resolve) => p.once('close', (code) => {
+    for (const w of waiters.splice(0)) w();
+    resolve(code);
+  }));
+  return {
+    output: () => out,
+    write: (t) => void p.stdin.write(t),
+    resize: (r, c) => void p.stdin.write(`\0resize ${r} ${c}\n`),
+    waitFor(re, ms = 20_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`terminal never showed ${re}; it showed:\n${out}`)), ms);
+        const check = () => {
+          if (re.test(out)) {
+            clearTimeout(timer);
+            resolve(out);
+          } else if (p.exitCode !== null) {
+            clearTimeout(timer);
+            reject(new Error(`berth exited (${p.exitCode}) before the terminal showed ${re}:\n${out}`));
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    exited,
+  };
+}
+
+/** Removes terminal escape sequences and carriage returns, for matching what a person reads. */
+export function plain(s: string): string {
+  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+}
