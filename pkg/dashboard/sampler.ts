@@ -72,6 +72,11 @@ export class StatsSampler {
     return this.watchers.size;
   }
 
+  /** Whether the timer runs (someone watches). */
+  get sampling(): boolean {
+    return this.timer !== undefined;
+  }
+
   /** Starts sampling (if not yet) and calls `onTick` after each sample; returns the unwatch. */
   watch(onTick: (t: Tick) => void): () => void {
     this.watchers.add(onTick);

@@ -45,6 +45,8 @@ export class StatsFeed {
 /** Points of a line through `values` in a w×h box (the top is the larger of max and `floor`). */
 export function linePoints(values: number[], w: number, h: number, floor: number): string {
   if (!values.length) return '';
+  // One sample: a level line across the box rather than an invisible single point.
+  if (values.length === 1) values = [values[0]!, values[0]!];
   const top = Math.max(floor, ...values);
   const step = values.length > 1 ? w / (values.length - 1) : 0;
   return values.map((v, i) => `${(i * step).toFixed(1)},${(h - 1 - (v / top) * (h - 2)).toFixed(1)}`).join(' ');

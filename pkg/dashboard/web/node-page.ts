@@ -15,7 +15,7 @@ export class NodePage implements Page {
   async refresh(): Promise<void> {
     const n = await getJson<NodeView>('/api/node');
     clear(this.section);
-    const card = (title: string, ...body: (Node | string)[]) => h('section', { class: 'card', 'aria-labelledby': `card-${title.replace(/\W/g, '')}` },
+    const card = (title: string, ...body: (Node | string)[]) => h('section', { class: body.some((b) => b instanceof HTMLElement && b.querySelector('table')) ? 'card wide' : 'card', 'aria-labelledby': `card-${title.replace(/\W/g, '')}` },
       h('h2', { id: `card-${title.replace(/\W/g, '')}` }, title), ...body);
     this.section.append(
       card('Runtime', facts([
