@@ -29,7 +29,7 @@ export function container(id: string, sandboxId: string, patch: Partial<Containe
     id, sandboxId, name: `ctr-${id.slice(0, 4)}`, attempt: 0, state: 'CONTAINER_RUNNING', createdAt: sec(1001), startedAt: sec(1002), finishedAt: 0n,
     exitCode: 0, reason: '', message: '', image: 'docker.io/library/busybox:latest', imageId: 'sha256:aaa', imageRef: 'sha256:aaa',
     runtimeHandler: 'runc', logPath: '/var/log/pods/x/c.log', pid: 4242, labels: {}, annotations: { secret: 'SECRET-ANNOTATION' },
-    user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '',
+    user: { uid: 0, gid: 0, additionalGids: [] }, bundle: '', stopSignal: 15,
     config: {
       name: 'c', attempt: 0, image: 'busybox', command: ['sh', '-c', 'login --password=SECRET-ARG'], args: [], workingDir: '',
       envs: [{ key: 'DB_PASSWORD', value: 'SECRET-ENV' }], mounts: [], devices: [], labels: {}, annotations: {}, logPath: 'c.log',

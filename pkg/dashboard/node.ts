@@ -2,7 +2,7 @@
 // and writable-layer disk use, object counts, pulls under way, and the daemon's own footprint.
 import os from 'node:os';
 import type { DaemonContext } from '../cri/module.js';
-import { detectCgroups } from '../stats/detect.js';
+import { detectLayout } from '../cgroups/index.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { NodeView } from './web/views.js';
 
@@ -10,7 +10,7 @@ let cgroupVersion: Promise<number | null> | undefined;
 
 export async function nodeView(ctx: DaemonContext): Promise<NodeView> {
   const { sandboxes, containers, images } = ctx.services;
-  cgroupVersion ??= detectCgroups().then((l) => l?.version ?? null, () => null);
+  cgroupVersion ??= detectLayout().then((l) => l?.version ?? null, () => null);
   const [conditions, imageFs, writableFs, cgv] = await Promise.all([
     Promise.all([...ctx.conditions.values()].map(async (f) => f())),
     images?.imageFsUsage(),
