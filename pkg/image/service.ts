@@ -94,7 +94,10 @@ export class ImageServiceImpl implements ImageService {
   }
 
   pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord> {
-    return this.pulls.track(ref, pull(this, ref, auth, signal, progress));
+    return this.pulls.track(ref, (onLayer) => pull(this, ref, auth, signal, (l) => {
+      onLayer(l);
+      progress?.(l);
+    }));
   }
 
   /** Makes the snapshot of `chainId` exist; concurrent pulls of one layer share the work. */

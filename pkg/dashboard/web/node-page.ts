@@ -6,14 +6,22 @@ import type { NodeView, PullView } from './views.js';
 export class NodePage implements Page {
   title = 'Node';
   private readonly section = h('div', { class: 'cards' });
+  private again: ReturnType<typeof setTimeout> | undefined;
 
   async render(root: HTMLElement): Promise<void> {
     root.append(h('h1', { tabindex: -1 }, this.title), this.section);
     await this.refresh();
   }
 
+  dispose(): void {
+    clearTimeout(this.again);
+  }
+
   async refresh(): Promise<void> {
     const n = await getJson<NodeView>('/api/node');
+    // While a pull runs its bars move: look again in a second.
+    clearTimeout(this.again);
+    if (n.pulls.running.length) this.again = setTimeout(() => void this.refresh().catch(() => undefined), 1000);
     clear(this.section);
     const card = (title: string, ...body: (Node | string)[]) => h('section', { class: body.some((b) => b instanceof HTMLElement && b.querySelector('table')) ? 'card wide' : 'card', 'aria-labelledby': `card-${title.replace(/\W/g, '')}` },
       h('h2', { id: `card-${title.replace(/\W/g, '')}` }, title), ...body);
@@ -53,10 +61,20 @@ export class NodePage implements Page {
   }
 }
 
+/** A pull under way: bytes of all layers (a bar), layers done, time so far. */
+function runningPull(r: PullView): HTMLElement {
+  const total = r.layers.reduce((n, l) => n + l.size, 0);
+  const got = r.layers.reduce((n, l) => n + l.current, 0);
+  const done = r.layers.filter((l) => l.state === 'done' || l.state === 'exists').length;
+  const bar = total
+    ? h('progress', { max: total, value: got, 'aria-label': `pulling ${r.ref}: ${fmtBytes(got)} of ${fmtBytes(total)}` })
+    : h('progress', { 'aria-label': `pulling ${r.ref}: resolving` });
+  const detail = total ? ` ${fmtBytes(got)} / ${fmtBytes(total)}, ${done}/${r.layers.length} layers,` : ' resolving,';
+  return h('li', { class: 'pull' }, h('strong', null, r.ref), ' ', bar, `${detail} ${fmtDuration((Date.now() - r.startedAt) / 1000)} so far`);
+}
+
 function pulls(p: NodeView['pulls']): HTMLElement {
-  const running = p.running.map((r) => h('li', null,
-    h('strong', null, r.ref), ' ', h('progress', { 'aria-label': `pulling ${r.ref}` }),
-    ` ${fmtDuration((Date.now() - r.startedAt) / 1000)} so far`));
+  const running = p.running.map(runningPull);
   const cols: Column<PullView>[] = [
     { label: 'Image', cell: (x) => x.ref },
     { label: 'Outcome', cell: (x) => (x.outcome === 'ok' ? badge('pulled', 'ready') : badge('failed', 'notready')) },

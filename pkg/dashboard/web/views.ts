@@ -60,6 +60,8 @@ export interface PullView {
   outcome?: 'ok' | 'error';
   imageId?: string;
   error?: string;
+  /** Per layer: compressed size, bytes downloaded, state. */
+  layers: { digest: string; size: number; current: number; state: 'waiting' | 'downloading' | 'extracting' | 'done' | 'exists' }[];
 }
 
 export interface NodeView {
