@@ -79,7 +79,7 @@ describe('dashboard in a browser', () => {
     const label = await page.locator('tr', { hasText: 'server' }).locator('.spark-mem svg').getAttribute('aria-label');
     assert.match(label!, /^Memory \d+(\.\d)? (B|KiB|MiB) now/);
     // The README's picture (docs/dashboard.png is a copy of it).
-    await page.setViewportSize({ width: 1100, height: 380 });
+    await page.setViewportSize({ width: 1280, height: 400 });
     await page.screenshot({ path: path.join(OUT, 'readme-containers.png') });
     await page.setViewportSize({ width: 1440, height: 900 });
   });
