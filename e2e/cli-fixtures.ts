@@ -9,10 +9,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** `berth --socket SOCKET ARGS…` with optional stdin; resolves when it exits. */
+/** `COMMAND --socket SOCKET ARGS…`: the flag goes first, since run/exec/debug take what follows the image as the command. */
+export function withSocket(args: string[], socket: string): string[] {
+  return [args[0]!, '--socket', socket, ...args.slice(1)];
+}
+
+/** `berth COMMAND --socket SOCKET ARGS…` with optional stdin; resolves when it exits. */
 export function berth(socket: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BERTH_BIN, ...args, '--socket', socket], {
+    const p = spawn(process.execPath, [BERTH_BIN, ...withSocket(args, socket)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
     });
@@ -86,13 +91,13 @@ export interface PtySession {
   /** Types text into the terminal. */
   write(text: string): void;
   resize(rows: number, cols: number): void;
-  /** Resolves when the output matches `re` (rejects after `ms`, with what was shown). */
+  /** Resolves when the output, escape sequences and \r removed, matches `re` (rejects after `ms`). */
   waitFor(re: RegExp, ms?: number): Promise<string>;
   exited: Promise<number | null>;
 }
 
 export function berthPty(socket: string, args: string[], opts: { rows?: number; cols?: number; env?: Record<string, string> } = {}): PtySession {
-  const p = spawn('python3', ['-c', PTY_PY, String(opts.rows ?? 24), String(opts.cols ?? 80), process.execPath, BERTH_BIN, ...args, '--socket', socket], {
+  const p = spawn('python3', ['-c', PTY_PY, String(opts.rows ?? 24), String(opts.cols ?? 80), process.execPath, BERTH_BIN, ...withSocket(args, socket)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, TERM: 'xterm', ...opts.env },
   });
@@ -114,7 +119,7 @@ export function berthPty(socket: string, args: string[], opts: { rows?: number; 
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`terminal never showed ${re}; it showed:\n${out}`)), ms);
         const check = () => {
-          if (re.test(out)) {
+          if (re.test(plain(out))) {
             clearTimeout(timer);
             resolve(out);
           } else if (p.exitCode !== null) {

@@ -1,9 +1,18 @@
 // berth.v1.Images: berth's own image rpcs beside CRI (proto/berth/v1/berth.proto): a pull that
-// streams per-layer progress, and image archives (save / load). Thin handlers over pkg/image.
+// streams per-layer progress, and image archives (save / load) streamed as tar chunks. Thin
+// handlers over pkg/image. Archives travel over the socket (not as file paths the daemon
+// opens), so a client in another mount namespace or on a forwarded socket works the same.
 import type * as grpc from '@grpc/grpc-js';
-import { InvalidArgumentError } from '../errors/errors.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
+import { loadArchive } from '../image/archive-load.js';
+import { saveArchive } from '../image/archive-save.js';
+import { ImageServiceImpl } from '../image/service.js';
 import type { LayerProgress, LayerState } from '../image/types.js';
+import type { ArchiveChunk, ArchiveChunk__Output } from './gen/berth/v1/ArchiveChunk.js';
+import type { LoadImagesResponse } from './gen/berth/v1/LoadImagesResponse.js';
 import type { PullImageProgress } from './gen/berth/v1/PullImageProgress.js';
+import type { SaveImagesRequest__Output } from './gen/berth/v1/SaveImagesRequest.js';
+import type { CallContext } from './handlers.js';
 import type { PullImageRequest__Output } from './gen/berth/v1/PullImageRequest.js';
 import type { LayerState as WireLayerState } from './gen/berth/v1/LayerState.js';
 import { need, type CriModule } from './module.js';
@@ -47,6 +56,41 @@ function progressSender(call: grpc.ServerWritableStream<PullImageRequest__Output
   return { listener, flush };
 }
 
+/** Chunks of at most this many bytes go out in one ArchiveChunk. */
+const ARCHIVE_CHUNK = 1 << 20;
+
+/** Sends tar bytes as ArchiveChunk messages, small pieces joined, waiting when the client is slow. */
+async function sendArchive(call: grpc.ServerWritableStream<SaveImagesRequest__Output, ArchiveChunk>, tar: AsyncGenerator<Buffer>): Promise<void> {
+  let batch: Buffer[] = [];
+  let len = 0;
+  const send = async () => {
+    if (!len) return;
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, len);
+    batch = [];
+    len = 0;
+    if (!call.write({ data })) await new Promise<void>((resolve) => {
+      call.once('drain', resolve);
+      call.once('cancelled', resolve);
+    });
+  };
+  try {
+    for await (const chunk of tar) {
+      if (call.cancelled) return;
+      batch.push(chunk);
+      len += chunk.length;
+      if (len >= ARCHIVE_CHUNK) await send();
+    }
+    await send();
+  } finally {
+    await tar.return(undefined);
+  }
+}
+
+/** The client's ArchiveChunk messages as a byte stream. */
+async function* archiveBytes(call: grpc.ServerReadableStream<ArchiveChunk__Output, LoadImagesResponse>): AsyncGenerator<Buffer> {
+  for await (const m of call as AsyncIterable<ArchiveChunk__Output>) if (m.data.length) yield m.data;
+}
+
 export const berthImagesModule: CriModule = {
   name: 'berth-images',
   async start(ctx) {
@@ -71,9 +115,26 @@ export const berthImagesModule: CriModule = {
         },
       );
     };
+    // Archives read and write berth's own store (content blobs, snapshots), not a generic one.
+    const store = (): ImageServiceImpl => {
+      if (!(images instanceof ImageServiceImpl)) throw new FailedPreconditionError('image archives need berth\'s own image store');
+      return images;
+    };
+    const saveImages = (call: grpc.ServerWritableStream<SaveImagesRequest__Output, ArchiveChunk>) => {
+      const refs = call.request.images;
+      if (!refs.length || refs.some((r) => !r.trim())) return failStream(call, new InvalidArgumentError('SaveImages: images must name at least one image, none empty'));
+      Promise.resolve()
+        .then(() => saveArchive(store(), refs))
+        .then((tar) => sendArchive(call, tar))
+        .then(() => call.end(), (err: unknown) => failStream(call, err));
+    };
+    const loadImages = async (call: grpc.ServerReadableStream<ArchiveChunk__Output, LoadImagesResponse>, ctx: CallContext): Promise<LoadImagesResponse> => {
+      const loaded = await loadArchive(store(), archiveBytes(call), ctx.signal);
+      return { images: loaded.map((r) => ({ id: r.id, repo_tags: r.tags })) };
+    };
     return {
       handlers: {},
-      extraServices: [{ name: 'berth.v1.Images', definition: def, handlers: { PullImage: pullImage } }],
+      extraServices: [{ name: 'berth.v1.Images', definition: def, handlers: { PullImage: pullImage, SaveImages: saveImages, LoadImages: loadImages } }],
     };
   },
 };

@@ -6,7 +6,6 @@ import { sandboxModule } from './sandbox.js';
 import { containerModule } from './container.js';
 import { streamingModule } from './streaming.js';
 import { statsModule } from './stats.js';
-import { dashboardModule } from '../dashboard/module.js';
 
 /** Modules in start order: a module may use the services of those before it. */
-export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, berthImagesModule, sandboxModule, containerModule, streamingModule, statsModule, dashboardModule];
+export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, berthImagesModule, sandboxModule, containerModule, streamingModule, statsModule];

@@ -96,6 +96,15 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Moves a file whose digest the caller verified (an image archive's blob, staged under the
+   * ingest directory) into the store; a blob already present stays and the file goes.
+   */
+  async adopt(digest: string, file: string, size: number): Promise<void> {
+    if (await this.has(digest, size)) await rm(file, { force: true });
+    else await rename(file, this.blobPath(digest));
+  }
+
   async delete(digest: string): Promise<void> {
     await rm(this.blobPath(digest), { force: true });
   }

@@ -143,9 +143,10 @@ export class ImageDb {
 
   /**
    * Records a pulled image: inserts it (taking a reference on each of its snapshots) or updates
-   * it, and points `tag` and `digestRef` at it. A tag that pointed elsewhere moves.
+   * it, and points `tag` and `digestRef` at it. A tag that pointed elsewhere moves. (An image
+   * loaded from an archive without a name has neither.)
    */
-  commitImage(img: ImageRow, tag: string | undefined, digestRef: string): void {
+  commitImage(img: ImageRow, tag: string | undefined, digestRef: string | undefined): void {
     const db = this.store.db;
     const existing = this.images.get(img.id);
     const blobs = existing ? [...new Set([...existing.manifestBlobs, ...img.manifestBlobs])] : img.manifestBlobs;
@@ -163,12 +164,12 @@ export class ImageDb {
       }
       const put = db.prepare('INSERT INTO image_refs (ref, kind, image_id) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, kind = excluded.kind');
       if (tag) put.run(tag, 'tag', row.id);
-      put.run(digestRef, 'digest', row.id);
+      if (digestRef) put.run(digestRef, 'digest', row.id);
     })();
     this.images.set(row.id, row);
     if (!existing) for (const c of new Set(row.chain)) this.snapshots.get(c)!.refs++;
     if (tag) this.setRef(tag, 'tag', row.id);
-    this.setRef(digestRef, 'digest', row.id);
+    if (digestRef) this.setRef(digestRef, 'digest', row.id);
   }
 
   /** Deletes an image and its references; returns the snapshots whose count fell to zero. */

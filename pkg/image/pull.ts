@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { BerthError, errorMessage, InvalidArgumentError } from '../errors/errors.js';
 import type { ImageRow } from './db.js';
-import { parseConfig, parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest.js';
+import { parseConfig, parseManifest, selectPlatform, type Descriptor, type ImageConfigDoc, type ImageManifest } from './manifest.js';
 import { formatReference, parseReference, repoName, type Reference } from './reference.js';
 import { RegistryClient, type Endpoint } from './registry.js';
 import type { ImageServiceImpl } from './service.js';
@@ -142,17 +142,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
         throw err;
       }
     });
-    const row: ImageRow = {
-      id: manifest.config.digest,
-      manifestDigest: r.manifestDigest,
-      manifestBlobs: [...new Set([r.topDigest, r.manifestDigest, manifest.config.digest])],
-      layers: manifest.layers.map((l) => l.digest),
-      chain,
-      size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
-      user: typeof config.config?.User === 'string' ? config.config.User : '',
-      pinned: false,
-      created: Date.now(),
-    };
+    const row = imageRowOf(manifest, r.manifestDigest, [r.topDigest, r.manifestDigest], chain, config);
     const tag = ref.tag && !ref.digest ? `${repoName(ref)}:${ref.tag}` : undefined;
     svc.commit(row, tag, `${repoName(ref)}@${r.topDigest}`);
     svc.log.info({ image: name, id: row.id, layers: chain.length }, 'image pulled');
@@ -172,6 +162,21 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     // What this failed pull stored and no image uses (blobs, finished snapshots) goes again.
     if (!ok) await svc.collectGarbage().catch((e: unknown) => svc.log.warn({ err: errorMessage(e) }, 'image garbage collection failed'));
   }
+}
+
+/** The database row of an image whose blobs and snapshots are stored (a pull's or a load's). */
+export function imageRowOf(manifest: ImageManifest, manifestDigest: string, manifestBlobs: string[], chain: string[], config: ImageConfigDoc): ImageRow {
+  return {
+    id: manifest.config.digest,
+    manifestDigest,
+    manifestBlobs: [...new Set([...manifestBlobs, manifest.config.digest])],
+    layers: manifest.layers.map((l) => l.digest),
+    chain,
+    size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+    user: typeof config.config?.User === 'string' ? config.config.User : '',
+    pinned: false,
+    created: Date.now(),
+  };
 }
 
 /** Downloads a layer blob and unpacks it into a new snapshot directory, committing it when verified. */

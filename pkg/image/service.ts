@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
 import { FailedPreconditionError, NotFoundError } from '../errors/errors.js';
-import { PullActivity } from './activity.js';
 import { ContentStore, type BlobOpener } from './content.js';
 import { ImageDb, type ImageRow } from './db.js';
 import type { Descriptor, ImageConfigDoc } from './manifest.js';
@@ -40,7 +39,6 @@ export class ImageServiceImpl implements ImageService {
   private readonly configs = new Map<string, ImageConfigDoc>();
   private inUse: (imageId: string) => boolean = () => false;
   private writableCache: { at: number; usage: Promise<ImageFsUsage> } | undefined;
-  readonly pulls = new PullActivity();
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.imagesRoot = path.join(opts.root, 'images');
@@ -94,10 +92,7 @@ export class ImageServiceImpl implements ImageService {
   }
 
   pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord> {
-    return this.pulls.track(ref, (onLayer) => pull(this, ref, auth, signal, (l) => {
-      onLayer(l);
-      progress?.(l);
-    }));
+    return pull(this, ref, auth, signal, progress);
   }
 
   /** Makes the snapshot of `chainId` exist; concurrent pulls of one layer share the work. */
@@ -127,7 +122,7 @@ export class ImageServiceImpl implements ImageService {
     await this.content.settle(keys);
   }
 
-  commit(row: ImageRow, tag: string | undefined, digestRef: string): void {
+  commit(row: ImageRow, tag: string | undefined, digestRef: string | undefined): void {
     this.db.commitImage(row, tag, digestRef);
   }
 

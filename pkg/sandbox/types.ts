@@ -1,5 +1,4 @@
 // The sandbox domain's plain types, published on ctx.services.sandboxes for the container module.
-import type { ResourcesInput } from '../container/types.js';
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 export interface IdMapping {
@@ -24,9 +23,9 @@ export interface SandboxLinux {
   runAsGroup?: number;
   readonlyRootfs: boolean;
   seccompProfile?: { type: string; localhostRef?: string };
-  /** Pod-level overhead and resources (the sum of the containers'), as RunPodSandbox or the last UpdatePodSandboxResources gave them. */
-  overhead?: ResourcesInput;
-  resources?: ResourcesInput;
+  /** LinuxContainerResources as received (snake_case), for the container module's cgroup math. */
+  overhead?: unknown;
+  resources?: unknown;
 }
 
 export interface SandboxInfo {

@@ -46,8 +46,9 @@ export async function resolveImage(cli: Cli, key: string): Promise<Image> {
   return res.image;
 }
 
-/** The name to show for an image ID: its first tag, else its short ID. */
+/** The name to show for an image ID or repo digest: its first tag, else the reference itself. */
 export function imageNamer(images: Image[]): (idOrRef: string) => string {
-  const byId = new Map(images.map((i) => [i.id, i.repo_tags[0] ?? i.repo_digests[0] ?? i.id]));
-  return (ref) => byId.get(ref) ?? ref;
+  const names = new Map<string, string>();
+  for (const i of images) for (const k of [i.id, ...i.repo_digests]) names.set(k, i.repo_tags[0] ?? i.repo_digests[0] ?? i.id);
+  return (ref) => names.get(ref) ?? ref;
 }
