@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { SandboxInfo } from '../sandbox/types.js';
+import { mkdirHostPath } from '../sys/files.js';
 import { deviceFromHost } from './host.js';
 import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
@@ -84,7 +85,9 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
     mark('spec');
     const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
-    await mkdir(path.dirname(logPath), { recursive: true });
+    await mkdirHostPath(path.dirname(logPath)).catch((err: unknown) => {
+      throw new InvalidArgumentError(`config.log_path: ${errorMessage(err)}`);
+    });
     const createdAt = nowNs();
     undo.push(async () => {
       await m.driver.delete(handler, id);
@@ -134,6 +137,8 @@ async function resolvePidNamespace(m: ContainerManager, sb: SandboxInfo, cfg: Co
       return `/proc/${sb.pausePid}/ns/pid`;
     case 'TARGET': {
       const t = m.record(ns.targetId);
+      // Only a container of the same pod: another pod's processes are not this pod's to see.
+      if (t.info.sandboxId !== sb.id) throw new InvalidArgumentError(`namespace_options.target_id: container "${t.info.id}" belongs to another pod sandbox`);
       if (t.info.state !== 'CONTAINER_RUNNING' || !t.info.pid) throw new FailedPreconditionError(`target container "${ns.targetId}" of the PID namespace is not running`);
       return `/proc/${t.info.pid}/ns/pid`;
     }
@@ -142,18 +147,20 @@ async function resolvePidNamespace(m: ContainerManager, sb: SandboxInfo, cfg: Co
   }
 }
 
-/** Host paths resolved (symlinks followed, missing directories created, as kubelet's hostPath does). */
+/**
+ * Host paths resolved (symlinks followed; a missing directory created, as kubelet's hostPath
+ * does, but never under /proc, /sys or /dev). validateContainerConfig checked the paths' form.
+ */
 async function resolveMounts(cfg: ContainerConfigInput): Promise<ContainerConfigInput['mounts']> {
-  return Promise.all(cfg.mounts.map(async (m) => {
-    if (!m.containerPath || !path.posix.isAbsolute(m.containerPath)) throw new InvalidArgumentError(`mount container path "${m.containerPath}" must be absolute`);
-    if (!m.hostPath) throw new InvalidArgumentError(`mount for "${m.containerPath}" has no host path`);
+  return Promise.all(cfg.mounts.map(async (m, i) => {
     let host = await realpath(m.hostPath).catch(() => undefined);
     if (!host) {
-      await mkdir(m.hostPath, { recursive: true });
-      host = await realpath(m.hostPath);
-    }
-    if (m.recursiveReadOnly && (!m.readonly || m.propagation !== 'PRIVATE')) {
-      throw new InvalidArgumentError(`mount "${m.containerPath}": recursive read-only needs readonly and private propagation`);
+      try {
+        await mkdirHostPath(m.hostPath);
+        host = await realpath(m.hostPath);
+      } catch (err) {
+        throw new InvalidArgumentError(`config.mounts[${i}].host_path: ${errorMessage(err)}`);
+      }
     }
     return { ...m, hostPath: host };
   }));

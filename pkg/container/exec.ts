@@ -2,6 +2,7 @@
 // user, env, cwd and capabilities (the process of its spec with another command).
 import { FailedPreconditionError } from '../errors/errors.js';
 import type { OciProcess } from './oci.js';
+import { clampTimeoutSeconds } from './timeouts.js';
 import { killExec, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
 import type { ContainerRecord } from './store.js';
 import type { ExecOptions, ExecProcess, ExecSyncResult } from './types.js';
@@ -20,10 +21,12 @@ export abstract class ExecMixin {
     return r;
   }
 
-  async execSync(id: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult> {
+  /** timeoutSec is clamped to what a timer can hold (≤ 0: none); `signal` aborting kills the exec. */
+  async execSync(id: string, cmd: string[], timeoutSec: number, signal?: AbortSignal): Promise<ExecSyncResult> {
     const r = this.running(id);
     const proc = await this.execProcess(r, cmd);
-    const res = await this.driver.execSync(this.handler(r.info.runtimeHandler), r.info.id, r.info.bundle, proc, timeoutSec * 1000);
+    const ms = clampTimeoutSeconds(timeoutSec) * 1000;
+    const res = await this.driver.execSync(this.handler(r.info.runtimeHandler), r.info.id, r.info.bundle, proc, ms, signal);
     return { stdout: res.stdout, stderr: res.stderr, exitCode: res.code };
   }
 

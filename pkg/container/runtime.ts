@@ -8,6 +8,7 @@ import { mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeadlineExceededError, errorMessage } from '../errors/errors.js';
 import type { OciProcess, OciResources } from './oci.js';
+import { OutputCap } from './output.js';
 
 export interface RuntimeHandler {
   name: string;
@@ -173,21 +174,26 @@ export class RuntimeDriver {
    * `runtime exec --process` as our own child (no conmon round trip): output collected, and at
    * the timeout the exec'd process (pid from --pid-file) and the runtime are killed.
    */
-  async execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number): Promise<RunResult> {
+  /**
+   * `runtime exec --process` as our own child (no conmon round trip): output collected up to
+   * OutputCap's limit (the rest read and dropped, and said so), and at the timeout, or when
+   * `signal` aborts (the caller went away), the exec'd process (pid from --pid-file) and the
+   * runtime are killed.
+   */
+  async execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
     const tag = randomBytes(6).toString('hex');
     const procFile = path.join(bundle, `exec-${tag}.json`);
     const pidFile = path.join(bundle, `exec-${tag}.pid`);
     await writeFile(procFile, JSON.stringify(proc));
     let timedOut = false;
     try {
+      signal?.throwIfAborted();
       const child = spawn(h.path, this.rt(h, ['exec', '--process', procFile, '--pid-file', pidFile, id]), {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let n = 0;
-      child.stdout!.on('data', (b: Buffer) => { if ((n += b.length) <= MAX_OUTPUT) out.push(b); });
-      child.stderr!.on('data', (b: Buffer) => { if ((n += b.length) <= MAX_OUTPUT) err.push(b); });
+      const output = new OutputCap();
+      child.stdout!.on('data', (b: Buffer) => output.add(0, b));
+      child.stderr!.on('data', (b: Buffer) => output.add(1, b));
       let timer: NodeJS.Timeout | undefined;
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
@@ -195,12 +201,19 @@ export class RuntimeDriver {
           killExec(pidFile, child);
         }, timeoutMs);
       }
+      const onAbort = (): void => killExec(pidFile, child);
+      signal?.addEventListener('abort', onAbort, { once: true });
       const code = await new Promise<number>((resolve, reject) => {
         child.once('error', reject);
         child.once('close', (c, sig) => resolve(c ?? (sig ? 137 : 255)));
-      }).finally(() => timer && clearTimeout(timer));
+      }).finally(() => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      });
       if (timedOut) throw new DeadlineExceededError(`exec in container "${id}" timed out after ${timeoutMs / 1000} s; the process was killed`);
-      return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+      signal?.throwIfAborted();
+      const { stdout, stderr } = output.result();
+      return { code, stdout, stderr };
     } finally {
       await Promise.all([unlink(procFile).catch(() => {}), unlink(pidFile).catch(() => {})]);
     }

@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../version/version.js';
-import { InvalidArgumentError, errorMessage } from '../errors/errors.js';
+import { InvalidArgumentError, errorMessage, quote } from '../errors/errors.js';
+import { HostPathError, readRegularFile } from '../sys/files.js';
 import type { OciSeccomp, OciSyscall } from './oci.js';
 
 interface ProfileRule {
@@ -69,21 +70,33 @@ export function compileProfile(p: SeccompProfileFile, caps: readonly string[], a
   return out;
 }
 
-/** Reads a Localhost profile; the path must be absolute. */
+/** Largest Localhost profile read (the runtime default is ~20 KiB). */
+export const MAX_PROFILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a Localhost profile; the path must be absolute and name a regular file of at most
+ * MAX_PROFILE_BYTES (a FIFO or /dev/zero is refused without reading). A file that is not a
+ * profile is refused without quoting it: the caller may not read what the daemon can.
+ */
 export async function loadLocalhostProfile(ref: string): Promise<SeccompProfileFile> {
   const file = ref.startsWith('localhost/') ? ref.slice('localhost/'.length) : ref;
-  if (!path.isAbsolute(file)) throw new InvalidArgumentError(`seccomp profile "${ref}": a Localhost profile must be an absolute path`);
-  let text: string;
+  if (!path.isAbsolute(file)) throw new InvalidArgumentError(`seccomp profile ${quote(ref)}: a Localhost profile must be an absolute path`);
+  let read;
   try {
-    text = await readFile(file, 'utf8');
+    read = await readRegularFile(file, MAX_PROFILE_BYTES);
   } catch (err) {
-    throw new InvalidArgumentError(`seccomp profile "${file}": ${errorMessage(err)}`);
+    const why = err instanceof HostPathError ? err.reason : errorMessage(err);
+    throw new InvalidArgumentError(`seccomp profile ${quote(file)}: ${why}`);
   }
+  if (read.truncated) throw new InvalidArgumentError(`seccomp profile ${quote(file)} is larger than ${MAX_PROFILE_BYTES} bytes`);
+  let p: SeccompProfileFile | undefined;
   try {
-    const p = JSON.parse(text) as SeccompProfileFile;
-    if (typeof p.defaultAction !== 'string') throw new Error('no defaultAction');
-    return p;
-  } catch (err) {
-    throw new InvalidArgumentError(`seccomp profile "${file}" is not a valid profile: ${errorMessage(err)}`);
+    p = JSON.parse(read.data.toString('utf8')) as SeccompProfileFile;
+  } catch {
+    p = undefined;
   }
+  if (!p || typeof p !== 'object' || typeof p.defaultAction !== 'string') {
+    throw new InvalidArgumentError(`seccomp profile ${quote(file)} is not a seccomp profile (JSON with a defaultAction)`);
+  }
+  return p;
 }

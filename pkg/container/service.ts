@@ -12,6 +12,7 @@ import type { Logger } from '../log/log.js';
 import type { SandboxService } from '../sandbox/types.js';
 import type { Store } from '../store/store.js';
 import { deliverSignal } from './deliver.js';
+import { readRegularFile } from '../sys/files.js';
 import { ExitWatcher } from './exits.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import type { OciProcess, OciSpec } from './oci.js';
@@ -21,6 +22,7 @@ import { buildResources, type HostFacts } from './spec.js';
 import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
 import { ExecMixin } from './exec.js';
 import { createContainer } from './create.js';
+import { checkResources, validateContainerConfig } from './request.js';
 import type {
   ContainerConfigInput, ContainerEvent, ContainerEventType, ContainerEvents, ContainerFilter, ContainerInfo,
   ContainerService, ResourcesInput,
@@ -180,17 +182,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     return Number(/oom_kill (\d+)/.exec(text)?.[1] ?? 0) > 0;
   }
 
+  /** The file the container's termination message is in: the first 4 KiB of a regular file, never blocking. */
   private async terminationMessage(r: ContainerRecord): Promise<string> {
     const want = r.info.annotations['io.kubernetes.container.terminationMessagePath'] || '/dev/termination-log';
     const m = r.info.config.mounts.find((x) => path.posix.normalize(x.containerPath) === want);
     if (!m) return '';
-    const text = await readFile(m.hostPath, 'utf8').catch(() => '');
-    return text.slice(0, TERMINATION_MESSAGE_MAX);
+    const read = await readRegularFile(m.hostPath, TERMINATION_MESSAGE_MAX).catch(() => undefined);
+    return read ? read.data.toString('utf8') : '';
   }
 
   async create(sandboxId: string, cfg: ContainerConfigInput): Promise<string> {
-    if (!cfg.name) throw new InvalidArgumentError('container config has no metadata.name');
-    if (!cfg.image) throw new InvalidArgumentError(`container "${cfg.name}": no image given`);
+    validateContainerConfig(cfg);
     const sb = this.o.sandboxes.get(sandboxId);
     if (sb.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox "${sb.id}" is not ready`);
     const key = nameKey({ sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt });
@@ -306,6 +308,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     const r = this.record(id);
     await this.locks.run(r.info.id, async () => {
       if (r.info.state === 'CONTAINER_EXITED') throw new FailedPreconditionError(`container "${r.info.id}" has exited`);
+      checkResources('linux', res);
       const oci = buildResources(res, this.o.host.cgroupV2);
       try {
         await this.driver.update(this.handler(r.info.runtimeHandler), r.info.id, oci, r.info.bundle);

@@ -186,7 +186,7 @@ export interface ContainerService {
   /** Unknown ids succeed. */
   remove(id: string): Promise<void>;
   /** timeoutSec 0 = none; a timeout kills the process and throws DeadlineExceededError. */
-  execSync(id: string, cmd: string[], timeoutSec: number): Promise<ExecSyncResult>;
+  execSync(id: string, cmd: string[], timeoutSec: number, signal?: AbortSignal): Promise<ExecSyncResult>;
   /** Streaming exec in the container's namespaces, user, env and cwd (no TTY: see execCommand). */
   exec(id: string, cmd: string[], opts: ExecOptions): Promise<ExecProcess>;
   /**

@@ -1,7 +1,7 @@
 // What the server decides about one call before and after its handler runs: its request id, the
 // fields its log lines carry, how long berth gives it, and how much of an error goes back.
 import { randomBytes } from 'node:crypto';
-import { clampTimeoutSeconds } from '../container/timeouts.js';
+import { MAX_TIMER_MS, clampTimeoutSeconds } from '../container/timeouts.js';
 
 /** Metadata key a client may set to choose the request id (else berth makes one). */
 export const REQUEST_ID_KEY = 'x-request-id';
@@ -29,7 +29,7 @@ export const DEFAULT_BUDGET_MS = 4 * 60_000;
 /**
  * How long berth works on a call before it answers DEADLINE_EXCEEDED itself (undefined: only the
  * client's deadline). Pulls are bounded by their progress timeout; ExecSync and StopContainer by
- * the timeout they carry, plus the default for the work around it.
+ * the timeout they carry, plus the default for the work around it; never past what a timer holds.
  */
 export function callBudgetMs(method: string, req: unknown): number | undefined {
   const r = (req ?? {}) as { timeout?: string | number };
@@ -38,10 +38,10 @@ export function callBudgetMs(method: string, req: unknown): number | undefined {
       return undefined;
     case 'ExecSync': {
       const s = clampTimeoutSeconds(r.timeout);
-      return s > 0 ? s * 1000 + DEFAULT_BUDGET_MS : undefined;
+      return s > 0 ? Math.min(s * 1000 + DEFAULT_BUDGET_MS, MAX_TIMER_MS) : undefined;
     }
     case 'StopContainer':
-      return clampTimeoutSeconds(r.timeout) * 1000 + DEFAULT_BUDGET_MS;
+      return Math.min(clampTimeoutSeconds(r.timeout) * 1000 + DEFAULT_BUDGET_MS, MAX_TIMER_MS);
     default:
       return DEFAULT_BUDGET_MS;
   }

@@ -4,6 +4,7 @@
 import { recoverContainers } from '../container/recover.js';
 import { readHostFacts } from '../container/host.js';
 import { ContainerManager } from '../container/service.js';
+import { clampTimeoutSeconds } from '../container/timeouts.js';
 import { signalFromCri, signalToCri } from '../container/signals.js';
 import type {
   ContainerConfigInput, ContainerInfo, MountInput, NamespaceMode, ResourcesInput, SecurityProfileInput,
@@ -163,7 +164,7 @@ export const containerModule: CriModule = {
           return {};
         },
         StopContainer: async (req) => {
-          await m.stop(req.container_id, Number(req.timeout));
+          await m.stop(req.container_id, clampTimeoutSeconds(req.timeout));
           return {};
         },
         RemoveContainer: async (req) => {
@@ -190,8 +191,8 @@ export const containerModule: CriModule = {
           }
           return { status: toStatus(i), info };
         },
-        ExecSync: async (req) => {
-          const r = await m.execSync(req.container_id, req.cmd, Number(req.timeout));
+        ExecSync: async (req, call) => {
+          const r = await m.execSync(req.container_id, req.cmd, clampTimeoutSeconds(req.timeout), call.signal);
           return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
         },
         ReopenContainerLog: async (req) => {

@@ -3,6 +3,7 @@
 // is in pkg/sandbox and pkg/cni.
 import path from 'node:path';
 import { CniManager } from '../cni/manager.js';
+import { parsePodCidrs } from '../cni/podcidr.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { recoverSandboxes } from '../sandbox/recover.js';
 import type { SandboxRequest } from '../sandbox/request.js';
@@ -145,6 +146,7 @@ export const sandboxModule: CriModule = {
         }),
         UpdateRuntimeConfig: async (req) => {
           const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
+          if (cidr) parsePodCidrs(cidr);
           if (cidr && config.cni.conf_template) {
             const file = await cni.writeTemplate(config.cni.conf_template, cidr);
             log.info({ file, podCidr: cidr }, 'wrote CNI config from template');

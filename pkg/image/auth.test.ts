@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { InvalidArgumentError } from '../errors/errors.js';
 import { credentialsApply, credentialsFrom, parseChallenges } from './auth.js';
 
 describe('registry auth', () => {
@@ -20,6 +21,12 @@ describe('registry auth', () => {
     assert.deepEqual(credentialsFrom({ username: 'a', password: 'b', auth: 'ignored' }), { username: 'a', password: 'b' });
     assert.deepEqual(credentialsFrom({ identityToken: 'r' }), { identityToken: 'r' });
     assert.equal(credentialsFrom({}), undefined);
+    assert.deepEqual(credentialsFrom({ registryToken: 'eyJ.abc-_~+/=' }), { registryToken: 'eyJ.abc-_~+/=' });
+    for (const bad of ['tok\r\nX-Evil: 1', 'tok en', 'tök', 'a\u2028']) {
+      assert.throws(() => credentialsFrom({ registryToken: bad }), (e: unknown) => e instanceof InvalidArgumentError && /auth\.registry_token holds characters an HTTP header cannot carry/.test(e.message), bad);
+    }
+    // user names and passwords travel base64-encoded: any text is fine
+    assert.deepEqual(credentialsFrom({ username: 'ü\n', password: 'p w' }), { username: 'ü\n', password: 'p w' });
     assert.ok(credentialsApply({ serverAddress: 'https://index.docker.io/v1/' }, 'docker.io'));
     assert.ok(!credentialsApply({ serverAddress: 'quay.io' }, 'docker.io'));
     assert.ok(credentialsApply({ username: 'x' }, 'anything'));

@@ -1,5 +1,6 @@
 // Registry authentication: `WWW-Authenticate` challenge parsing and the credentials a CRI
 // AuthConfig carries. The token exchange itself lives in registry.ts (it needs the HTTP client).
+import { InvalidArgumentError } from '../errors/errors.js';
 import type { RegistryAuth } from './types.js';
 
 export interface Challenge {
@@ -79,9 +80,20 @@ export interface Credentials {
   registryToken?: string;
 }
 
-/** Normalises a CRI AuthConfig: `auth` (base64 user:pass) fills username/password when those are empty. */
+// A bearer token goes into the Authorization header as it is: only visible ASCII can be carried
+// (Node refuses anything else when it sends the request, which looked like a network failure).
+const HEADER_TOKEN_RE = /^[\x21-\x7e]+$/;
+
+/**
+ * Normalises a CRI AuthConfig: `auth` (base64 user:pass) fills username/password when those are
+ * empty. A registry_token no header can carry is INVALID_ARGUMENT (username and password travel
+ * base64-encoded, so any text works there).
+ */
 export function credentialsFrom(auth: RegistryAuth | undefined): Credentials | undefined {
   if (!auth) return undefined;
+  if (auth.registryToken && !HEADER_TOKEN_RE.test(auth.registryToken)) {
+    throw new InvalidArgumentError('auth.registry_token holds characters an HTTP header cannot carry (only visible ASCII)');
+  }
   const c: Credentials = {};
   if (auth.username) c.username = auth.username;
   if (auth.password) c.password = auth.password;

@@ -89,3 +89,34 @@ describe('tar path safety', () => {
     assert.equal(await readlink(path.join(root, 'h')), '/etc/passwd');
   });
 });
+
+describe('refused layers close their files', () => {
+  it('a gzip layer refused mid-way leaves no fd on its blob once the stream is destroyed (as a failed pull does)', async () => {
+    const { writeFile, readlink: rl, readdir: rd } = await import('node:fs/promises');
+    const { gzipSync } = await import('node:zlib');
+    const { decompressedStream } = await import('./unpack.js');
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-img-fd-'));
+    try {
+      const blob = path.join(tmp, 'blob');
+      // Big enough that the refusal comes long before the blob is read to its end.
+      const filler = Array.from({ length: 64 }, (_, i) => ({ type: 'file' as const, path: `f${i}`, data: Buffer.alloc(256 * 1024, i) }));
+      await writeFile(blob, gzipSync(buildTar([...filler.slice(0, 1), { type: 'file', path: '../escape', data: 'x' }, ...filler.slice(1)]), { level: 0 }));
+      const fdsOnBlob = async (): Promise<number> => {
+        let n = 0;
+        for (const fd of await rd('/proc/self/fd')) if ((await rl(`/proc/self/fd/${fd}`).catch(() => '')) === blob) n++;
+        return n;
+      };
+      for (let i = 0; i < 5; i++) {
+        const root = path.join(tmp, `root${i}`);
+        await mkdir(root);
+        const { stream, done } = await decompressedStream(blob);
+        await assert.rejects(unpackTar(stream, root), UnsafeEntryError);
+        stream.destroy();
+        await done;
+      }
+      assert.equal(await fdsOnBlob(), 0);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -147,13 +147,18 @@ async function removeExisting(p: string, keepDir: boolean): Promise<boolean> {
 export async function decompressedStream(blobPath: string): Promise<{ stream: Readable; done: Promise<void> }> {
   const fh = await open(blobPath, 'r');
   const magic = Buffer.alloc(4);
-  await fh.read(magic, 0, 4, 0);
-  await fh.close();
+  try {
+    await fh.read(magic, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
   if (magic[0] === 0x1f && magic[1] === 0x8b) {
+    // pipeline, not pipe: a caller that destroys the tar stream (a refused layer) closes the
+    // blob's fd too; with pipe() it stayed open, and the blob, deleted by then, with it.
     const src = createReadStream(blobPath, { highWaterMark: 1 << 20 });
     const gz = createGunzip({ chunkSize: 256 * 1024 });
-    src.on('error', (e) => gz.destroy(e));
-    return { stream: src.pipe(gz), done: Promise.resolve() };
+    const closed = pipeline(src, gz).catch(() => {});
+    return { stream: gz, done: closed };
   }
   if (magic.readUInt32LE(0) === 0xfd2fb528) {
     // Node 20's zlib has no zstd: Debian's zstd decompresses, streaming.

@@ -34,6 +34,21 @@ test('refuses missing metadata, unknown handler, TARGET modes, bad hostname, dns
   await refuses(base({ annotations: { 'kubernetes.io/ingress-bandwidth': 'lots' } }), /not a quantity/);
 });
 
+test('names, paths and label sizes taken as given are refused, naming the field', async () => {
+  await refuses(base({ name: 'web\n10.0.0.66 kubernetes.default' }), /^config\.metadata\.name "web\\n10\.0\.0\.66 kubernetes\.default" contains "\\n"/);
+  await refuses(base({ name: 'a;K8S_POD_NAMESPACE=kube-system' }), /config\.metadata\.name .* contains ";"/);
+  await refuses(base({ namespace: 'ns=x' }), /config\.metadata\.namespace .* contains "="/);
+  await refuses(base({ uid: 'u\0' }), /config\.metadata\.uid .* contains/);
+  await refuses(base({ name: 'n'.repeat(254) }), /config\.metadata\.name is 254 characters long/);
+  await refuses(base({ logDirectory: '/proc/x' }), /config\.log_directory "\/proc\/x" is under \/proc/);
+  await refuses(base({ logDirectory: '/sys/fs/x' }), /is under \/sys/);
+  await refuses(base({ logDirectory: '/var/log/pods/../../../etc/cron.d' }), /config\.log_directory .* contains a "\.\." component/);
+  await refuses(base({ cgroupParent: '/kubepods/../../evil' }), /config\.linux\.cgroup_parent .* contains a "\.\." component/);
+  await refuses(base({ annotations: { big: 'x'.repeat(4 << 20) } }), /config\.annotations hold 4194307 bytes, over the limit of 262144/);
+  await refuses(base({ labels: { big: 'x'.repeat(300_000) } }), /config\.labels hold/);
+  assert.equal(await validateRequest(base({ logDirectory: '/var/log/pods/ns_p_u', cgroupParent: '/kubepods/burstable/podu' }), handlers, 'runc'), 'runc');
+});
+
 test('sysctls: non-namespaced, unknown, or needing a namespace the pod shares with the host are refused', async () => {
   await refuses(base({ sysctls: { 'vm.swappiness': '1' } }), /not namespaced/);
   await refuses(base({ sysctls: { 'kernel.hostname': 'x' } }), /not namespaced/);

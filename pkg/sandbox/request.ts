@@ -2,7 +2,9 @@
 // its validation. Everything that can be refused is refused here, before anything is created.
 import { access } from 'node:fs/promises';
 import net from 'node:net';
-import { InvalidArgumentError } from '../errors/errors.js';
+import { InvalidArgumentError, quote } from '../errors/errors.js';
+import { kernelRootOf } from '../sys/files.js';
+import { checkAbsolutePath, checkLabelsSize, checkName } from '../validate/input.js';
 import type { IdMapping, NamespaceMode, PortMapping, SandboxLinux } from './types.js';
 
 export interface DnsConfig {
@@ -55,10 +57,12 @@ export function sysctlProbePath(key: string): string {
 
 /** Refuses a bad request with InvalidArgumentError naming the field; resolves the handler name. */
 export async function validateRequest(req: SandboxRequest, handlers: Record<string, unknown>, defaultHandler: string): Promise<string> {
-  const what = `pod sandbox ${req.namespace || '?'}/${req.name || '?'}`;
-  if (!req.name) throw new InvalidArgumentError('RunPodSandbox: config.metadata.name is required');
-  if (!req.namespace) throw new InvalidArgumentError(`RunPodSandbox ${req.name}: config.metadata.namespace is required`);
-  if (!req.uid) throw new InvalidArgumentError(`RunPodSandbox ${req.namespace}/${req.name}: config.metadata.uid is required`);
+  checkName('config.metadata.name', req.name);
+  checkName('config.metadata.namespace', req.namespace);
+  checkName('config.metadata.uid', req.uid);
+  const what = `pod sandbox ${req.namespace}/${req.name}`;
+  checkLabelsSize('config.labels', req.labels);
+  checkLabelsSize('config.annotations', req.annotations);
   const handler = req.runtimeHandler || defaultHandler;
   if (!Object.hasOwn(handlers, handler)) {
     throw new InvalidArgumentError(`${what}: unknown runtime handler "${handler}" (configured: ${Object.keys(handlers).join(', ')})`);
@@ -71,9 +75,12 @@ export async function validateRequest(req: SandboxRequest, handlers: Record<stri
   if (ns.network !== 'NODE' && req.hostname && (req.hostname.length > 64 || !HOSTNAME_RE.test(req.hostname))) {
     throw new InvalidArgumentError(`${what}: invalid hostname "${req.hostname}"`);
   }
-  if (req.logDirectory && !req.logDirectory.startsWith('/')) {
-    throw new InvalidArgumentError(`${what}: log_directory "${req.logDirectory}" is not an absolute path`);
+  if (req.logDirectory) {
+    checkAbsolutePath('config.log_directory', req.logDirectory);
+    const root = kernelRootOf(req.logDirectory);
+    if (root) throw new InvalidArgumentError(`config.log_directory ${quote(req.logDirectory)} is under ${root}`);
   }
+  if (req.cgroupParent.split('/').includes('..')) throw new InvalidArgumentError(`config.linux.cgroup_parent ${quote(req.cgroupParent)} contains a ".." component`);
   for (const s of req.dns?.servers ?? []) {
     if (!net.isIP(s)) throw new InvalidArgumentError(`${what}: dns server "${s}" is not an IP address`);
   }

@@ -13,6 +13,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotF
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount } from '../sys/mount.js';
+import { mkdirHostPath } from '../sys/files.js';
 import { renderHosts, renderResolvConf } from './files.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
@@ -175,7 +176,9 @@ export class SandboxManager implements SandboxService {
         writeFile(info.resolvConfPath, renderResolvConf(req.dns, hostResolv), { mode: 0o644 }),
         writeFile(info.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
         info.shmPath ? this.mountShm(info.shmPath) : undefined,
-        req.logDirectory ? mkdir(req.logDirectory, { recursive: true, mode: 0o755 }) : undefined,
+        req.logDirectory ? mkdirHostPath(req.logDirectory).catch((err: unknown) => {
+          throw new InvalidArgumentError(`config.log_directory: ${errorMessage(err)}`);
+        }) : undefined,
       ]);
       lap('namespaces');
       info.netnsPath = pins.net;
