@@ -3,8 +3,9 @@
 // ever see — oversized strings and lists, NUL bytes, ids that cannot be ids, enum numbers the
 // schema does not know. Per-field meaning (paths, names, capabilities…) is checked later by each
 // domain's request validation; this only bounds the shape.
+import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { InvalidArgumentError, quote } from '../errors/errors.js';
+import { InvalidArgumentError, errorMessage, quote } from '../errors/errors.js';
 import { PROTO_PATH } from './proto.js';
 
 const KiB = 1024;
@@ -93,6 +94,7 @@ export class RequestGuard {
   }
 
   check(type: protobuf.Type, value: unknown, where = ''): void {
+    if (value instanceof MalformedRequest) throw new InvalidArgumentError(`the request is not a valid ${type.name} message: ${value.reason}`);
     if (value === null || value === undefined || typeof value !== 'object') return;
     const obj = value as Record<string, unknown>;
     for (const f of type.fieldsArray) {
@@ -126,4 +128,30 @@ export class RequestGuard {
     }
     if (typeof v === 'string' || v instanceof Uint8Array) checkValue(at, v, ruleFor(f.name, message, mapName));
   }
+}
+
+/** What a request that does not decode becomes, so its handler answers INVALID_ARGUMENT. */
+export class MalformedRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * The service definition with request decoders that never throw: grpc-js answers a request it
+ * cannot decode with INTERNAL, which CRI reserves for the runtime's own faults.
+ */
+export function tolerantDeserializers(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, md] of Object.entries(def)) {
+    out[name] = {
+      ...md,
+      requestDeserialize: (buf: Buffer) => {
+        try {
+          return md.requestDeserialize(buf);
+        } catch (err) {
+          return new MalformedRequest(errorMessage(err));
+        }
+      },
+    };
+  }
+  return out;
 }

@@ -4,7 +4,7 @@ import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { REQUEST_ID_KEY, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
-import { RequestGuard } from './guard.js';
+import { RequestGuard, tolerantDeserializers } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
 import type { ExtraService } from './module.js';
 import { loadCri } from './proto.js';
@@ -42,10 +42,14 @@ export class CriServer {
     for (const s of extraServices) this.register(s.name, s.definition, s.handlers, false);
   }
 
-  /** `guarded`: requests are checked against the CRI schema (berth's own services check their own). */
-  private register(service: string, def: grpc.ServiceDefinition, handlers: object, guarded: boolean): void {
+  /**
+   * `guarded`: requests are checked against the CRI schema, and one that does not decode is
+   * INVALID_ARGUMENT (berth's own services check their own).
+   */
+  private register(service: string, loaded: grpc.ServiceDefinition, handlers: object, guarded: boolean): void {
     const impl: grpc.UntypedServiceImplementation = {};
     const table = handlers as Record<string, AnyUnary | AnyStream | AnyClientStream | undefined>;
+    const def = guarded ? tolerantDeserializers(loaded) : loaded;
     for (const [method, md] of Object.entries(def)) {
       const handler = table[method];
       if (md.requestStream) {
