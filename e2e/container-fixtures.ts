@@ -10,7 +10,7 @@ import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfi
 import { buildBusyboxImage, BUSYBOX_ENV } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
 import { startRegistry, type TestRegistry } from './fixtures/registry.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { startDaemon, type DaemonOptions, type TestDaemon } from './harness.js';
 import { sh, writeNet } from './sandbox-fixtures.js';
 
 export const BRIDGE = 'berth-ct0';
@@ -48,7 +48,8 @@ export interface CtEnv {
 
 let podSeq = 0;
 
-export async function startCtEnv(): Promise<CtEnv> {
+/** `daemon`: more daemon options (the dashboard, …) on top of the network and registry config. */
+export async function startCtEnv(daemon: Omit<DaemonOptions, 'toml' | 'dir'> = {}): Promise<CtEnv> {
   const tmp = await mkdtemp('/tmp/berth-ct-');
   const confDir = path.join(tmp, 'net.d');
   await writeNet(confDir, '10-ct.conflist', { bridge: BRIDGE, subnet: '10.202.0.0/16', dataDir: path.join(tmp, 'ipam'), portmap: false });
@@ -59,10 +60,10 @@ export async function startCtEnv(): Promise<CtEnv> {
   await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());
   await pushImage(reg.host, 'ct/busybox-user', '1', buildBusyboxImage({ config: { Env: BUSYBOX_ENV, Cmd: ['sh'], User: 'berthuser', WorkingDir: '/home/berthuser', StopSignal: 'SIGUSR1', Volumes: { '/var/data': {} } } }));
   const env: CtEnv = {
-    d: await startDaemon({ toml }),
+    d: await startDaemon({ ...daemon, toml }),
     tmp, reg, image, userImage,
     async restart() {
-      env.d = await startDaemon({ dir: env.d.dir });
+      env.d = await startDaemon({ ...daemon, dir: env.d.dir });
       return env.d;
     },
     async close() {

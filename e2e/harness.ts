@@ -16,6 +16,8 @@ export interface DaemonOptions {
   dir?: string;
   metrics?: boolean;
   logLevel?: string;
+  /** Serve the dashboard on this host:port (e.g. 127.0.0.1:0), with a token if given; off by default. */
+  dashboard?: { listen: string; token?: string };
 }
 
 export interface TestDaemon {
@@ -25,6 +27,8 @@ export interface TestDaemon {
   state: string;
   configFile: string;
   metricsAddress: string | undefined;
+  /** host:port the dashboard listens on, when it was asked for. */
+  dashboardAddress: string | undefined;
   proc: ChildProcess;
   client: CriClient;
   /** Everything the daemon wrote to stderr so far. */
@@ -54,7 +58,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const root = path.join(dir, 'root');
   const state = path.join(dir, 'state');
   const configFile = path.join(dir, 'berth.toml');
-  if (!opts.dir || !existsSync(configFile)) await writeFile(configFile, `# e2e test config\n${opts.toml ?? ''}\n`);
+  // Off unless asked for: test daemons must not compete for the default port.
+  const dash = opts.dashboard;
+  const dashToml = `\n[dashboard]\nlisten = "${dash?.listen ?? ''}"\ntoken = "${dash?.token ?? ''}"\n`;
+  if (!opts.dir || !existsSync(configFile)) await writeFile(configFile, `# e2e test config\n${opts.toml ?? ''}\n${dashToml}`);
   const args = [
     BERTH_BIN, 'daemon', '--config', configFile, '--listen', `unix://${socket}`, '--root', root, '--state', state,
     '--log-level', opts.logLevel ?? 'debug', '--metrics-listen', opts.metrics ? '127.0.0.1:0' : '',
@@ -64,12 +71,15 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
   let stderr = '';
   let metricsAddress: string | undefined;
+  let dashboardAddress: string | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     proc.stderr!.setEncoding('utf8');
     proc.stderr!.on('data', (chunk: string) => {
       stderr += chunk;
       const m = /"address":"([^"]+)","msg":"metrics listening"/.exec(stderr);
       if (m) metricsAddress = m[1];
+      const dm = /"address":"([^"]+)","token":(?:true|false),"msg":"dashboard listening"/.exec(stderr);
+      if (dm) dashboardAddress = dm[1];
       if (stderr.includes('"msg":"berth ready"')) resolve();
     });
     proc.once('exit', (code) => reject(new Error(`berth exited with ${code} before it was ready:\n${stderr}`)));
@@ -89,7 +99,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   }
   const client = new CriClient(socket);
   const d: TestDaemon = {
-    dir, socket, root, state, configFile, metricsAddress, proc, client,
+    dir, socket, root, state, configFile, metricsAddress, dashboardAddress, proc, client,
     logs: () => stderr,
     async stop() {
       client.close();

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { applyFlags, ConfigError, loadConfig, toToml, type FlagOverrides } from '../../pkg/config/config.js';
+import { applyFlags, ConfigError, loadConfig, redactConfig, toToml, type FlagOverrides } from '../../pkg/config/config.js';
 import { VERSION } from '../../pkg/version/version.js';
 import { isCliCommand } from './cli/commands.js';
 import { StartupError } from './startup-error.js';
@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`berth ${VERSION} (CRI v1)\n`);
       return;
     case 'config':
-      process.stdout.write(toToml(await effectiveConfig(rest)));
+      process.stdout.write(toToml(redactConfig(await effectiveConfig(rest))));
       return;
     case 'daemon': {
       const config = await effectiveConfig(rest);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyFlags, ConfigError, DEFAULT_CONFIG, parseConfig, socketPath, toToml } from './config.js';
+import { applyFlags, ConfigError, DEFAULT_CONFIG, parseConfig, redactConfig, socketPath, splitHostPort, toToml } from './config.js';
 
 describe('config', () => {
   it('keeps defaults for keys the file leaves out', () => {
@@ -58,5 +58,28 @@ describe('config', () => {
   it('takes only unix socket addresses', () => {
     assert.equal(socketPath('unix:///run/berth/berth.sock'), '/run/berth/berth.sock');
     assert.throws(() => socketPath('tcp://1.2.3.4:5'), ConfigError);
+  });
+
+  it('reads the dashboard table: on loopback by default, "" disables, the token never printed', () => {
+    assert.deepEqual(DEFAULT_CONFIG.dashboard, { listen: '127.0.0.1:9468', token: '', token_file: '' });
+    const c = parseConfig('[dashboard]\nlisten = "0.0.0.0:9468"\ntoken = "s3cret"\n', 'f');
+    assert.equal(c.dashboard.listen, '0.0.0.0:9468');
+    assert.equal(parseConfig('[dashboard]\nlisten = ""\n', 'f').dashboard.listen, '');
+    assert.throws(() => parseConfig('[dashboard]\nport = 1\n', 'f'), /unknown key "dashboard.port"/);
+    const shown = redactConfig(c);
+    assert.equal(shown.dashboard.token, '<redacted>');
+    assert.equal(c.dashboard.token, 's3cret', 'the running config keeps it');
+    assert.ok(!toToml(shown).includes('s3cret'));
+    assert.equal(redactConfig(DEFAULT_CONFIG), DEFAULT_CONFIG, 'nothing to hide, nothing changed');
+  });
+
+  it('splits host:port listen addresses', () => {
+    assert.deepEqual(splitHostPort('127.0.0.1:9468', 'k'), { host: '127.0.0.1', port: 9468 });
+    assert.deepEqual(splitHostPort('[::1]:0', 'k'), { host: '::1', port: 0 });
+    assert.deepEqual(splitHostPort(':9466', 'k'), { host: '', port: 9466 });
+    assert.deepEqual(splitHostPort('localhost:80', 'k'), { host: 'localhost', port: 80 });
+    for (const bad of ['9466', '127.0.0.1', '::1:80', '1.2.3.4:65536', 'a:b', '[::1]x:1']) {
+      assert.throws(() => splitHostPort(bad, 'metrics_listen'), (e: Error) => e instanceof ConfigError && e.message.startsWith('metrics_listen: '), bad);
+    }
   });
 });

@@ -127,6 +127,20 @@ export function toToml(cfg: BerthConfig): string {
   return stringify(cfg as unknown as Plain);
 }
 
+/** The config with its secrets (the dashboard token) replaced, for printing and verbose Status. */
+export function redactConfig(cfg: BerthConfig): BerthConfig {
+  if (!cfg.dashboard.token) return cfg;
+  return { ...cfg, dashboard: { ...cfg.dashboard, token: '<redacted>' } };
+}
+
+/** host:port (IPv6 in brackets; an empty host means every address) of a TCP listen key. */
+export function splitHostPort(listen: string, key: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d+)$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new ConfigError(`${key}: "${listen}" is not host:port`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
 /** The unix socket path of a `unix://` listen address. */
 export function socketPath(listen: string): string {
   if (listen.startsWith('unix://')) return listen.slice('unix://'.length);

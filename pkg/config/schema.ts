@@ -41,6 +41,14 @@ export interface BerthConfig {
     /** host:port; port 0 lets the OS pick. */
     listen: string;
   };
+  dashboard: {
+    /** host:port of the read-only web dashboard; "" disables it. */
+    listen: string;
+    /** Bearer token the dashboard requires (always when set; a non-loopback listen needs one). */
+    token: string;
+    /** File holding the token (read at start, surrounding whitespace trimmed). */
+    token_file: string;
+  };
 }
 
 export const DEFAULT_CONFIG: BerthConfig = {
@@ -64,6 +72,7 @@ export const DEFAULT_CONFIG: BerthConfig = {
   registry: { insecure: [], mirrors: {} },
   cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'], conf_template: '' },
   streaming: { listen: '127.0.0.1:0' },
+  dashboard: { listen: '127.0.0.1:9468', token: '', token_file: '' },
 };
 
 /** Keys whose values are maps with free-form keys, and the shape of each value. */

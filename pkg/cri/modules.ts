@@ -6,6 +6,7 @@ import { sandboxModule } from './sandbox.js';
 import { containerModule } from './container.js';
 import { streamingModule } from './streaming.js';
 import { statsModule } from './stats.js';
+import { dashboardModule } from '../dashboard/module.js';
 
 /** Modules in start order: a module may use the services of those before it. */
-export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, berthImagesModule, sandboxModule, containerModule, streamingModule, statsModule];
+export const MODULES: CriModule[] = [runtimeInfoModule, imageModule, berthImagesModule, sandboxModule, containerModule, streamingModule, statsModule, dashboardModule];

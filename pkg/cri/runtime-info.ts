@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { redactConfig } from '../config/config.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
 
@@ -90,7 +91,7 @@ export const runtimeInfoModule: CriModule = {
           if (!have.some((c) => c.type === 'NetworkReady')) have.push(NO_NETWORK);
           const info: Record<string, string> = {};
           // stateDir (containerd's name) is where critest probes for idmapped mount support.
-          if (req.verbose) info.config = JSON.stringify({ ...ctx.config, stateDir: ctx.config.state });
+          if (req.verbose) info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state });
           return {
             status: { conditions: have },
             info,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
 import { FailedPreconditionError, NotFoundError } from '../errors/errors.js';
+import { PullActivity } from './activity.js';
 import { ContentStore, type BlobOpener } from './content.js';
 import { ImageDb, type ImageRow } from './db.js';
 import type { Descriptor, ImageConfigDoc } from './manifest.js';
@@ -39,6 +40,7 @@ export class ImageServiceImpl implements ImageService {
   private readonly configs = new Map<string, ImageConfigDoc>();
   private inUse: (imageId: string) => boolean = () => false;
   private writableCache: { at: number; usage: Promise<ImageFsUsage> } | undefined;
+  readonly pulls = new PullActivity();
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.imagesRoot = path.join(opts.root, 'images');
@@ -92,7 +94,10 @@ export class ImageServiceImpl implements ImageService {
   }
 
   pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord> {
-    return pull(this, ref, auth, signal, progress);
+    return this.pulls.track(ref, (onLayer) => pull(this, ref, auth, signal, (l) => {
+      onLayer(l);
+      progress?.(l);
+    }));
   }
 
   /** Makes the snapshot of `chainId` exist; concurrent pulls of one layer share the work. */

@@ -1,4 +1,5 @@
 // The image service's public types: what other modules (containers) and pkg/cri see.
+import type { PullActivity } from './activity.js';
 
 /** An image present in the local store. */
 export interface ImageRecord {
@@ -87,4 +88,12 @@ export interface ImageService {
    * ImageFsInfo reports this directory as the container filesystem.
    */
   writableLayerRoot(): string;
+  /** Every image present (the in-memory index ListImages serves). */
+  list(): ImageRecord[];
+  /** Bytes and inodes of the image store, from the metadata. */
+  imageFsUsage(): Promise<ImageFsUsage>;
+  /** Bytes and inodes of the containers' writable layers (cached for a few seconds). */
+  writableFsUsage(): Promise<ImageFsUsage>;
+  /** Pulls under way and recently ended. */
+  readonly pulls: PullActivity;
 }

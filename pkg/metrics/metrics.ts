@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { splitHostPort } from '../config/config.js';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** berth's Prometheus registry; other packages add their metrics to `registry`. */
@@ -27,11 +28,7 @@ export class Metrics {
 
 /** Serves `/metrics` on host:port; resolves with the bound address once listening. */
 export async function serveMetrics(metrics: Metrics, listen: string): Promise<{ server: http.Server; address: string }> {
-  const idx = listen.lastIndexOf(':');
-  if (idx < 0) throw new Error(`metrics listen address "${listen}" must be host:port`);
-  const host = listen.slice(0, idx).replace(/^\[|\]$/g, '');
-  const port = Number(listen.slice(idx + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`metrics listen address "${listen}": bad port`);
+  const { host, port } = splitHostPort(listen, 'metrics_listen');
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics' || req.method !== 'GET') {
       res.writeHead(404).end('not found\n');

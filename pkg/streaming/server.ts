@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import { splitHostPort } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import { PORTFORWARD_PROTOCOLS, serveSpdyPortForward } from './portforward.js';
 import { SpdySession } from './spdy/session.js';
@@ -29,12 +30,6 @@ export interface StreamingServerOptions {
   backends: StreamingBackends;
   log: Logger;
   tokens?: TokenCache;
-}
-
-function splitHostPort(listen: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
-  if (!m) throw new Error(`streaming.listen: "${listen}" is not host:port`);
-  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
 /** Values of a header that may repeat or hold a comma-separated list. */
@@ -75,7 +70,7 @@ export class StreamingServer {
   }
 
   async start(): Promise<void> {
-    const { host, port } = splitHostPort(this.opts.listen);
+    const { host, port } = splitHostPort(this.opts.listen, 'streaming.listen');
     await new Promise<void>((resolve, rejectP) => {
       this.http.once('error', rejectP);
       this.http.listen(port, host, () => {

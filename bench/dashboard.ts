@@ -1,0 +1,75 @@
+// Dashboard on a busy node: N running pods (default 200), one `sleep` container each, then
+// (1) the daemon's RSS before and after the dashboard's code loads (its first request),
+// (2) the JSON API's latency, (3) in Debian's chromium, the time from navigation to the pods
+// and containers tables showing every row (page scripts, API call and rendering included).
+// Uses the container e2e network (bridge berth-ct0). Run alone: node dist/bench/dashboard.js [pods] [loads]
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { launchBrowser } from '../e2e/browser.js';
+import { ctrConfig, runCtr, runPod, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
+import { summarize, timeMs } from './summary.js';
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 102.4) / 10;
+}
+
+/** Starts `n` pods with one container each, a few at a time. */
+async function populate(env: CtEnv, n: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const pod = await runPod(env, `bench-${i}`);
+      await runCtr(env, pod, ctrConfig(env, 'sleeper', { command: ['sleep', '100000'] }));
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+export async function benchDashboard(pods = 200, loads = 10): Promise<Record<string, unknown>> {
+  const env = await startCtEnv({ dashboard: { listen: '127.0.0.1:0' }, logLevel: 'info' });
+  const browser = await launchBrowser();
+  try {
+    const base = `http://${env.d.dashboardAddress}`;
+    const pid = env.d.proc.pid!;
+    await populate(env, pods);
+    const rssBefore = await rssMiB(pid);
+    const api: Record<string, number[]> = { pods: [], containers: [], node: [] };
+    for (let i = 0; i < 20; i++) {
+      for (const k of Object.keys(api)) api[k]!.push(await timeMs(async () => (await fetch(`${base}/api/${k}`)).arrayBuffer()));
+    }
+    const rssAfterApi = await rssMiB(pid);
+    const page = await browser.context.newPage();
+    const render: Record<string, number[]> = { pods: [], containers: [] };
+    for (let i = 0; i < loads; i++) {
+      for (const section of Object.keys(render)) {
+        // A fresh document each time: scripts, the API call and the table of every row.
+        await page.goto('about:blank');
+        await page.goto(`${base}/#/${section}`, { waitUntil: 'commit' });
+        await page.waitForFunction((n) => document.querySelectorAll('main tbody tr').length >= n, pods, { timeout: 60_000 });
+        render[section]!.push(await page.evaluate(() => performance.now()));
+      }
+    }
+    const rssAfterPages = await rssMiB(pid);
+    return {
+      pods, containers: pods, loads,
+      daemon_rss_mib: { before_first_request: rssBefore, after_api_calls: rssAfterApi, after_page_loads: rssAfterPages },
+      api: Object.fromEntries(Object.entries(api).map(([k, v]) => [k, summarize(v)])),
+      navigation_to_all_rows_rendered: Object.fromEntries(Object.entries(render).map(([k, v]) => [k, summarize(v)])),
+    };
+  } finally {
+    await browser.close();
+    await env.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  benchDashboard(Number(process.argv[2] ?? 200), Number(process.argv[3] ?? 10)).then(
+    (r) => console.log(JSON.stringify({ dashboard: r }, null, 2)),
+    (err: Error) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
