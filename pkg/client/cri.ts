@@ -8,12 +8,19 @@ import { loadCri } from '../cri/proto.js';
 
 type In<D> = D extends MethodDefinition<infer A, any, any, any> ? A : never;
 type Out<D> = D extends MethodDefinition<any, any, any, infer B> ? B : never;
+/** Server-streaming rpcs: GetContainerEvents and the list streams (StreamContainers, …). */
+type IsStream<K> = K extends 'GetContainerEvents' | `Stream${string}` ? true : false;
 type Unary<Def> = {
-  [K in keyof Def as string extends K ? never : K extends 'GetContainerEvents' ? never : K]: Def[K];
+  [K in keyof Def as string extends K ? never : IsStream<K> extends true ? never : K]: Def[K];
+};
+type ListStreams<Def> = {
+  [K in keyof Def as K extends `Stream${string}` ? K : never]: Def[K];
 };
 
 export type RuntimeMethod = keyof Unary<RuntimeServiceDefinition>;
 export type ImageMethod = keyof Unary<ImageServiceDefinition>;
+export type RuntimeStreamMethod = keyof ListStreams<RuntimeServiceDefinition>;
+export type ImageStreamMethod = keyof ListStreams<ImageServiceDefinition>;
 export type RuntimeRequest<M extends RuntimeMethod> = In<RuntimeServiceDefinition[M]>;
 export type RuntimeResponse<M extends RuntimeMethod> = Out<RuntimeServiceDefinition[M]>;
 export type ImageRequest<M extends ImageMethod> = In<ImageServiceDefinition[M]>;
@@ -54,6 +61,19 @@ export class CriClient {
     return this.runtimeClient.GetContainerEvents(req);
   }
 
+  /**
+   * A list stream of the RuntimeService (`StreamContainers`, …): a readable of response batches,
+   * async-iterable; it ends after the last batch, or fails with the call's status.
+   */
+  runtimeStream<M extends RuntimeStreamMethod>(method: M, req: In<RuntimeServiceDefinition[M]>, opts?: CallOptions): grpc.ClientReadableStream<Out<RuntimeServiceDefinition[M]>> {
+    return openStream(this.runtimeClient, method, req, opts);
+  }
+
+  /** A list stream of the ImageService (`StreamImages`). */
+  imageStream<M extends ImageStreamMethod>(method: M, req: In<ImageServiceDefinition[M]>, opts?: CallOptions): grpc.ClientReadableStream<Out<ImageServiceDefinition[M]>> {
+    return openStream(this.imageClient, method, req, opts);
+  }
+
   close(): void {
     this.runtimeClient.close();
     this.imageClient.close();
@@ -69,6 +89,24 @@ function utf8Envs(req: RuntimeRequest<'CreateContainer'>): RuntimeRequest<'Creat
   if (!envs?.some((e) => typeof e.value === 'string')) return req;
   const utf8 = envs.map((e) => (typeof e.value === 'string' ? { ...e, value: Buffer.from(e.value, 'utf8') } : e));
   return { ...req, config: { ...req.config, envs: utf8 } };
+}
+
+function openStream<R>(client: grpc.Client, method: string, req: unknown, opts?: CallOptions): grpc.ClientReadableStream<R> {
+  const fn = (client as unknown as Record<string, Function>)[method];
+  if (typeof fn !== 'function') throw new Error(`CRI client: no method ${method}`);
+  const deadline = new Date(Date.now() + (opts?.timeoutMs ?? 60_000));
+  return fn.call(client, req, { deadline }) as grpc.ClientReadableStream<R>;
+}
+
+/** Every item of a list stream, batch by batch, as the unary call would list them. */
+export async function collectStream<R, T>(stream: grpc.ClientReadableStream<R>, items: (batch: R) => T[]): Promise<{ items: T[]; batches: number }> {
+  const out: T[] = [];
+  let batches = 0;
+  for await (const batch of stream as AsyncIterable<R>) {
+    batches++;
+    out.push(...items(batch));
+  }
+  return { items: out, batches };
 }
 
 function call<R>(client: grpc.Client, method: string, req: unknown, opts?: CallOptions): Promise<R> {

@@ -106,16 +106,22 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   }
 
   list(f: ContainerFilter = {}): ContainerInfo[] {
-    const out: ContainerInfo[] = [];
+    return [...this.iterate(f)];
+  }
+
+  /**
+   * The containers that match, straight from the index: nothing is copied, and a container
+   * removed while the caller waits between items is not yielded.
+   */
+  *iterate(f: ContainerFilter = {}): Generator<ContainerInfo> {
     for (const r of this.records.values()) {
       const i = r.info;
       if (f.id && !i.id.startsWith(f.id)) continue;
       if (f.state && i.state !== f.state) continue;
       if (f.sandboxId && !i.sandboxId.startsWith(f.sandboxId)) continue;
       if (f.labelSelector && Object.entries(f.labelSelector).some(([k, v]) => i.labels[k] !== v)) continue;
-      out.push(i);
+      yield i;
     }
-    return out;
   }
 
   attachSocketPath(id: string): string {

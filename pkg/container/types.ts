@@ -179,6 +179,8 @@ export interface ContainerService {
   /** NotFoundError naming the id; accepts a unique id prefix as crictl does. */
   get(id: string): ContainerInfo;
   list(filter?: ContainerFilter): ContainerInfo[];
+  /** As list, lazily: for streaming without copying the index. */
+  iterate(filter?: ContainerFilter): Iterable<ContainerInfo>;
   create(sandboxId: string, config: ContainerConfigInput): Promise<string>;
   start(id: string): Promise<void>;
   /** timeoutSec 0 kills at once; stopping an exited container succeeds. */

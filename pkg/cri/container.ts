@@ -7,15 +7,17 @@ import { ContainerManager } from '../container/service.js';
 import { clampTimeoutSeconds } from '../container/timeouts.js';
 import { signalFromCri, signalToCri } from '../container/signals.js';
 import type {
-  ContainerConfigInput, ContainerInfo, MountInput, NamespaceMode, ResourcesInput, SecurityProfileInput,
+  ContainerConfigInput, ContainerFilter, ContainerInfo, MountInput, NamespaceMode, ResourcesInput, SecurityProfileInput,
 } from '../container/types.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { ContainerConfig__Output } from './gen/runtime/v1/ContainerConfig.js';
+import type { ContainerFilter__Output } from './gen/runtime/v1/ContainerFilter.js';
 import type { Container } from './gen/runtime/v1/Container.js';
 import type { ContainerStatus } from './gen/runtime/v1/ContainerStatus.js';
 import type { LinuxContainerResources, LinuxContainerResources__Output } from './gen/runtime/v1/LinuxContainerResources.js';
 import type { LinuxContainerSecurityContext__Output } from './gen/runtime/v1/LinuxContainerSecurityContext.js';
 import type { Mount } from './gen/runtime/v1/Mount.js';
+import { addAll, itemEncoder, serveList } from './list-stream.js';
 import { need, type CriModule } from './module.js';
 
 const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
@@ -111,6 +113,15 @@ function fromResources(r: ResourcesInput | undefined): LinuxContainerResources |
   };
 }
 
+/** ListContainers' and StreamContainers' filter: empty fields match everything. */
+export function toContainerFilter(f: ContainerFilter__Output | null): ContainerFilter {
+  return {
+    id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined,
+    state: f?.state ? f.state.state : undefined,
+    labelSelector: f?.label_selector && Object.keys(f.label_selector).length ? f.label_selector : undefined,
+  };
+}
+
 function toContainer(i: ContainerInfo): Container {
   return {
     id: i.id, pod_sandbox_id: i.sandboxId, metadata: { name: i.name, attempt: i.attempt },
@@ -171,14 +182,10 @@ export const containerModule: CriModule = {
           await m.remove(req.container_id);
           return {};
         },
-        ListContainers: async (req) => {
-          const f = req.filter;
-          const list = m.list({
-            id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined,
-            state: f?.state ? f.state.state : undefined,
-            labelSelector: f?.label_selector && Object.keys(f.label_selector).length ? f.label_selector : undefined,
-          });
-          return { containers: list.map(toContainer) };
+        ListContainers: async (req) => ({ containers: m.list(toContainerFilter(req.filter)).map(toContainer) }),
+        StreamContainers: (call) => {
+          const encode = itemEncoder<Container>('RuntimeService', 'StreamContainers', 'containers');
+          void serveList(call, (w) => addAll(w, m.iterate(toContainerFilter(call.request.filter)), (c) => encode(toContainer(c))));
         },
         ContainerStatus: async (req) => {
           const i = m.get(req.container_id);

@@ -5,6 +5,8 @@ import { ImageServiceImpl } from '../image/service.js';
 import type { ImageRecord, ImageService, RegistryAuth } from '../image/types.js';
 import type { Image } from './gen/runtime/v1/Image.js';
 import type { AuthConfig__Output } from './gen/runtime/v1/AuthConfig.js';
+import type { ImageFilter__Output } from './gen/runtime/v1/ImageFilter.js';
+import { addAll, itemEncoder, serveList } from './list-stream.js';
 import type { CriModule } from './module.js';
 
 declare module './module.js' {
@@ -29,6 +31,17 @@ export function toCriImage(r: ImageRecord): Image {
     spec: { image: r.id, annotations: {} },
     pinned: r.pinned,
   };
+}
+
+/** The images ListImages and StreamImages answer with: the one the filter names, else all. */
+function* matchingImages(svc: ImageServiceImpl, f: ImageFilter__Output | null): Generator<ImageRecord> {
+  const want = f?.image?.image;
+  if (!want) {
+    yield* svc.iterate();
+    return;
+  }
+  const img = svc.lookup(want);
+  if (img) yield img;
 }
 
 function toAuth(a: AuthConfig__Output | null): RegistryAuth | undefined {
@@ -88,13 +101,10 @@ export const imageModule: CriModule = {
           if (req.verbose) info.info = JSON.stringify(await svc.verboseInfo(img.id));
           return { image: toCriImage(img), info };
         },
-        ListImages: async (req) => {
-          const want = req.filter?.image?.image;
-          if (want) {
-            const img = svc.lookup(want);
-            return { images: img ? [toCriImage(img)] : [] };
-          }
-          return { images: svc.list().map(toCriImage) };
+        ListImages: async (req) => ({ images: [...matchingImages(svc, req.filter)].map(toCriImage) }),
+        StreamImages: (call) => {
+          const encode = itemEncoder<Image>('ImageService', 'StreamImages', 'images');
+          void serveList(call, (w) => addAll(w, matchingImages(svc, call.request.filter), (r) => encode(toCriImage(r))));
         },
         RemoveImage: async (req) => {
           const ref = req.image?.image ?? '';

@@ -15,6 +15,7 @@ import type { PodSandboxConfig__Output } from './gen/runtime/v1/PodSandboxConfig
 import type { PodSandboxFilter__Output } from './gen/runtime/v1/PodSandboxFilter.js';
 import type { PodSandbox } from './gen/runtime/v1/PodSandbox.js';
 import type { PodSandboxStatus } from './gen/runtime/v1/PodSandboxStatus.js';
+import { addAll, itemEncoder, serveList } from './list-stream.js';
 import type { CriModule } from './module.js';
 
 const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null ? undefined : Number(v));
@@ -85,6 +86,18 @@ export function toStatus(i: SandboxInfo): PodSandboxStatus {
   };
 }
 
+function toPodSandbox(i: SandboxInfo): PodSandbox {
+  return {
+    id: i.id, metadata: metadata(i), state: i.state, created_at: i.createdAt.toString(),
+    labels: i.labels, annotations: i.annotations, runtime_handler: i.runtimeHandler,
+  };
+}
+
+/** The sandboxes ListPodSandbox and StreamPodSandboxes answer with, lazily from the index. */
+export function* matchingSandboxes(all: Iterable<SandboxInfo>, f: PodSandboxFilter__Output | null): Generator<SandboxInfo> {
+  for (const i of all) if (matchesFilter(i, f)) yield i;
+}
+
 export function matchesFilter(i: SandboxInfo, f: PodSandboxFilter__Output | null): boolean {
   if (!f) return true;
   if (f.id && !i.id.startsWith(f.id)) return false;
@@ -138,12 +151,11 @@ export const sandboxModule: CriModule = {
           }
           return { status: toStatus(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
         },
-        ListPodSandbox: async (req): Promise<{ items: PodSandbox[] }> => ({
-          items: mgr.list().filter((i) => matchesFilter(i, req.filter)).map((i) => ({
-            id: i.id, metadata: metadata(i), state: i.state, created_at: i.createdAt.toString(),
-            labels: i.labels, annotations: i.annotations, runtime_handler: i.runtimeHandler,
-          })),
-        }),
+        ListPodSandbox: async (req) => ({ items: [...matchingSandboxes(mgr.iterate(), req.filter)].map(toPodSandbox) }),
+        StreamPodSandboxes: (call) => {
+          const encode = itemEncoder<PodSandbox>('RuntimeService', 'StreamPodSandboxes', 'pod_sandboxes');
+          void serveList(call, (w) => addAll(w, matchingSandboxes(mgr.iterate(), call.request.filter), (i) => encode(toPodSandbox(i))));
+        },
         UpdateRuntimeConfig: async (req) => {
           const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
           if (cidr) parsePodCidrs(cidr);

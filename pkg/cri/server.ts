@@ -27,7 +27,8 @@ export class CriServer {
     'grpc.max_send_message_length': 16 * 1024 * 1024,
   });
   private inFlight = 0;
-  private readonly streams = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  /** Open server streams, by the method they serve. */
+  private readonly streams = new Map<grpc.ServerWritableStream<unknown, unknown>, string>();
   private readonly guard = new RequestGuard();
 
   constructor(
@@ -50,7 +51,12 @@ export class CriServer {
     const impl: grpc.UntypedServiceImplementation = {};
     const table = handlers as Record<string, AnyUnary | AnyStream | AnyClientStream | undefined>;
     const def = guarded ? tolerantDeserializers(loaded) : loaded;
+    const served: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     for (const [method, md] of Object.entries(def)) {
+      // List streams write responses they encoded item by item (list-stream.ts): pass those through.
+      served[method] = md.responseStream
+        ? { ...md, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : md.responseSerialize(v)) }
+        : md;
       const handler = table[method];
       if (md.requestStream) {
         impl[method] = this.wrapClientStream(service, method, handler as AnyClientStream | undefined);
@@ -62,7 +68,7 @@ export class CriServer {
         ? this.wrapStream(service, method, check, handler as AnyStream | undefined)
         : this.wrapUnary(service, method, check, handler as AnyUnary | undefined);
     }
-    this.grpc.addService(def, impl);
+    this.grpc.addService(served as grpc.ServiceDefinition, impl);
   }
 
   /** Runs `fn` in the call's log context: its request id, method and the ids it names. */
@@ -193,12 +199,26 @@ export class CriServer {
         call.emit('error', { code: st.code, details });
         return;
       }
-      // A stream is long-lived: count it once opened, but never hold shutdown for it.
-      this.finish(service, method, start, grpc.status.OK);
-      this.streams.add(call);
+      this.streams.set(call, method);
       const forget = () => this.streams.delete(call);
       call.once('cancelled', forget);
       call.once('finish', forget);
+      if (isListStream(method)) {
+        // A list stream ends by itself: count it then, with its outcome and duration.
+        let done = false;
+        const end = (code: grpc.status, details?: string) => {
+          if (done) return;
+          done = true;
+          forget();
+          this.finish(service, method, start, code, details);
+        };
+        call.once('finish', () => end(grpc.status.OK));
+        call.once('cancelled', () => end(grpc.status.CANCELLED));
+        call.once('error', (e: { code?: grpc.status; details?: string }) => end(e.code ?? grpc.status.INTERNAL, e.details));
+      } else {
+        // An event stream is long-lived: count it once opened, but never hold shutdown for it.
+        this.finish(service, method, start, grpc.status.OK);
+      }
       try {
         handler(call);
       } catch (err) {
@@ -216,8 +236,12 @@ export class CriServer {
 
   /** Stops taking calls and waits up to `graceMs` for those in flight, then cuts the rest off. */
   async shutdown(graceMs: number): Promise<void> {
-    // Event streams never end by themselves; close them so they do not hold the shutdown.
-    for (const call of this.streams) call.end();
+    // Event streams never end by themselves; close them so they do not hold the shutdown. A list
+    // stream still sending ends with UNAVAILABLE, so its client does not take a part for the whole.
+    for (const [call, method] of this.streams) {
+      if (isListStream(method)) call.emit('error', { code: grpc.status.UNAVAILABLE, details: `${method}: berth is shutting down` });
+      else call.end();
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ inFlight: this.inFlight }, 'shutdown grace expired; cancelling calls still in flight');
@@ -230,4 +254,9 @@ export class CriServer {
       });
     });
   }
+}
+
+/** KEP-5825 list streams (StreamContainers, …), as opposed to the GetContainerEvents feed. */
+function isListStream(method: string): boolean {
+  return method.startsWith('Stream');
 }

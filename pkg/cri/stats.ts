@@ -6,10 +6,14 @@ import { InvalidArgumentError } from '../errors/errors.js';
 import { containerMetrics, DESCRIPTORS, podMetrics, type MetricContext, type MetricSample } from '../stats/cadvisor.js';
 import { StatsCollector } from '../stats/collector.js';
 import { BlockDeviceNames } from '../stats/devices.js';
-import { StatsService, type ContainerStatsResult, type PodStatsResult } from '../stats/service.js';
+import {
+  StatsService, type ContainerStatsFilter, type ContainerStatsResult, type PodStatsFilter, type PodStatsResult,
+} from '../stats/service.js';
 import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats } from '../stats/types.js';
 import { createEventStream } from './events.js';
 import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
+import type { ContainerStatsFilter__Output } from './gen/runtime/v1/ContainerStatsFilter.js';
+import type { PodSandboxStatsFilter__Output } from './gen/runtime/v1/PodSandboxStatsFilter.js';
 import type { CpuUsage } from './gen/runtime/v1/CpuUsage.js';
 import type { MemoryUsage } from './gen/runtime/v1/MemoryUsage.js';
 import type { Metric } from './gen/runtime/v1/Metric.js';
@@ -17,6 +21,7 @@ import type { NetworkInterfaceUsage } from './gen/runtime/v1/NetworkInterfaceUsa
 import type { NetworkUsage } from './gen/runtime/v1/NetworkUsage.js';
 import type { PodSandboxMetrics } from './gen/runtime/v1/PodSandboxMetrics.js';
 import type { PodSandboxStats } from './gen/runtime/v1/PodSandboxStats.js';
+import { chunked, itemEncoder, serveList } from './list-stream.js';
 import type { CriModule, DaemonContext } from './module.js';
 
 declare module './module.js' {
@@ -100,6 +105,14 @@ export function toPodSandboxMetrics(p: PodStatsResult, ctx: MetricContext): PodS
     container_metrics: p.containers.map((c) => ({ container_id: c.container.id, metrics: containerMetrics(c, p.sandbox, ctx).map(toMetric) })),
   };
 }
+
+const containerStatsFilter = (f: ContainerStatsFilter__Output | null): ContainerStatsFilter => ({
+  id: f?.id, sandboxId: f?.pod_sandbox_id, labelSelector: f?.label_selector,
+});
+const podStatsFilter = (f: PodSandboxStatsFilter__Output | null): PodStatsFilter => ({ id: f?.id, labelSelector: f?.label_selector });
+
+/** Stats streams read this many objects' stats at once, then send them before reading more. */
+const STATS_GROUP = 64;
 
 /** The metrics read the counters only they use, and block I/O. */
 export const METRICS_READ = { extended: true, io: true } as const;
@@ -186,7 +199,7 @@ export const statsModule: CriModule = {
         }),
         ListContainerStats: (req) => timed('ListContainerStats', async () => {
           const f = req.filter;
-          const list = await stats.listContainers({ id: f?.id, sandboxId: f?.pod_sandbox_id, labelSelector: f?.label_selector });
+          const list = await stats.listContainers(containerStatsFilter(f));
           return { stats: list.map(toContainerStats) };
         }),
         PodSandboxStats: (req) => timed('PodSandboxStats', async () => {
@@ -194,9 +207,37 @@ export const statsModule: CriModule = {
           return { stats: toPodStats(await stats.pod(req.pod_sandbox_id)) };
         }),
         ListPodSandboxStats: (req) => timed('ListPodSandboxStats', async () => {
-          const list = await stats.listPods({ id: req.filter?.id, labelSelector: req.filter?.label_selector });
+          const list = await stats.listPods(podStatsFilter(req.filter));
           return { stats: list.map(toPodStats) };
         }),
+        StreamContainerStats: (call) => {
+          const encode = itemEncoder<ContainerStats>('RuntimeService', 'StreamContainerStats', 'container_stats');
+          const f = call.request.filter;
+          void serveList(call, async (w) => {
+            for (const group of chunked(stats.matchingContainers(containerStatsFilter(f)), STATS_GROUP)) {
+              for (const r of await stats.containersStats(group)) if (!(await w.add(encode(toContainerStats(r))))) return;
+            }
+          });
+        },
+        StreamPodSandboxStats: (call) => {
+          const encode = itemEncoder<PodSandboxStats>('RuntimeService', 'StreamPodSandboxStats', 'pod_sandbox_stats');
+          const f = call.request.filter;
+          void serveList(call, async (w) => {
+            for (const group of chunked(stats.matchingPods(podStatsFilter(f)), STATS_GROUP)) {
+              for (const p of await stats.podsStats(group)) if (!(await w.add(encode(toPodStats(p))))) return;
+            }
+          });
+        },
+        StreamPodSandboxMetrics: (call) => {
+          const encode = itemEncoder<PodSandboxMetrics>('RuntimeService', 'StreamPodSandboxMetrics', 'pod_sandbox_metrics');
+          void serveList(call, async (w) => {
+            for (const group of chunked(stats.matchingPods(), STATS_GROUP)) {
+              const pods = await stats.podsStats(group, METRICS_READ);
+              const mctx = await metricContext(pods, devices);
+              for (const p of pods) if (!(await w.add(encode(toPodSandboxMetrics(p, mctx))))) return;
+            }
+          });
+        },
         ListMetricDescriptors: async () => ({
           descriptors: DESCRIPTORS.map((x) => ({ name: x.name, help: x.help, label_keys: x.labelKeys })),
         }),

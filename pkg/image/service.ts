@@ -139,7 +139,15 @@ export class ImageServiceImpl implements ImageService {
   }
 
   list(): ImageRecord[] {
-    return [...this.db.images.keys()].map((id) => this.record(id)!);
+    return [...this.iterate()];
+  }
+
+  /** Every image, each record built as it is reached (one removed meanwhile is not yielded). */
+  *iterate(): Generator<ImageRecord> {
+    for (const id of this.db.images.keys()) {
+      const r = this.record(id);
+      if (r) yield r;
+    }
   }
 
   /** The image `refOrId` names (ID, ID prefix, tag or digest reference), if present. */

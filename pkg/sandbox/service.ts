@@ -101,7 +101,12 @@ export class SandboxManager implements SandboxService {
   }
 
   list(): SandboxInfo[] {
-    return [...this.records.values()].map((r) => r.info);
+    return [...this.iterate()];
+  }
+
+  /** Every sandbox, straight from the index (one removed meanwhile is not yielded). */
+  *iterate(): Generator<SandboxInfo> {
+    for (const r of this.records.values()) yield r.info;
   }
 
   private runtime(handler: string): { path: string; root: string } {

@@ -91,6 +91,8 @@ export interface SandboxService {
   /** NotFoundError naming the id; accepts a unique id prefix as crictl does. */
   get(id: string): SandboxInfo;
   list(): SandboxInfo[];
+  /** As list, lazily: for streaming without copying the index. */
+  iterate(): Iterable<SandboxInfo>;
   /** The container module registers these so stop/remove of a pod covers its containers. */
   setContainerHooks(hooks: ContainerHooks): void;
 }

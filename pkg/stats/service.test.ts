@@ -60,6 +60,7 @@ describe('stats: StatsService', () => {
         return c;
       },
       list: () => containers,
+      iterate: () => containers,
     } as unknown as ContainerService;
     const ss = {
       get: (id: string) => {
@@ -68,6 +69,7 @@ describe('stats: StatsService', () => {
         return s;
       },
       list: () => sandboxes,
+      iterate: () => sandboxes,
     } as unknown as SandboxService;
     collector = new StatsCollector(new CgroupV2Reader({ mountpoint: tree, root: '/' }), { diskRefreshMs: 60_000 });
     svc = new StatsService({
@@ -113,7 +115,7 @@ describe('stats: StatsService', () => {
     await mkdir(path.join(root, 'c1', 'upper'), { recursive: true });
     await writeFile(path.join(root, 'c1', 'upper', 'f'), Buffer.alloc(8192, 1));
     const s2 = new StatsService({
-      collector, containers: () => ({ list: () => containers, get: (id: string) => containers.find((c) => c.id === id)! }) as unknown as ContainerService,
+      collector, containers: () => ({ list: () => containers, iterate: () => containers, get: (id: string) => containers.find((c) => c.id === id)! }) as unknown as ContainerService,
       sandboxes: () => undefined, cgroupDriver: 'systemd', defaultCgroupParent: '/berth', writableLayerRoot: () => root,
     });
     await s2.warm('c1');

@@ -107,19 +107,27 @@ export class StatsService {
   }
 
   async listContainers(f: ContainerStatsFilter = {}, opts: ReadOptions = {}): Promise<ContainerStatsResult[]> {
-    const all = this.d.containers()?.list() ?? [];
-    const picked = all.filter(
-      (c) => (!f.id || c.id.startsWith(f.id)) && (!f.sandboxId || c.sandboxId.startsWith(f.sandboxId)) && labelsMatch(c.labels, f.labelSelector),
-    );
-    await this.resolveLayers(picked);
-    return Promise.all(picked.map((c) => this.containerStats(c, this.sandbox(c.sandboxId), opts)));
+    return this.containersStats([...this.matchingContainers(f)], opts);
+  }
+
+  /** The containers a stats filter picks, lazily from the container index (list streaming). */
+  *matchingContainers(f: ContainerStatsFilter = {}): Generator<ContainerInfo> {
+    for (const c of this.d.containers()?.iterate() ?? []) {
+      if ((!f.id || c.id.startsWith(f.id)) && (!f.sandboxId || c.sandboxId.startsWith(f.sandboxId)) && labelsMatch(c.labels, f.labelSelector)) yield c;
+    }
+  }
+
+  /** Stats of these containers, read in parallel. */
+  async containersStats(cs: ContainerInfo[], opts: ReadOptions = {}): Promise<ContainerStatsResult[]> {
+    await this.resolveLayers(cs);
+    return Promise.all(cs.map((c) => this.containerStats(c, this.sandbox(c.sandboxId), opts)));
   }
 
   async pod(id: string): Promise<PodStatsResult> {
     const svc = this.d.sandboxes();
     if (!svc) throw new NotFoundError(`pod sandbox "${id}" not found: no sandbox service is running`);
     const sb = svc.get(id);
-    return this.podStats(sb, this.sharedParents(svc.list()));
+    return this.podStats(sb, this.sharedParents(svc.iterate()));
   }
 
   /**
@@ -127,16 +135,24 @@ export class StatsService {
    * `opts.extended` adds the counters and filesystem facts only the cAdvisor metrics use.
    */
   async listPods(f: PodStatsFilter = {}, opts: ReadOptions = {}): Promise<PodStatsResult[]> {
-    const all = this.d.sandboxes()?.list() ?? [];
-    const shared = this.sharedParents(all);
-    const picked = all.filter(
-      (s) => s.state === 'SANDBOX_READY' && (!f.id || s.id.startsWith(f.id)) && labelsMatch(s.labels, f.labelSelector),
-    );
-    return Promise.all(picked.map((s) => this.podStats(s, shared, opts)));
+    return this.podsStats([...this.matchingPods(f)], opts);
+  }
+
+  /** The ready pods a stats filter picks, lazily from the sandbox index (list streaming). */
+  *matchingPods(f: PodStatsFilter = {}): Generator<SandboxInfo> {
+    for (const s of this.d.sandboxes()?.iterate() ?? []) {
+      if (s.state === 'SANDBOX_READY' && (!f.id || s.id.startsWith(f.id)) && labelsMatch(s.labels, f.labelSelector)) yield s;
+    }
+  }
+
+  /** Stats of these pods, read in parallel. */
+  async podsStats(sbs: SandboxInfo[], opts: ReadOptions = {}): Promise<PodStatsResult[]> {
+    const shared = this.sharedParents(this.d.sandboxes()?.iterate() ?? []);
+    return Promise.all(sbs.map((s) => this.podStats(s, shared, opts)));
   }
 
   /** cgroup parents that are not one pod's own cgroup: the default, and any two pods share. */
-  private sharedParents(all: SandboxInfo[]): Set<string> {
+  private sharedParents(all: Iterable<SandboxInfo>): Set<string> {
     const seen = new Set<string>();
     const shared = new Set<string>([this.d.defaultCgroupParent]);
     for (const s of all) {
