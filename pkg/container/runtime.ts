@@ -115,8 +115,11 @@ export class RuntimeDriver {
     const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
     try {
       const line = await readLine(sync, child, this.o.createTimeoutMs).catch(async (err: Error) => {
-        // conmon's own complaint (bad flag, missing directory) is on its stderr.
-        await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('close', r)));
+        // Out of time: conmon's first process may hang too; it must not hold this call.
+        if (err instanceof DeadlineExceededError && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        // conmon's own complaint (bad flag, missing directory) is on its stderr; 'exit', not
+        // 'close': what conmon started may hold the stderr pipe open.
+        await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
         throw new RuntimeError(`${err.message}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
       });
       let msg: { pid?: number; message?: string };
@@ -129,6 +132,11 @@ export class RuntimeDriver {
         throw new RuntimeError(`${h.name} create: ${(msg.message ?? '').trim() || stderr.trim() || 'failed'}`);
       }
       return { pid: msg.pid };
+    } catch (err) {
+      // A conmon that gave no pid (timed out, or reported a failure) may still run, with the
+      // runtime it started: end its whole process group before the caller's rollback.
+      await killConmonGroup(path.join(a.bundle, 'conmon-pidfile'));
+      throw err;
     } finally {
       sync.destroy();
       child.stderr!.destroy();
@@ -257,6 +265,21 @@ export function killExec(pidFile: string, runtime: ChildProcess, graceMs = 2000)
     const t = setTimeout(() => runtime.kill('SIGKILL'), graceMs);
     runtime.once('exit', () => clearTimeout(t));
   });
+}
+
+/** SIGKILL to the process group led by the pid in `pidFile` (conmon calls setsid), else to the pid alone. */
+export async function killConmonGroup(pidFile: string): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (!(pid > 1)) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 export async function killFromPidFile(pidFile: string): Promise<void> {
