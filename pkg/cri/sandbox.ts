@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { CniManager } from '../cni/manager.js';
 import { parsePodCidrs } from '../cni/podcidr.js';
+import { toResources } from './container.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { recoverSandboxes } from '../sandbox/recover.js';
 import type { SandboxRequest } from '../sandbox/request.js';
@@ -56,8 +57,8 @@ export function toSandboxRequest(cfg: PodSandboxConfig__Output | null, handler: 
       runAsGroup: int(sc?.run_as_group?.value),
       readonlyRootfs: sc?.readonly_rootfs ?? false,
       seccompProfile: seccomp ? { type: seccomp.profile_type, localhostRef: seccomp.localhost_ref || undefined } : undefined,
-      overhead: cfg?.linux?.overhead ?? undefined,
-      resources: cfg?.linux?.resources ?? undefined,
+      overhead: toResources(cfg?.linux?.overhead),
+      resources: toResources(cfg?.linux?.resources),
     },
     runtimeHandler: handler,
   };
@@ -147,6 +148,7 @@ export const sandboxModule: CriModule = {
               id: i.id, netnsPath: i.netnsPath ?? null, ipcnsPath: i.ipcnsPath ?? null, utsnsPath: i.utsnsPath ?? null,
               pidMode: i.pidMode, pausePid: i.pausePid ?? null, cgroupParent: i.cgroupParent, hostname: i.hostname,
               cniResult: cniResult?.raw ?? null, sysctls: i.sysctls, runtimeHandler: i.runtimeHandler,
+              podResources: { overhead: i.linux.overhead ?? null, resources: i.linux.resources ?? null, cgroup: mgr.podCgroup(i.id) },
             });
           }
           return { status: toStatus(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
@@ -155,6 +157,11 @@ export const sandboxModule: CriModule = {
         StreamPodSandboxes: (call) => {
           const encode = itemEncoder<PodSandbox>('RuntimeService', 'StreamPodSandboxes', 'pod_sandboxes');
           void serveList(call, (w) => addAll(w, matchingSandboxes(mgr.iterate(), call.request.filter), (i) => encode(toPodSandbox(i))));
+        },
+        UpdatePodSandboxResources: async (req) => {
+          if (!req.pod_sandbox_id) throw new InvalidArgumentError('UpdatePodSandboxResources: pod_sandbox_id is required');
+          await mgr.updateResources(req.pod_sandbox_id, { overhead: toResources(req.overhead), resources: toResources(req.resources) });
+          return {};
         },
         UpdateRuntimeConfig: async (req) => {
           const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';

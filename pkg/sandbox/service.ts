@@ -10,6 +10,7 @@ import type { BerthConfig } from '../config/config.js';
 import type { CniManager } from '../cni/manager.js';
 import { podIps, type CniResult } from '../cni/result.js';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
+import type { ResourcesInput } from '../container/types.js';
 import type { Logger } from '../log/log.js';
 import type { Store } from '../store/store.js';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount } from '../sys/mount.js';
@@ -17,6 +18,7 @@ import { mkdirHostPath } from '../sys/files.js';
 import { renderHosts, renderResolvConf } from './files.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
+import { claimPodCgroup, podCgroupLimits, releasePodCgroup, writePodCgroup, type PodCgroupOwner } from './pod-cgroup.js';
 import { preparePauseRootfs, removePauseBundle, startPause, stopPause } from './pause.js';
 import { parseQuantity, validateRequest, type SandboxRequest } from './request.js';
 import { SandboxTable, type SandboxRecord } from './store.js';
@@ -180,12 +182,15 @@ export class SandboxManager implements SandboxService {
           : Promise.resolve({} as Partial<Record<NsKind, string>>),
         writeFile(info.resolvConfPath, renderResolvConf(req.dns, hostResolv), { mode: 0o644 }),
         writeFile(info.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
+        // Recorded as soon as it is made, so a failure below removes it too.
+        claimPodCgroup(c.cgroup_driver, req.cgroupParent).then((owner) => void (rec.podCgroupOwner = owner)),
         info.shmPath ? this.mountShm(info.shmPath) : undefined,
         req.logDirectory ? mkdirHostPath(req.logDirectory).catch((err: unknown) => {
           throw new InvalidArgumentError(`config.log_directory: ${errorMessage(err)}`);
         }) : undefined,
       ]);
       lap('namespaces');
+      if (rec.podCgroupOwner === 'berth') await this.applyPodLimits(rec);
       info.netnsPath = pins.net;
       info.ipcnsPath = pins.ipc;
       info.utsnsPath = pins.uts;
@@ -275,6 +280,7 @@ export class SandboxManager implements SandboxService {
       await step('shm', async () => info.shmPath && umount(info.shmPath));
       await step('pause bundle', () => removePauseBundle(path.join(this.sandboxesDir, info.id, 'pause')));
       await step('files', () => rm(path.join(this.sandboxesDir, info.id), { recursive: true, force: true }));
+      if (rec.podCgroupOwner === 'berth') await step('pod cgroup', () => releasePodCgroup(info.cgroupParent));
     }
     if (errors.length) throw new Error(`pod sandbox ${info.id}: ${errors.join('; ')}`);
   }
@@ -325,6 +331,36 @@ export class SandboxManager implements SandboxService {
       if (this.byName.get(this.nameKey(rec.info)) === full) this.byName.delete(this.nameKey(rec.info));
       this.o.log.info({ sandbox: full }, 'pod sandbox removed');
     });
+  }
+
+  /**
+   * UpdatePodSandboxResources: records the pod's new overhead and resources and, when berth made
+   * the pod's cgroup, writes its limits (kubelet has written its own cgroup before calling).
+   */
+  async updateResources(id: string, update: { overhead?: ResourcesInput; resources?: ResourcesInput }): Promise<void> {
+    const rec = this.record(id);
+    await this.locks.run(rec.info.id, async () => {
+      if (!this.records.has(rec.info.id)) throw new NotFoundError(`pod sandbox "${id}" not found`);
+      if (rec.info.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox "${rec.info.id}" is not ready: its resources cannot change`);
+      const linux = { ...rec.info.linux };
+      if (update.overhead) linux.overhead = update.overhead;
+      if (update.resources) linux.resources = update.resources;
+      rec.info.linux = linux;
+      this.save(rec);
+      if (rec.podCgroupOwner === 'berth') await this.applyPodLimits(rec);
+    });
+  }
+
+  private async applyPodLimits(rec: SandboxRecord): Promise<void> {
+    const limits = podCgroupLimits(rec.info.linux.resources, rec.info.linux.overhead);
+    if (limits) await writePodCgroup(rec.info.cgroupParent, limits);
+  }
+
+  /** The pod's cgroup and who manages it, for verbose status. */
+  podCgroup(id: string): { path: string; managedBy: PodCgroupOwner } {
+    const rec = this.record(id);
+    const legacy = rec.info.cgroupParent === this.o.config.runtime.cgroup_parent ? 'shared' : 'kubelet';
+    return { path: rec.info.cgroupParent, managedBy: rec.podCgroupOwner ?? legacy };
   }
 
   /** The CNI result of the sandbox's attachment, for verbose status. */

@@ -1,5 +1,6 @@
 // The sandboxes table: one row per sandbox, the record as JSON beside the columns that identify it.
 import type { Store } from '../store/store.js';
+import type { PodCgroupOwner } from './pod-cgroup.js';
 import type { SandboxInfo } from './types.js';
 
 /** What berth keeps about a sandbox beyond what it publishes. */
@@ -14,6 +15,8 @@ export interface SandboxRecord {
   networkAttached: boolean;
   /** The pause container (pid POD) has been deleted from the runtime. */
   pauseDeleted?: boolean;
+  /** Who made the pod's cgroup: berth writes limits to (and removes) only its own. */
+  podCgroupOwner?: PodCgroupOwner;
 }
 
 type Row = { record: string };
@@ -30,6 +33,16 @@ const MIGRATIONS = [
 
 const toJson = (r: SandboxRecord): string => JSON.stringify(r, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
+/**
+ * Records from before pod-level resources were applied kept the CRI message as received
+ * (snake_case, never used): those are dropped; kubelet sends the figures again on a resize.
+ */
+function upgradeLinux(l: SandboxInfo['linux']): SandboxInfo['linux'] {
+  const raw = (v: unknown): boolean => !!v && typeof v === 'object' && 'memory_limit_in_bytes' in v;
+  if (!raw(l.overhead) && !raw(l.resources)) return l;
+  return { ...l, overhead: raw(l.overhead) ? undefined : l.overhead, resources: raw(l.resources) ? undefined : l.resources };
+}
+
 export class SandboxTable {
   constructor(private readonly store: Store) {
     store.migrate('sandbox', MIGRATIONS);
@@ -38,7 +51,7 @@ export class SandboxTable {
   all(): SandboxRecord[] {
     return (this.store.db.prepare('SELECT record FROM sandboxes').all() as Row[]).map((r) => {
       const rec = JSON.parse(r.record) as SandboxRecord & { info: { createdAt: string } };
-      return { ...rec, info: { ...rec.info, createdAt: BigInt(rec.info.createdAt) } } as SandboxRecord;
+      return { ...rec, info: { ...rec.info, createdAt: BigInt(rec.info.createdAt), linux: upgradeLinux(rec.info.linux) } } as SandboxRecord;
     });
   }
 

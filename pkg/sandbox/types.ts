@@ -1,4 +1,5 @@
 // The sandbox domain's plain types, published on ctx.services.sandboxes for the container module.
+import type { ResourcesInput } from '../container/types.js';
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 export interface IdMapping {
@@ -23,9 +24,9 @@ export interface SandboxLinux {
   runAsGroup?: number;
   readonlyRootfs: boolean;
   seccompProfile?: { type: string; localhostRef?: string };
-  /** LinuxContainerResources as received (snake_case), for the container module's cgroup math. */
-  overhead?: unknown;
-  resources?: unknown;
+  /** Pod-level overhead and resources (the sum of the containers'), as RunPodSandbox or the last UpdatePodSandboxResources gave them. */
+  overhead?: ResourcesInput;
+  resources?: ResourcesInput;
 }
 
 export interface SandboxInfo {
