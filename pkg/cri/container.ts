@@ -125,7 +125,7 @@ export function toContainerFilter(f: ContainerFilter__Output | null): ContainerF
 function toContainer(i: ContainerInfo): Container {
   return {
     id: i.id, pod_sandbox_id: i.sandboxId, metadata: { name: i.name, attempt: i.attempt },
-    image: { image: i.image }, image_ref: i.imageRef, image_id: i.imageId, state: i.state,
+    image: { image: i.image, image_ref: i.imageId }, image_ref: i.imageRef, image_id: i.imageId, state: i.state,
     created_at: i.createdAt.toString(), labels: i.labels, annotations: i.annotations,
   };
 }
@@ -135,7 +135,7 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
   return {
     id: i.id, metadata: { name: i.name, attempt: i.attempt }, state: i.state,
     created_at: i.createdAt.toString(), started_at: i.startedAt.toString(), finished_at: i.finishedAt.toString(),
-    exit_code: i.exitCode, image: { image: i.image }, image_ref: i.imageRef, image_id: i.imageId,
+    exit_code: i.exitCode, image: { image: i.image, image_ref: i.imageId }, image_ref: i.imageRef, image_id: i.imageId,
     reason: i.reason, message: i.message, labels: i.labels, annotations: i.annotations,
     mounts: i.config.mounts.map((m) => ({
       container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, selinux_relabel: m.selinuxRelabel,

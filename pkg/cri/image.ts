@@ -28,7 +28,7 @@ export function toCriImage(r: ImageRecord): Image {
     size: String(r.size),
     uid: numeric ? { value: user } : null,
     username: numeric ? '' : user,
-    spec: { image: r.id, annotations: {} },
+    spec: { image: r.id, annotations: {}, image_ref: r.id },
     pinned: r.pinned,
   };
 }

@@ -235,8 +235,10 @@ export class ImageServiceImpl implements ImageService {
     for (const s of dead) await this.discard(this.snapshotPath(s.num));
     const liveDirs = new Set([...this.db.snapshots.values()].map((s) => String(s.num)));
     for (const name of await readdir(this.snapshotsDir).catch(() => [] as string[])) {
-      // `.tmp-*` belong to unpacks in progress while any runs; at start nothing runs.
-      if (liveDirs.has(name) || (name.startsWith('.tmp-') && this.unpacking.size > 0)) continue;
+      // While an unpack runs, a directory not yet recorded may be its `.tmp-*` or its snapshot
+      // renamed into place a moment before its row is written: strays wait for a quiet moment
+      // (and berth's start, when nothing runs).
+      if (liveDirs.has(name) || this.unpacking.size > 0) continue;
       await this.discard(path.join(this.snapshotsDir, name));
     }
     const wanted = new Set<string>();
