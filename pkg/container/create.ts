@@ -8,6 +8,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMess
 import type { SandboxInfo } from '../sandbox/types.js';
 import { mkdirHostPath } from '../sys/files.js';
 import { deviceFromHost } from './host.js';
+import { checkImageVolumes, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
 import type { OciSpec } from './oci.js';
@@ -28,6 +29,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     throw err;
   }
   const stopSignal = effectiveStopSignal(cfg.stopSignal, view.config.StopSignal, cfg.image);
+  await checkImageVolumes(m.o.images, cfg.mounts);
   const id = randomBytes(32).toString('hex');
   const bundle = path.join(m.bundlesDir, id);
   const rootfs = path.join(bundle, 'rootfs');
@@ -45,7 +47,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     mark('rootfs');
     undo.push(() => unmountRootfs(rootfs));
     const sec = cfg.security;
-    const [passwd, group, pidNamespace, mounts, devices, seccompProfile] = await Promise.all([
+    const [passwd, group, pidNamespace, hostMounts, devices, seccompProfile] = await Promise.all([
       readImageFile(rootfs, 'etc/passwd'),
       readImageFile(rootfs, 'etc/group'),
       resolvePidNamespace(m, sb, cfg),
@@ -59,6 +61,8 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
       })),
       loadSeccomp(cfg),
     ]);
+    undo.push(() => unmountImageVolumes(bundle));
+    const mounts = await mountImageVolumes(m.o.images, bundle, hostMounts);
     const img = view.config;
     const user = resolveUser({
       runAsUser: sec.runAsUser, runAsGroup: sec.runAsGroup, runAsUsername: sec.runAsUsername,
@@ -149,10 +153,12 @@ async function resolvePidNamespace(m: ContainerManager, sb: SandboxInfo, cfg: Co
 
 /**
  * Host paths resolved (symlinks followed; a missing directory created, as kubelet's hostPath
- * does, but never under /proc, /sys or /dev). validateContainerConfig checked the paths' form.
+ * does, but never under /proc, /sys or /dev); image volumes as they are (image-volumes.ts).
+ * validateContainerConfig checked the paths' form.
  */
 async function resolveMounts(cfg: ContainerConfigInput): Promise<ContainerConfigInput['mounts']> {
   return Promise.all(cfg.mounts.map(async (m, i) => {
+    if (m.image !== undefined) return m;
     let host = await realpath(m.hostPath).catch(() => undefined);
     if (!host) {
       try {

@@ -3,6 +3,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors/errors.js';
+import { remountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
 import type { ContainerManager } from './service.js';
 
@@ -38,6 +39,7 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
     }
   }));
   await removeHalfMade(m);
+  await recoverImageVolumes(m);
   m.o.log.info({ containers: m.records.size }, 'containers recovered');
 }
 
@@ -50,12 +52,26 @@ async function removeHalfMade(m: ContainerManager): Promise<void> {
   for (const id of ids) {
     try {
       for (const name of Object.keys(m.o.config.runtime.handlers)) await m.driver.delete(m.handler(name), id).catch(() => undefined);
+      await unmountImageVolumes(path.join(m.bundlesDir, id));
       await unmountRootfs(path.join(m.bundlesDir, id, 'rootfs'));
       await removeDirs(path.join(m.bundlesDir, id), path.join(m.o.images.writableLayerRoot(), id), path.join(m.driver.o.socketDir, id));
       await rm(path.join(m.driver.o.exitDir, id), { force: true });
       m.o.log.info({ id }, 'removed a half-made container');
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'could not remove a half-made container');
+    }
+  }
+}
+
+/** Image volume views of live containers that are not mounted any more are mounted again. */
+async function recoverImageVolumes(m: ContainerManager): Promise<void> {
+  for (const r of m.records.values()) {
+    if (r.info.state === 'CONTAINER_EXITED' || !r.info.config.mounts.some((x) => x.imageId)) continue;
+    try {
+      const n = await remountImageVolumes(m.o.images, r.info.bundle, r.info.config.mounts);
+      if (n) m.o.log.info({ id: r.info.id, views: n }, 'image volumes mounted again');
+    } catch (err) {
+      m.o.log.warn({ id: r.info.id, err: errorMessage(err) }, 'could not mount the image volumes of a container again');
     }
   }
 }

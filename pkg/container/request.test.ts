@@ -65,6 +65,17 @@ describe('CreateContainer request validation', () => {
     refuses(cfg({}, { seccomp: { type: 'Localhost', localhostRef: 'profiles/p.json' } }), /seccomp\.localhost_ref "profiles\/p\.json" is not an absolute path/);
   });
 
+  it('image volumes: an image, no host path, read-only, a relative sub path without ".."', () => {
+    const vol = (over: Record<string, unknown> = {}) => [{ containerPath: '/v', hostPath: '', readonly: true, propagation: 'PRIVATE' as const, recursiveReadOnly: false, selinuxRelabel: false, image: 'sha256:abc', ...over }];
+    validateContainerConfig(cfg({ mounts: vol() }));
+    validateContainerConfig(cfg({ mounts: vol({ imageSubPath: 'usr/share', recursiveReadOnly: true }) }));
+    refuses(cfg({ mounts: vol({ image: '' }) }), /config\.mounts\[0\]\.image\.image is required/);
+    refuses(cfg({ mounts: vol({ hostPath: '/srv' }) }), /config\.mounts\[0\]\.host_path "\/srv" must be empty: the mount is image volume "sha256:abc"/);
+    refuses(cfg({ mounts: vol({ readonly: false }) }), /config\.mounts\[0\]\.readonly must be true: image volume "sha256:abc" is read-only/);
+    refuses(cfg({ mounts: vol({ imageSubPath: '/etc' }) }), /config\.mounts\[0\]\.image_sub_path "\/etc" must be relative/);
+    refuses(cfg({ mounts: vol({ imageSubPath: 'a/../../b' }) }), /config\.mounts\[0\]\.image_sub_path .* contains a "\.\." component/);
+  });
+
   it('labels and annotations: 256 KiB each', () => {
     refuses(cfg({ annotations: { a: 'x'.repeat(300 * 1024) } }), /config\.annotations hold 307201 bytes, over the limit of 262144/);
     refuses(cfg({ labels: { a: 'x'.repeat(256 * 1024) } }), /config\.labels hold/);

@@ -5,7 +5,7 @@
 import { InvalidArgumentError, quote } from '../errors/errors.js';
 import { checkAbsolutePath, checkLabelsSize, checkName, checkRelativePath } from '../validate/input.js';
 import { normalizeCap } from './caps.js';
-import type { ContainerConfigInput, ResourcesInput } from './types.js';
+import type { ContainerConfigInput, MountInput, ResourcesInput } from './types.js';
 
 /**
  * argv plus environment of the container's process, in bytes. The kernel allows a quarter of the
@@ -47,11 +47,22 @@ function checkProcess(c: ContainerConfigInput): void {
   if (c.workingDir) checkAbsolutePath('config.working_dir', c.workingDir);
 }
 
+/** An image volume (KEP-4639): an image and no host path, read-only, a sub path inside it. */
+function checkImageMount(field: string, m: MountInput): void {
+  if (!m.image) throw new InvalidArgumentError(`${field}.image.image is required: an image volume names its image`);
+  if (m.hostPath) throw new InvalidArgumentError(`${field}.host_path ${quote(m.hostPath)} must be empty: the mount is image volume ${quote(m.image)}`);
+  if (!m.readonly) throw new InvalidArgumentError(`${field}.readonly must be true: image volume ${quote(m.image)} is read-only`);
+  if (m.imageSubPath) checkRelativePath(`${field}.image_sub_path`, m.imageSubPath);
+}
+
 function checkStorage(c: ContainerConfigInput): void {
   c.mounts.forEach((m, i) => {
     checkAbsolutePath(`config.mounts[${i}].container_path`, m.containerPath);
-    if (!m.hostPath) throw new InvalidArgumentError(`config.mounts[${i}].host_path is required`);
-    checkAbsolutePath(`config.mounts[${i}].host_path`, m.hostPath);
+    if (m.image !== undefined) checkImageMount(`config.mounts[${i}]`, m);
+    else {
+      if (!m.hostPath) throw new InvalidArgumentError(`config.mounts[${i}].host_path is required`);
+      checkAbsolutePath(`config.mounts[${i}].host_path`, m.hostPath);
+    }
     if (m.recursiveReadOnly && (!m.readonly || m.propagation !== 'PRIVATE')) {
       throw new InvalidArgumentError(`config.mounts[${i}]: recursive read-only needs readonly and private propagation`);
     }

@@ -10,21 +10,35 @@ export async function mountRootfs(rootfs: string, lowerdirs: string[], layerDir:
   const work = path.join(layerDir, 'work');
   await Promise.all([mkdir(upper, { recursive: true, mode: 0o755 }), mkdir(work, { recursive: true, mode: 0o700 }), mkdir(rootfs, { recursive: true, mode: 0o755 })]);
   if (!lowerdirs.length) throw new Error('image has no layers');
-  const data = `lowerdir=${lowerdirs.join(':')},upperdir=${upper},workdir=${work}`;
+  overlay(rootfs, lowerdirs, `,upperdir=${upper},workdir=${work}`);
+}
+
+/**
+ * An image's layers as a read-only overlay (no upper dir: the kernel makes it read-only).
+ * Overlay wants two lower dirs without an upper one, so a single layer sits on `emptyDir`.
+ */
+export async function mountReadOnlyView(target: string, lowerdirs: string[], emptyDir: string): Promise<void> {
+  if (!lowerdirs.length) throw new Error('image has no layers');
+  await Promise.all([mkdir(target, { recursive: true, mode: 0o755 }), mkdir(emptyDir, { recursive: true, mode: 0o755 })]);
+  overlay(target, lowerdirs.length > 1 ? lowerdirs : [...lowerdirs, emptyDir], '');
+}
+
+function overlay(target: string, lowerdirs: string[], rest: string): void {
+  const data = `lowerdir=${lowerdirs.join(':')}${rest}`;
   if (data.length < MAX_MOUNT_DATA) {
-    mount('overlay', rootfs, 'overlay', 0, data);
+    mount('overlay', target, 'overlay', 0, data);
     return;
   }
   // Too long for one page of mount data: as containerd does, name the layers relative to their
   // common parent directory, made the current directory just for this (synchronous) syscall.
   const parent = commonParent(lowerdirs);
   const rel = lowerdirs.map((d) => path.relative(parent, d));
-  const short = `lowerdir=${rel.join(':')},upperdir=${upper},workdir=${work}`;
+  const short = `lowerdir=${rel.join(':')}${rest}`;
   if (short.length >= MAX_MOUNT_DATA) throw new Error(`too many image layers (${lowerdirs.length}) for an overlay mount`);
   const cwd = process.cwd();
   process.chdir(parent);
   try {
-    mount('overlay', rootfs, 'overlay', 0, short);
+    mount('overlay', target, 'overlay', 0, short);
   } finally {
     process.chdir(cwd);
   }

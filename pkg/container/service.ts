@@ -14,6 +14,7 @@ import type { Store } from '../store/store.js';
 import { deliverSignal } from './deliver.js';
 import { readRegularFile } from '../sys/files.js';
 import { ExitWatcher } from './exits.js';
+import { unmountImageVolumes } from './image-volumes.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import type { OciProcess, OciSpec } from './oci.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
@@ -288,6 +289,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
       const h = this.handler(r.info.runtimeHandler);
       await this.locks.run(`delete:${r.info.id}`, () => this.driver.delete(h, r.info.id));
+      await unmountImageVolumes(r.info.bundle);
       await unmountRootfs(r.rootfs);
       await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.o.socketDir, r.info.id));
       await rm(path.join(this.driver.o.exitDir, r.info.id), { force: true });

@@ -15,6 +15,12 @@ export interface MountInput {
   /** Recursive read-only (rro) where the runtime supports it. */
   recursiveReadOnly: boolean;
   selinuxRelabel: boolean;
+  /** An image volume (KEP-4639): the image as named; hostPath is then berth's read-only view of it. */
+  image?: string;
+  /** The image's ID, once resolved at create. */
+  imageId?: string;
+  /** A directory inside the image to mount instead of its root. */
+  imageSubPath?: string;
 }
 
 export interface DeviceInput {

@@ -93,6 +93,7 @@ export function toConfigInput(c: ContainerConfig__Output | null): ContainerConfi
     mounts: (c.mounts ?? []).map((m): MountInput => ({
       containerPath: m.container_path, hostPath: m.host_path, readonly: m.readonly,
       propagation: PROP[m.propagation] ?? 'PRIVATE', recursiveReadOnly: m.recursive_read_only, selinuxRelabel: m.selinux_relabel,
+      ...(m.image ? { image: m.image.image, ...(m.image_sub_path ? { imageSubPath: m.image_sub_path } : {}) } : {}),
     })),
     devices: (c.devices ?? []).map((d) => ({ containerPath: d.container_path, hostPath: d.host_path, permissions: d.permissions })),
     labels: c.labels ?? {}, annotations: c.annotations ?? {}, logPath: c.log_path ?? '',
@@ -140,6 +141,7 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
     mounts: i.config.mounts.map((m) => ({
       container_path: m.containerPath, host_path: m.hostPath, readonly: m.readonly, selinux_relabel: m.selinuxRelabel,
       propagation: PROP_BACK[m.propagation], recursive_read_only: m.recursiveReadOnly,
+      ...(m.image !== undefined ? { image: { image: m.image, image_ref: m.imageId ?? '' }, image_sub_path: m.imageSubPath ?? '' } : {}),
     })),
     log_path: i.logPath,
     resources: i.config.resources ? { linux: fromResources(i.config.resources) } : null,
@@ -162,7 +164,8 @@ export const containerModule: CriModule = {
       stopAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => m.stop(c.id, 0)))),
       removeAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => m.remove(c.id)))),
     });
-    images.setInUseCheck((imageId) => m.list().some((c) => c.imageId === imageId));
+    // A container's own image and the images it mounts as volumes are in use until it is removed.
+    images.setInUseCheck((imageId) => m.list().some((c) => c.imageId === imageId || c.config.mounts.some((x) => x.imageId === imageId)));
     return {
       close: async () => m.close(),
       handlers: {
