@@ -139,6 +139,28 @@ describe('pod user namespaces', () => {
     });
   }
 
+  for (const handler of ['runc', 'crun']) {
+    it(`mode POD on the host network: the host's interfaces and a read-only host /sys in the pod's user namespace (${handler})`, async () => {
+      const nso: NamespaceOption = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD', userns_options: { mode: 'POD', uids: MAP, gids: MAP } };
+      const config = pod(`userns-hostnet-${handler}`, nso);
+      const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config, runtime_handler: handler === 'runc' ? '' : handler });
+      const hostNet = (await sh('readlink', ['/proc/self/ns/net'])).stdout.trim();
+      const log = await runToExit(id, config, 'hn', [
+        'cat /proc/self/uid_map', 'id -u', 'readlink /proc/self/ns/net', 'ls /sys/class/net | grep -qx lo && echo sys-net-ok',
+        'touch /sys/kernel/x 2>/dev/null || echo sys-ro', 'echo hi > /written && cat /written',
+      ].join('; '), nso);
+      assert.match(log, / stdout F\s+0\s+1000\s+100000$/m, log);
+      assert.match(log, / stdout F 0$/m, log);
+      assert.ok(log.includes(` stdout F ${hostNet}`), `the host network namespace ${hostNet}:\n${log}`);
+      assert.match(log, / stdout F sys-net-ok$/m, log);
+      assert.match(log, / stdout F sys-ro$/m, log);
+      assert.match(log, / stdout F hi$/m, log);
+      await d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
+      await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+      assert.deepEqual(await leftovers(id), []);
+    });
+  }
+
   it('mode POD with the pod sharing one PID namespace (pause joins the user namespace)', async () => {
     const nso: NamespaceOption = { network: 'POD', pid: 'POD', ipc: 'POD', userns_options: { mode: 'POD', uids: MAP, gids: MAP } };
     const config = pod('userns-pidpod', nso);
@@ -175,18 +197,19 @@ describe('pod user namespaces', () => {
     assert.deepEqual(await leftovers(id), []);
   });
 
-  const bad: [string, NamespaceOption['userns_options'], RegExp][] = [
-    ['two mappings', { mode: 'POD', uids: [...MAP, { container_id: 0, host_id: 2000, length: 100000 }], gids: MAP }, /exactly one uid mapping/],
-    ['container id 0 not mapped', { mode: 'POD', uids: [{ container_id: 1, host_id: 1000, length: 100000 }], gids: MAP }, /container id 0/],
-    ['uids without gids', { mode: 'POD', uids: MAP, gids: [] }, /exactly one gid mapping/],
-    ['mode CONTAINER', { mode: 'CONTAINER' }, /CONTAINER is not supported/],
-    ['mode TARGET', { mode: 'TARGET' }, /TARGET is not supported/],
+  const bad: [string, NamespaceOption, RegExp][] = [
+    ['two mappings', { userns_options: { mode: 'POD', uids: [...MAP, { container_id: 0, host_id: 2000, length: 100000 }], gids: MAP } }, /exactly one uid mapping/],
+    ['container id 0 not mapped', { userns_options: { mode: 'POD', uids: [{ container_id: 1, host_id: 1000, length: 100000 }], gids: MAP } }, /container id 0/],
+    ['uids without gids', { userns_options: { mode: 'POD', uids: MAP, gids: [] } }, /exactly one gid mapping/],
+    ['mode CONTAINER', { userns_options: { mode: 'CONTAINER' } }, /CONTAINER is not supported/],
+    ['mode TARGET', { userns_options: { mode: 'TARGET' } }, /TARGET is not supported/],
+    ['with the host IPC', { ipc: 'NODE', userns_options: { mode: 'POD', uids: MAP, gids: MAP } }, /host ipc namespace/],
   ];
-  for (const [what, userns, re] of bad) {
+  for (const [what, nso, re] of bad) {
     it(`refuses ${what} with InvalidArgument, creating nothing`, async () => {
       const before = await entries(path.join(d.state, 'ns'));
       const sandboxes = await entries(path.join(d.state, 'sandboxes'));
-      const err = await d.client.runtime('RunPodSandbox', { config: pod('userns-bad', { userns_options: userns }) }).then(() => undefined, (e: CriError) => e);
+      const err = await d.client.runtime('RunPodSandbox', { config: pod('userns-bad', nso) }).then(() => undefined, (e: CriError) => e);
       assert.ok(err, 'RunPodSandbox should fail');
       assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT);
       assert.match(err.message, re);
@@ -196,8 +219,9 @@ describe('pod user namespaces', () => {
     });
   }
 
-  it('Status advertises user namespaces for runc and crun and gives the state dir', async () => {
+  it('Status advertises user namespaces for runc and crun (also on the host network) and gives the state dir', async () => {
     const s = await d.client.runtime('Status', { verbose: true });
+    assert.equal(s.features?.user_namespaces_host_network, true);
     for (const name of ['', 'runc', 'crun']) {
       assert.equal(s.runtime_handlers.find((h) => h.name === name)?.features?.user_namespaces, true, name);
     }

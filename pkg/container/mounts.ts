@@ -18,8 +18,15 @@ const PROPAGATION: Record<MountInput['propagation'], string> = {
   BIDIRECTIONAL: 'rshared',
 };
 
+/**
+ * The host's /sys, for a container in a pod user namespace on the host network: the kernel lets a
+ * user namespace mount sysfs only in a network namespace it owns, and the host's is not (as
+ * containerd and CRI-O do; recursive read-only, so no submount is writable either).
+ */
+const HOST_SYS: OciMount = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] };
+
 /** /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and the cgroup tree. */
-export function defaultMounts(privileged: boolean, shmPath: string | undefined): OciMount[] {
+export function defaultMounts(privileged: boolean, shmPath: string | undefined, hostSys = false): OciMount[] {
   const sysRo = privileged ? [] : ['ro'];
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -29,7 +36,7 @@ export function defaultMounts(privileged: boolean, shmPath: string | undefined):
       ? { destination: '/dev/shm', type: 'bind', source: shmPath, options: ['rbind', 'rprivate', 'nosuid', 'nodev', 'noexec'] }
       : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...sysRo] },
+    hostSys ? HOST_SYS : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...sysRo] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', ...sysRo] },
   ];
 }
@@ -50,10 +57,10 @@ const depth = (p: string): number => path.posix.normalize(p).split('/').filter(B
 export function buildMounts(
   cri: readonly MountInput[],
   pod: PodFiles,
-  opts: { privileged: boolean; readonlyRootfs: boolean },
+  opts: { privileged: boolean; readonlyRootfs: boolean; hostSys?: boolean },
 ): OciMount[] {
   const criDest = new Set(cri.map((m) => path.posix.normalize(m.containerPath)));
-  const out = defaultMounts(opts.privileged, criDest.has('/dev/shm') ? undefined : pod.shmPath).filter(
+  const out = defaultMounts(opts.privileged, criDest.has('/dev/shm') ? undefined : pod.shmPath, opts.hostSys).filter(
     (m) => !criDest.has(m.destination),
   );
   const fileOpts = ['rbind', 'rprivate', opts.readonlyRootfs ? 'ro' : 'rw'];

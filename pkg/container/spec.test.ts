@@ -227,6 +227,19 @@ describe('container spec: pod user namespace', () => {
     assert.deepEqual(spec.linux.uidMappings, [{ containerID: 0, hostID: 1000, size: 100000 }]);
     assert.deepEqual(spec.linux.gidMappings, [{ containerID: 0, hostID: 2000, size: 5 }]);
   });
+  it('on the host network: the host\'s /sys bound recursively read-only instead of a sysfs; the pod network keeps its sysfs', () => {
+    const base = input(config());
+    const m = [{ containerId: 0, hostId: 1000, length: 100000 }];
+    const userns = { usernsPath: '/run/ns/user', uidMappings: m, gidMappings: m };
+    const hostNet = buildSpec({ ...base, sandbox: { ...base.sandbox, ...userns, netnsPath: undefined, utsnsPath: undefined } });
+    assert.equal(hostNet.linux.namespaces.some((n) => n.type === 'network'), false);
+    assert.deepEqual(hostNet.mounts.find((x) => x.destination === '/sys'), { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'rro', 'nosuid', 'nodev', 'noexec'] });
+    assert.equal(hostNet.mounts.find((x) => x.destination === '/sys/fs/cgroup')?.type, 'cgroup');
+    const podNet = buildSpec({ ...base, sandbox: { ...base.sandbox, ...userns } });
+    assert.equal(podNet.mounts.find((x) => x.destination === '/sys')?.type, 'sysfs');
+    const noUserns = buildSpec({ ...base, sandbox: { ...base.sandbox, netnsPath: undefined } });
+    assert.equal(noUserns.mounts.find((x) => x.destination === '/sys')?.type, 'sysfs', 'host network without a user namespace');
+  });
   it('no user namespace and no mappings for a pod in the host user namespace', () => {
     const spec = buildSpec(input(config()));
     assert.equal(spec.linux.namespaces.some((n) => n.type === 'user'), false);

@@ -172,7 +172,7 @@ export function buildSpec(inp: SpecInput): OciSpec {
       noNewPrivileges: sec.noNewPrivs,
     },
     root: { path: inp.rootfs, readonly: sec.readonlyRootfs },
-    mounts: buildMounts(c.mounts, sb, { privileged, readonlyRootfs: sec.readonlyRootfs }),
+    mounts: buildMounts(c.mounts, sb, { privileged, readonlyRootfs: sec.readonlyRootfs, hostSys: !!sb.usernsPath && !sb.netnsPath }),
     annotations: {
       ...c.annotations,
       'io.kubernetes.cri.container-type': 'container',

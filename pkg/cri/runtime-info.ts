@@ -96,7 +96,7 @@ export const runtimeInfoModule: CriModule = {
             status: { conditions: have },
             info,
             runtime_handlers: runtimeHandlers,
-            features: { supplemental_groups_policy: true },
+            features: { supplemental_groups_policy: true, user_namespaces_host_network: true },
           };
         },
         RuntimeConfig: async () => ({

@@ -120,7 +120,9 @@ const MAX_ID = 2 ** 32 - 1;
 /**
  * User namespace options: NODE (or none) without mappings, or POD with exactly one uid and one
  * gid mapping that maps container id 0 (kubelet sends one range per pod). A POD user namespace
- * owns the pod's network, IPC and PID namespaces, so those cannot be the host's.
+ * owns the pod's IPC and PID namespaces, so those cannot be the host's; the host network is
+ * allowed (RuntimeFeatures.user_namespaces_host_network): containers then get the host's /sys
+ * bound read-only instead of a sysfs of their own.
  */
 function validateUserns(what: string, ns: SandboxRequest['namespaces']): void {
   const mode = ns.usernsMode ?? 'NODE';
@@ -139,7 +141,7 @@ function validateUserns(what: string, ns: SandboxRequest['namespaces']): void {
     }
     if (m.containerId !== 0) throw new InvalidArgumentError(`${what}: the ${kind} mapping must map container id 0 (got ${m.containerId}:${m.hostId}:${m.length})`);
   }
-  for (const [kind, mode2] of [['network', ns.network], ['ipc', ns.ipc], ['pid', ns.pid]] as const) {
+  for (const [kind, mode2] of [['ipc', ns.ipc], ['pid', ns.pid]] as const) {
     if (mode2 === 'NODE') throw new InvalidArgumentError(`${what}: a pod user namespace cannot be combined with the host ${kind} namespace`);
   }
 }
