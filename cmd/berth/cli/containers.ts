@@ -1,7 +1,7 @@
 // Container commands: ps, inspect, logs, stop, rm; and waiting for a container's exit.
 import { formatFlag, intFlag, parseDuration, strFlag, UsageError, type Flags } from './args.js';
 import { CliError, forEachArg, type Cli } from './context.js';
-import { filterLines, follow, LogParser, readFrom, timeMs, type LogLine } from './logfile.js';
+import { filterLines, follow, LogParser, readFrom, timeMs, utcTime, type LogLine } from './logfile.js';
 import { ago, printList, shortId, stateName } from './output.js';
 import { imageNamer, listContainers, listPods, resolveContainer, resolvePod, type Container } from './resolve.js';
 
@@ -90,7 +90,7 @@ export async function waitForExit(cli: Cli, id: string): Promise<number> {
 }
 
 function writeLines(lines: LogLine[], timestamps: boolean): void {
-  for (const l of lines) (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${timestamps ? `${l.time} ` : ''}${l.text}\n`);
+  for (const l of lines) (l.stream === 'stderr' ? process.stderr : process.stdout).write(`${timestamps ? `${utcTime(l.time)} ` : ''}${l.text}\n`);
 }
 
 export async function logs(cli: Cli, flags: Flags, args: string[]): Promise<void> {

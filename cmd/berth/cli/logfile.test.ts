@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterLines, LogParser, timeMs } from './logfile.js';
+import { filterLines, LogParser, timeMs, utcTime } from './logfile.js';
 
 test('joins partial records per stream and splits lines fed in pieces', () => {
   const p = new LogParser();
@@ -21,4 +21,11 @@ test('tail and since filters', () => {
   assert.deepEqual(filterLines(lines, { sinceMs: timeMs('2024-01-01T00:00:03Z') }).map((l) => l.text), ['3', '4']);
   assert.deepEqual(filterLines(lines, { sinceMs: timeMs('2024-01-01T00:00:02Z'), tail: 1 }).map((l) => l.text), ['4']);
   assert.equal(timeMs('2024-01-01T00:00:01.123456789Z'), Date.UTC(2024, 0, 1, 0, 0, 1, 123));
+});
+
+test('timestamps print in UTC with a Z and keep their nanoseconds', () => {
+  assert.equal(utcTime('2026-11-30T03:58:16.478349015+00:00'), '2026-11-30T03:58:16.478349015Z');
+  assert.equal(utcTime('2026-11-30T05:58:16.5+02:00'), '2026-11-30T03:58:16.5Z');
+  assert.equal(utcTime('2026-11-30T03:58:16Z'), '2026-11-30T03:58:16Z');
+  assert.equal(utcTime('not a time'), 'not a time');
 });

@@ -49,6 +49,18 @@ export function timeMs(t: string): number {
   return Date.parse(t.replace(/(\.\d{3})\d+/, '$1'));
 }
 
+/**
+ * The time of a record in UTC with a `Z`, keeping its fraction of a second, as `docker logs -t`
+ * prints it; conmon writes the local offset (`+00:00`). Text that is not such a time is kept.
+ */
+export function utcTime(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) return t;
+  const seconds = new Date(`${m[1]}${m[3]}`);
+  if (Number.isNaN(seconds.getTime())) return t;
+  return `${seconds.toISOString().slice(0, 19)}${m[2] ?? ''}Z`;
+}
+
 export function filterLines(lines: LogLine[], f: LogFilter): LogLine[] {
   let out = f.sinceMs !== undefined ? lines.filter((l) => timeMs(l.time) >= f.sinceMs!) : lines;
   if (f.tail !== undefined) out = f.tail === 0 ? [] : out.slice(-f.tail);
