@@ -74,17 +74,13 @@ describe('cri events over real gRPC', () => {
 
       // A busy node's pace (bursts of 5, two milliseconds apart), not a tight loop: a reading client keeps up.
       const N = 1500;
-      let worstEmitMs = 0;
       for (let i = 0; i < N; i++) {
-        const t = process.hrtime.bigint();
         events.emit('event', { type: 'CONTAINER_STARTED_EVENT', containerId: 'c1', sandboxId: SB, createdAt: BigInt(i) });
-        worstEmitMs = Math.max(worstEmitMs, Number(process.hrtime.bigint() - t) / 1e6);
         if (i % 5 === 4) await new Promise((r) => setTimeout(r, 2));
       }
       while (goodCount < N && Date.now() < end + 20_000) await new Promise((r) => setTimeout(r, 10));
       assert.equal(goodCount, N, `the reading client got every event (got ${goodCount}, subscribers ${stream.broadcaster.subscriberCount}, delivered ${stream.broadcaster.delivered}, dropped ${stream.broadcaster.dropped})`);
       assert.equal(stream.broadcaster.subscriberCount, 1, 'the stalled client was dropped');
-      assert.ok(worstEmitMs < 50, `slowest emit ${worstEmitMs} ms`);
       // Reading again, the stalled client finds what was in flight, then the status.
       stalled.resume();
       while (!stalledErr && Date.now() < end + 30_000) await new Promise((r) => setTimeout(r, 10));

@@ -13,20 +13,23 @@ import { spdyForward, spdyOverWebSocket, spdyUpgrade, readAll, type SpdyConn } f
 
 const NS = `berth-st-pf${process.pid}`;
 const NS_PATH = `/var/run/netns/${NS}`;
+// The pod's port is in this test's own netns; the host's is whatever the kernel gives, so runs
+// at the same time on one host do not collide.
 const POD_PORT = 29101;
-const HOST_PORT = 29102;
+let HOST_PORT = 0;
 const servers: ChildProcess[] = [];
 const dialers: NetnsDialer[] = [];
 
 // An echo server: what a connection sends comes back, and the write side ends with the read side.
-const ECHO = `require('net').createServer((s) => s.pipe(s)).listen(+process.argv[1], '127.0.0.1', () => console.log('up'));`;
+const ECHO = `const srv = require('net').createServer((s) => s.pipe(s)).listen(+process.argv[1], '127.0.0.1', () => console.log(srv.address().port));`;
 
-function startEcho(port: number, netns?: string): Promise<void> {
+/** Starts an echo server on `port` (0: any) and resolves with the port it listens on. */
+function startEcho(port: number, netns?: string): Promise<number> {
   const argv = netns ? ['ip', 'netns', 'exec', netns, process.execPath, '-e', ECHO, String(port)] : [process.execPath, '-e', ECHO, String(port)];
   const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
   servers.push(p);
   return new Promise((resolve, reject) => {
-    p.stdout!.once('data', () => resolve());
+    p.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     p.once('exit', (c) => reject(new Error(`echo server exited ${c}`)));
   });
 }
@@ -50,7 +53,7 @@ before(async () => {
   execFileSync('ip', ['netns', 'add', NS]);
   execFileSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']);
   await startEcho(POD_PORT, NS);
-  await startEcho(HOST_PORT);
+  HOST_PORT = await startEcho(0);
   await server.start();
 });
 
@@ -98,7 +101,7 @@ test('the pod port is not the host port: pod netns is isolated', async () => {
   const up = await session('pod');
   const { data, error } = await spdyForward(up.conn, HOST_PORT, 1);
   data.resume();
-  assert.match(await error, /error forwarding port 29102.*ECONNREFUSED/);
+  assert.match(await error, new RegExp(`error forwarding port ${HOST_PORT}.*ECONNREFUSED`));
   up.socket!.destroy();
 });
 
@@ -149,7 +152,7 @@ test('WebSocket v4 channel port-forward: two ports, port prefixes, data both way
   assert.equal(port(r.chans[2]![0]!), HOST_PORT);
   const back = Buffer.concat(r.chans[0]!.slice(1));
   assert.equal(sha(back), sha(payload));
-  assert.match(Buffer.concat(r.chans[3]!.slice(1)).toString(), /error forwarding port 29102.*ECONNREFUSED/, 'the host port is not in the pod');
+  assert.match(Buffer.concat(r.chans[3]!.slice(1)).toString(), new RegExp(`error forwarding port ${HOST_PORT}.*ECONNREFUSED`), 'the host port is not in the pod');
 });
 
 test('WebSocket port-forward: a query port outside the request is refused (400)', async () => {
