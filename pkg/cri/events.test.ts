@@ -44,7 +44,8 @@ function fakeCtx() {
   const containers = {
     get: (id: string) => store.get(id)!, list: () => [...store.values()], events,
   } as unknown as ContainerService;
-  const sandboxes = { get: (id: string) => { if (id !== SB) throw new Error('nf'); return sandbox; }, list: () => [sandbox] } as unknown as SandboxService;
+  const sandboxEvents = new EventEmitter();
+  const sandboxes = { get: (id: string) => { if (id !== SB) throw new Error('nf'); return sandbox; }, list: () => [sandbox], events: sandboxEvents } as unknown as SandboxService;
   const registry = new Registry();
   const ctx = { log: silentLogger(), metrics: { registry } as unknown as Metrics, services: { containers, sandboxes } } as unknown as DaemonContext;
   const emit = (type: ContainerEvent['type'], c: ContainerInfo) => {
@@ -52,7 +53,7 @@ function fakeCtx() {
     else store.set(c.id, c);
     events.emit('event', { type, containerId: c.id, sandboxId: SB, createdAt: BigInt(Date.now()) * 1_000_000n });
   };
-  return { ctx, emit, registry };
+  return { ctx, emit, registry, sandboxEvents };
 }
 
 type Call = grpc.ServerWritableStream<GetEventsRequest__Output, ContainerEventResponse>;
@@ -77,6 +78,16 @@ const until = async (cond: () => boolean) => {
 };
 
 describe('cri events: GetContainerEvents stream', () => {
+  it('tells the stats hooks when a pod sandbox is removed', () => {
+    const { ctx, sandboxEvents } = fakeCtx();
+    const removed: string[] = [];
+    const s = createEventStream(ctx, { onSandboxRemoved: (id) => removed.push(id) });
+    sandboxEvents.emit('event', { type: 'CONTAINER_STOPPED_EVENT', sandboxId: SB, createdAt: 1n });
+    sandboxEvents.emit('event', { type: 'CONTAINER_DELETED_EVENT', sandboxId: SB, createdAt: 2n });
+    assert.deepEqual(removed, [SB]);
+    s.close();
+  });
+
   it('delivers created, started, stopped, deleted in order with pod and container statuses; two subscribers see all', async () => {
     const { ctx, emit } = fakeCtx();
     let oomSeen = 0;

@@ -22,6 +22,8 @@ export interface EventStreamHooks {
   onStopped?(status: ContainerStatus): void;
   onRemoved?(containerId: string): void;
   onStarted?(containerId: string): void;
+  /** A pod sandbox is being removed (its record can still be read). */
+  onSandboxRemoved?(sandboxId: string): void;
 }
 
 export interface EventStream {
@@ -86,6 +88,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
   };
   const onSandbox = (e: SandboxEvent) => {
     try {
+      if (e.type === 'CONTAINER_DELETED_EVENT') hooks.onSandboxRemoved?.(e.sandboxId);
       const ev = build(e.sandboxId, e.sandboxId, e.type, e.createdAt);
       if (ev) bc.publish(ev);
     } catch (err) {

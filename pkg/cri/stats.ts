@@ -180,6 +180,10 @@ export const statsModule: CriModule = {
         if (status.reason === 'OOMKilled') oomKills.inc();
       },
       onRemoved: (containerId) => stats.forgetContainer(containerId),
+      onSandboxRemoved: (sandboxId) => {
+        const sb = ctx.services.sandboxes?.list().find((s) => s.id === sandboxId);
+        stats.forgetSandbox({ id: sandboxId, netnsPath: sb?.netnsPath });
+      },
       onStarted: (containerId) => void stats.warm(containerId).catch(() => undefined),
     });
     // Stale CPU samples of containers that vanished without an event.

@@ -24,6 +24,8 @@ export class StatsCollector {
   readonly rates = new CpuRateTracker();
   readonly net: NetnsStatsReader;
   readonly disk: DiskUsageCache;
+  /** The cgroup last read under each key, so forget() closes exactly its files. */
+  private readonly cgroups = new Map<string, string>();
 
   constructor(readonly reader: CgroupReader, opts: StatsCollectorOptions = {}) {
     this.net = new NetnsStatsReader({ nsenter: opts.nsenter });
@@ -43,6 +45,7 @@ export class StatsCollector {
    * (a container or pod ID: the rate follows the object, not the path).
    */
   async cgroup(key: string, cgroupPath: string, opts?: ReadOptions): Promise<CgroupStats | undefined> {
+    this.cgroups.set(key, cgroupPath);
     const s = await this.reader.read(cgroupPath, opts);
     if (s?.cpu) {
       const rate = this.rates.observe(key, s.timestamp, s.cpu.usageCoreNanoSeconds);
@@ -67,8 +70,12 @@ export class StatsCollector {
   /** An object went away: drop what is kept about it. */
   forget(key: string, opts: { netnsPath?: string; layerDir?: string } = {}): void {
     this.rates.forget(key);
-    // Keys are container ids (64 hex, unique in any path) or "pod:<id>".
-    this.reader.files?.forget(key.replace(/^pod:/, ''));
+    // A pod's cgroup path holds its uid, not its sandbox id: close the files of the cgroup read
+    // under the key; container ids (64 hex) are also matched anywhere in a path.
+    const cg = this.cgroups.get(key);
+    this.cgroups.delete(key);
+    if (cg) this.reader.files?.forgetCgroup(cg);
+    if (!key.startsWith('pod:')) this.reader.files?.forget(key);
     if (opts.netnsPath) this.net.forget(opts.netnsPath);
     if (opts.layerDir) this.disk.forget(opts.layerDir);
   }

@@ -1,6 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { OpenFiles } from './fsread.js';
@@ -37,4 +37,27 @@ describe('stats: files kept open for re-reading', () => {
     f.close();
     assert.equal(f.size, 0);
   });
+
+  it('forgets the files of one cgroup in every hierarchy, not those of its children or siblings', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'berth-sx-cg-'));
+    try {
+      const f = new OpenFiles();
+      const files = [
+        'memory/kubepods/podA/memory.stat', 'cpuacct/kubepods/podA/cpuacct.usage',
+        'memory/kubepods/podA/ctr1/memory.stat', 'memory/kubepods/podAB/memory.stat',
+      ].map((p) => path.join(root, p));
+      for (const file of files) {
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(file, '1');
+        await f.read(file);
+      }
+      f.forgetCgroup('/kubepods/podA/');
+      assert.equal(f.size, 2, 'the pod\'s own two files are closed');
+      assert.equal(await f.read(files[2]), '1');
+      f.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
+

@@ -92,6 +92,16 @@ export class OpenFiles {
     for (const [file, h] of [...this.handles]) if (file.includes(part)) this.drop(file, h);
   }
 
+  /**
+   * Closes the files directly in cgroup `cg` (a path below the hierarchies' mount points, such
+   * as a pod's cgroup parent), in every hierarchy, and none of its children's.
+   */
+  forgetCgroup(cg: string): void {
+    const dir = path.posix.join('/', cg).replace(/\/+$/, '');
+    if (dir === '') return;
+    for (const [file, h] of [...this.handles]) if (path.dirname(file).endsWith(dir)) this.drop(file, h);
+  }
+
   close(): void {
     for (const [file, h] of [...this.handles]) this.drop(file, h);
   }

@@ -108,8 +108,8 @@ export interface CgroupReader {
   read(cgroupPath: string, opts?: ReadOptions): Promise<CgroupStats | undefined>;
   /** PIDs of every process in the cgroup and its descendants (for finding a process in a pod's netns). */
   pids(cgroupPath: string, limit?: number): Promise<number[]>;
-  /** Files kept open for re-reading; `forget(id)` closes those of a removed container. */
-  readonly files?: { forget(part: string): void; close(): void };
+  /** Files kept open for re-reading; `forget(id)` closes those of a removed container, `forgetCgroup` those of one cgroup. */
+  readonly files?: { forget(part: string): void; forgetCgroup(cg: string): void; close(): void };
 }
 
 export function nowNs(): bigint {
