@@ -8,8 +8,11 @@ import type { Condition, DaemonContext, ExtraService, ModuleInstance } from '../
 import { MODULES } from '../../pkg/cri/modules.js';
 import { CriServer } from '../../pkg/cri/server.js';
 import type { HandlerSet } from '../../pkg/cri/handlers.js';
-import { createLogger } from '../../pkg/log/log.js';
+import { ConfigReloader, type ReloadOutcome, type ReloadSource } from '../../pkg/config/reload.js';
+import { configService } from '../../pkg/cri/berth-config.js';
+import { createLogger, setLogLevel, type Logger } from '../../pkg/log/log.js';
 import { Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
+import { Counter } from 'prom-client';
 import { Store } from '../../pkg/store/store.js';
 import { StartupError } from './startup-error.js';
 
@@ -44,11 +47,40 @@ async function claimSocket(file: string): Promise<void> {
 export interface RunningDaemon {
   socket: string;
   shutdown(): Promise<void>;
+  /** Re-reads the config file (SIGHUP); resolves false when the file was refused (logged, counted). */
+  reload(): Promise<boolean>;
 }
 
-export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
+/** Runs a reload, logs its outcome and counts it in berth_config_reloads_total{result}. */
+function reporter(reloader: ConfigReloader, log: Logger, metrics: Metrics): () => Promise<ReloadOutcome> {
+  const reloads = new Counter({
+    name: 'berth_config_reloads_total',
+    help: 'Config reloads (SIGHUP, berth config reload), by result: ok, or error when the file was refused.',
+    labelNames: ['result'],
+    registers: [metrics.registry],
+  });
+  return async () => {
+    try {
+      const r = await reloader.reload();
+      reloads.inc({ result: 'ok' });
+      log.info({ changed: r.changed }, r.changed.length ? 'config reloaded' : 'config reloaded: nothing changed');
+      if (r.restartRequired.length) log.warn({ keys: r.restartRequired }, 'config changes that need a restart of berth to take effect');
+      return r;
+    } catch (err) {
+      reloads.inc({ result: 'error' });
+      log.error({ err: (err as Error).message }, 'config reload refused: the running config stays');
+      throw err;
+    }
+  };
+}
+
+export async function runDaemon(config: BerthConfig, source: ReloadSource): Promise<RunningDaemon> {
   const t0 = process.hrtime.bigint();
   const log = createLogger(config.log_level);
+  const reloader = new ConfigReloader(source, config);
+  reloader.onChange((changed) => {
+    if (changed.includes('log_level')) setLogLevel(log, config.log_level);
+  });
   const socket = socketPath(config.listen);
   await claimSocket(socket);
   await mkdir(config.root, { recursive: true, mode: 0o711 });
@@ -63,10 +95,12 @@ export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
     metrics,
     services: {},
     conditions: new Map<string, () => Condition | Promise<Condition>>(),
+    onConfigChange: (fn) => reloader.onChange(fn),
   };
+  const reload = reporter(reloader, log, metrics);
   const started: ModuleInstance[] = [];
   const handlers: HandlerSet = {};
-  const extraServices: ExtraService[] = [];
+  const extraServices: ExtraService[] = [configService(reload)];
   const closeModules = async () => {
     for (const m of started.reverse()) await m.close?.().catch((err: Error) => log.warn({ err: err.message }, 'module close failed'));
     started.length = 0;
@@ -110,5 +144,5 @@ export async function runDaemon(config: BerthConfig): Promise<RunningDaemon> {
       await unlink(socket).catch(() => undefined);
       log.info('berth stopped');
     })());
-  return { socket, shutdown };
+  return { socket, shutdown, reload: () => reload().then(() => true, () => false) };
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { applyFlags, ConfigError, loadConfig, redactConfig, toToml, type FlagOverrides } from '../../pkg/config/config.js';
+import { applyFlags, ConfigError, loadConfig, redactConfig, toToml, type BerthConfig, type FlagOverrides } from '../../pkg/config/config.js';
+import type { ReloadSource } from '../../pkg/config/reload.js';
 import { VERSION } from '../../pkg/version/version.js';
 import { isCliCommand } from './cli/commands.js';
 import { StartupError } from './startup-error.js';
@@ -8,7 +9,9 @@ const USAGE = `usage: berth <command> [flags]
 
 commands:
   daemon    serve CRI v1 on a unix socket
-  config    print the effective config as TOML
+  config    print the effective config as TOML (passwords masked)
+  config reload [--socket PATH]
+            make the running daemon re-read its config file (as SIGHUP does)
   version   print berth's version
 
 client commands (berth help for the list; berth COMMAND --help):
@@ -31,7 +34,7 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-async function effectiveConfig(args: string[]) {
+async function effectiveConfig(args: string[]): Promise<{ config: BerthConfig; source: ReloadSource }> {
   const { values } = parseArgs({
     args,
     options: {
@@ -46,7 +49,8 @@ async function effectiveConfig(args: string[]) {
     allowPositionals: false,
   });
   const file = values.config ?? DEFAULT_CONFIG_FILE;
-  const fromFile = await loadConfig(file, values.config !== undefined);
+  const explicit = values.config !== undefined;
+  const fromFile = await loadConfig(file, explicit);
   const flags: FlagOverrides = {
     listen: values.listen,
     root: values.root,
@@ -54,7 +58,7 @@ async function effectiveConfig(args: string[]) {
     log_level: values['log-level'],
     metrics_listen: values['metrics-listen'],
   };
-  return applyFlags(fromFile, flags);
+  return { config: applyFlags(fromFile, flags), source: { file, explicit, flags } };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -64,10 +68,15 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`berth ${VERSION} (CRI v1)\n`);
       return;
     case 'config':
-      process.stdout.write(toToml(redactConfig(await effectiveConfig(rest))));
+      if (rest[0] === 'reload') {
+        const { reloadConfig } = await import('./cli/config-reload.js');
+        process.exitCode = await reloadConfig(rest.slice(1));
+        return;
+      }
+      process.stdout.write(toToml(redactConfig((await effectiveConfig(rest)).config)));
       return;
     case 'daemon': {
-      const config = await effectiveConfig(rest);
+      const { config, source } = await effectiveConfig(rest);
       // Handlers go in before start-up: a signal that arrives while berth starts (or right after
       // it logs "ready") must still lead to a clean shutdown, not the default kill.
       // The daemon's code loads only here, so client commands start without it.
@@ -87,8 +96,16 @@ async function main(argv: string[]): Promise<void> {
       };
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
-      daemon = await runDaemon(config);
+      // SIGHUP re-reads the config; one during start-up is kept for when berth is ready (the
+      // file may have changed after it was read), never the default kill.
+      let hupPending = false;
+      process.on('SIGHUP', () => {
+        if (daemon) void daemon.reload();
+        else hupPending = true;
+      });
+      daemon = await runDaemon(config, source);
       if (signalled) stop(signalled);
+      else if (hupPending) void daemon.reload();
       return;
     }
     case undefined:

@@ -89,6 +89,18 @@ export class CniManager {
     clearTimeout(this.reloadTimer);
   }
 
+  /**
+   * Follows a config reload to another conf dir or plugin dirs: watches and scans anew. Pods
+   * already attached are torn down with the network their cache entry recorded.
+   */
+  async retarget(confDir: string, binDirs: string[]): Promise<void> {
+    this.close();
+    this.watcher = undefined;
+    this.opts.confDir = confDir;
+    this.opts.binDirs = binDirs;
+    await this.start();
+  }
+
   networkStatus(): NetworkStatus {
     return this.status;
   }

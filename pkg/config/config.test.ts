@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyFlags, ConfigError, DEFAULT_CONFIG, parseConfig, redactConfig, socketPath, splitHostPort, toToml } from './config.js';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { applyFlags, ConfigError, DEFAULT_CONFIG, dropInDir, loadConfig, parseConfig, redactConfig, socketPath, splitHostPort, toToml } from './config.js';
 
 describe('config', () => {
   it('keeps defaults for keys the file leaves out', () => {
@@ -36,6 +39,10 @@ describe('config', () => {
     ['image = 3', /key "image": expected a table/],
     ['shutdown_grace_seconds = -1', /non-negative number/],
     ['= broken', /f: not valid TOML/],
+    ['[registry.auths."r.example"]\npassword = "p"', /key "registry.auths.r.example": credentials need a username/],
+    ['[registry.auths."r.example"]\nauth = "bm9jb2xvbg=="', /registry.auths.r.example.auth": expected base64 of "username:password"/],
+    ['[registry.auths."r.example"]\nauth = "dTpw"\nusername = "u"', /either auth or username and password/],
+    ['[registry.auths."r.example"]\nusername = "u"\ntoken = "t"', /unknown key "registry.auths.r.example.token"/],
   ];
   for (const [text, want] of refused) {
     it(`refuses ${JSON.stringify(text)}`, () => {
@@ -81,5 +88,58 @@ describe('config', () => {
     for (const bad of ['9466', '127.0.0.1', '::1:80', '1.2.3.4:65536', 'a:b', '[::1]x:1']) {
       assert.throws(() => splitHostPort(bad, 'metrics_listen'), (e: Error) => e instanceof ConfigError && e.message.startsWith('metrics_listen: '), bad);
     }
+  });
+
+  it('reads registry credentials per host and masks them when printed', () => {
+    const c = parseConfig('[registry.auths."ghcr.io"]\nusername = "u"\npassword = "p"\n[registry.auths."r.example:5000"]\nauth = "dTpw"\n', 'f');
+    assert.deepEqual(c.registry.auths['ghcr.io'], { username: 'u', password: 'p', auth: '' });
+    assert.equal(c.registry.auths['r.example:5000']!.auth, 'dTpw');
+    const shown = redactConfig(c);
+    assert.equal(shown.registry.auths['ghcr.io']!.password, '<redacted>');
+    assert.equal(shown.registry.auths['r.example:5000']!.auth, '<redacted>');
+    assert.equal(c.registry.auths['ghcr.io']!.password, 'p', 'the config itself is untouched');
+    assert.doesNotMatch(toToml(shown), /"p"|dTpw/);
+  });
+
+  describe('drop-ins', () => {
+    let dir: string;
+    let file: string;
+    const setup = async (main: string | undefined, dropIns: Record<string, string>) => {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'berth-cfg-'));
+      file = path.join(dir, 'berth.toml');
+      if (main !== undefined) await writeFile(file, main);
+      if (Object.keys(dropIns).length) await mkdir(dropInDir(file));
+      for (const [name, text] of Object.entries(dropIns)) await writeFile(path.join(dropInDir(file), name), text);
+    };
+    const cleanup = () => rm(dir, { recursive: true, force: true });
+
+    it('merge over the file in name order, setting only the keys they name', async () => {
+      await setup('log_level = "warn"\nroot = "/r"\n[registry.mirrors]\n"docker.io" = ["http://a"]\n', {
+        '50-agent.toml': '[registry.mirrors]\n"gcr.io" = ["http://g"]\n[image]\nmax_concurrent_downloads = 7\n',
+        '90-late.toml': 'log_level = "debug"\n',
+        'notes.txt': 'not a config',
+      });
+      try {
+        assert.equal(dropInDir(file), path.join(dir, 'berth.d'));
+        const c = await loadConfig(file, true);
+        assert.equal(c.log_level, 'debug');
+        assert.equal(c.root, '/r');
+        assert.deepEqual(c.registry.mirrors, { 'docker.io': ['http://a'], 'gcr.io': ['http://g'] });
+        assert.equal(c.image.max_concurrent_downloads, 7);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it('apply over the defaults when the default file is missing, and name themselves in errors', async () => {
+      await setup(undefined, { 'a.toml': 'log_level = "error"\n' });
+      try {
+        assert.equal((await loadConfig(file, false)).log_level, 'error');
+        await writeFile(path.join(dropInDir(file), 'b.toml'), 'log_level = "loud"\n');
+        await assert.rejects(loadConfig(file, false), (err: Error) => err instanceof ConfigError && err.message.startsWith(path.join(dropInDir(file), 'b.toml')));
+      } finally {
+        await cleanup();
+      }
+    });
   });
 });

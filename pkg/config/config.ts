@@ -1,14 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parse, stringify, TomlError } from 'smol-toml';
-import { DEFAULT_CONFIG, ENUMS, MAP_KEYS, type BerthConfig, type RuntimeHandlerConfig } from './schema.js';
+import { DEFAULT_CONFIG, ENUMS, MAP_KEYS, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
 
-export { DEFAULT_CONFIG, type BerthConfig, type RuntimeHandlerConfig } from './schema.js';
+export { DEFAULT_CONFIG, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
 
 export class ConfigError extends Error {}
 
 type Plain = Record<string, unknown>;
 
-const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A TOML table (not an array, not a date or other value). */
+export const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 function typeName(v: unknown): string {
   if (Array.isArray(v)) return 'array';
@@ -44,13 +46,27 @@ function checkValue(file: string, key: string, want: unknown, got: unknown): unk
   return got;
 }
 
-function mergeMap(file: string, key: string, kind: 'string[]' | 'handler', base: Plain, got: unknown): Plain {
+function mergeAuth(file: string, key: string, got: unknown): RegistryAuthConfig {
+  const a = mergeTable(file, key, { username: '', password: '', auth: '' }, got) as unknown as RegistryAuthConfig;
+  if (a.auth) {
+    const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+    if (a.username || a.password) throw new ConfigError(`${file}: key "${key}": give either auth or username and password, not both`);
+    if (decoded.indexOf(':') < 1) throw new ConfigError(`${file}: key "${key}.auth": expected base64 of "username:password"`);
+  } else if (!a.username) {
+    throw new ConfigError(`${file}: key "${key}": credentials need a username (or auth)`);
+  }
+  return a;
+}
+
+function mergeMap(file: string, key: string, kind: 'string[]' | 'handler' | 'auth', base: Plain, got: unknown): Plain {
   if (!isPlain(got)) throw new ConfigError(`${file}: key "${key}": expected a table, got ${typeName(got)}`);
   const out: Plain = { ...base };
   for (const [name, value] of Object.entries(got)) {
     const sub = `${key}.${name}`;
     if (kind === 'string[]') {
       out[name] = checkValue(file, sub, [] as string[], value);
+    } else if (kind === 'auth') {
+      out[name] = mergeAuth(file, sub, value);
     } else {
       const def: RuntimeHandlerConfig = { path: '', root: '', ...(base[name] as RuntimeHandlerConfig | undefined) };
       out[name] = mergeTable(file, sub, def as unknown as Plain, value);
@@ -88,19 +104,43 @@ export function parseConfig(text: string, file: string, base: BerthConfig = DEFA
   return mergeTable(file, '', structuredClone(base) as unknown as Plain, doc) as unknown as BerthConfig;
 }
 
+/** The drop-in directory of a config file: `/etc/berth/berth.toml` → `/etc/berth/berth.d`. */
+export function dropInDir(file: string): string {
+  return path.join(path.dirname(file), `${path.basename(file, '.toml')}.d`);
+}
+
+/** The `*.toml` files of the drop-in directory, in name order (none when it does not exist). */
+async function dropInFiles(file: string): Promise<string[]> {
+  const dir = dropInDir(file);
+  try {
+    return (await readdir(dir)).filter((n) => n.endsWith('.toml')).sort().map((n) => path.join(dir, n));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ConfigError(`${dir}: cannot read: ${(err as Error).message}`);
+  }
+}
+
 /**
- * Reads the config file. A missing file at the default path means defaults; a missing file
- * that the operator named explicitly is an error.
+ * Reads the config file, then each drop-in over it (a drop-in's tables merge into the file's:
+ * it sets only the keys it names). A missing file at the default path means defaults; a
+ * missing file that the operator named explicitly is an error.
  */
 export async function loadConfig(file: string, explicit: boolean): Promise<BerthConfig> {
-  let text: string;
+  let cfg: BerthConfig;
   try {
-    text = await readFile(file, 'utf8');
+    cfg = parseConfig(await readFile(file, 'utf8'), file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return structuredClone(DEFAULT_CONFIG);
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+    if (err instanceof ConfigError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || explicit) throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`);
+    cfg = structuredClone(DEFAULT_CONFIG);
   }
-  return parseConfig(text, file);
+  for (const f of await dropInFiles(file)) {
+    const text = await readFile(f, 'utf8').catch((err: Error) => {
+      throw new ConfigError(`${f}: cannot read: ${err.message}`);
+    });
+    cfg = parseConfig(text, f, cfg);
+  }
+  return cfg;
 }
 
 export interface FlagOverrides {
@@ -127,10 +167,17 @@ export function toToml(cfg: BerthConfig): string {
   return stringify(cfg as unknown as Plain);
 }
 
-/** The config with its secrets (the dashboard token) replaced, for printing and verbose Status. */
+/** The config with its secrets (dashboard token, registry passwords and auth strings) masked, for printing and verbose Status. */
 export function redactConfig(cfg: BerthConfig): BerthConfig {
-  if (!cfg.dashboard.token) return cfg;
-  return { ...cfg, dashboard: { ...cfg.dashboard, token: '<redacted>' } };
+  const auths = Object.values(cfg.registry.auths);
+  if (!cfg.dashboard.token && !auths.some((a) => a.password || a.auth)) return cfg;
+  const out = structuredClone(cfg);
+  if (out.dashboard.token) out.dashboard.token = '<redacted>';
+  for (const a of Object.values(out.registry.auths)) {
+    if (a.password) a.password = '<redacted>';
+    if (a.auth) a.auth = '<redacted>';
+  }
+  return out;
 }
 
 /** host:port (IPv6 in brackets; an empty host means every address) of a TCP listen key. */

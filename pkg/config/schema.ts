@@ -8,6 +8,14 @@ export interface RuntimeHandlerConfig {
   root: string;
 }
 
+/** Credentials for one registry host, used when a pull request carries none (as docker's config.json `auths`). */
+export interface RegistryAuthConfig {
+  username: string;
+  password: string;
+  /** base64 of `username:password`, instead of the two keys above. */
+  auth: string;
+}
+
 export interface BerthConfig {
   listen: string;
   root: string;
@@ -30,6 +38,8 @@ export interface BerthConfig {
   registry: {
     insecure: string[];
     mirrors: Record<string, string[]>;
+    /** Credentials per registry host (`[registry.auths."ghcr.io"]`). */
+    auths: Record<string, RegistryAuthConfig>;
   };
   cni: {
     conf_dir: string;
@@ -69,15 +79,16 @@ export const DEFAULT_CONFIG: BerthConfig = {
     },
   },
   image: { max_concurrent_downloads: 3 },
-  registry: { insecure: [], mirrors: {} },
+  registry: { insecure: [], mirrors: {}, auths: {} },
   cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'], conf_template: '' },
   streaming: { listen: '127.0.0.1:0' },
   dashboard: { listen: '127.0.0.1:9468', token: '', token_file: '' },
 };
 
 /** Keys whose values are maps with free-form keys, and the shape of each value. */
-export const MAP_KEYS: Record<string, 'string[]' | 'handler'> = {
+export const MAP_KEYS: Record<string, 'string[]' | 'handler' | 'auth'> = {
   'registry.mirrors': 'string[]',
+  'registry.auths': 'auth',
   'runtime.handlers': 'handler',
 };
 

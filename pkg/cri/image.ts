@@ -71,8 +71,13 @@ export const imageModule: CriModule = {
       root: ctx.config.root,
       store: ctx.store,
       log: ctx.log.child({ module: 'images' }),
-      registry: { insecure: ctx.config.registry.insecure, mirrors: ctx.config.registry.mirrors },
-      maxConcurrentDownloads: ctx.config.image.max_concurrent_downloads,
+      // Read at each pull, so a config reload reaches the next pull (pkg/config/reload.ts).
+      registry: {
+        get insecure() { return ctx.config.registry.insecure; },
+        get mirrors() { return ctx.config.registry.mirrors; },
+        get auths() { return ctx.config.registry.auths; },
+      },
+      get maxConcurrentDownloads() { return ctx.config.image.max_concurrent_downloads; },
       onPullBytes: (n) => pullBytes.inc(n),
     });
     await svc.init();

@@ -27,6 +27,12 @@ export interface DaemonContext {
   services: Partial<Services>;
   /** Status conditions by type (RuntimeReady, NetworkReady, …), computed at each Status call. */
   conditions: Map<string, () => Condition | Promise<Condition>>;
+  /**
+   * A config reload writes the new values of the reloadable keys (pkg/config/reload.ts) into
+   * `config` in place: read them when used, not once at start. Code that must act on a change
+   * (re-watch a directory) registers here; `fn` gets the dotted keys that changed.
+   */
+  onConfigChange(fn: (changed: string[]) => void | Promise<void>): void;
 }
 
 /** A handler of berth's own services: unary, server-streaming or client-streaming. */

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { detectLayout, layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
@@ -78,6 +79,10 @@ export const runtimeInfoModule: CriModule = {
     const dflt = probed.find((h) => h.name === default_handler);
     const runtimeHandlers = dflt ? [{ name: '', features: dflt.features }, ...probed] : probed;
     ctx.log.debug({ runtimeHandlers }, 'runtime handler features');
+    // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
+    // node labels. berth does not inject CDI devices (ContainerConfig.CDI_devices) yet.
+    const layout = await detectLayout();
+    const nodeFeatures = { cgroupVersion: layout ? layoutName(layout) : 'unknown', cdi: false };
     return {
       handlers: {
         Version: async () => ({
@@ -91,7 +96,10 @@ export const runtimeInfoModule: CriModule = {
           if (!have.some((c) => c.type === 'NetworkReady')) have.push(NO_NETWORK);
           const info: Record<string, string> = {};
           // stateDir (containerd's name) is where critest probes for idmapped mount support.
-          if (req.verbose) info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state });
+          if (req.verbose) {
+            info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state });
+            info.features = JSON.stringify(nodeFeatures);
+          }
           return {
             status: { conditions: have },
             info,

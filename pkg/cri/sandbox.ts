@@ -115,6 +115,9 @@ export const sandboxModule: CriModule = {
       confDir: config.cni.conf_dir, binDirs: config.cni.bin_dirs, cacheDir: path.join(config.root, 'cni', 'results'), log,
     });
     await cni.start();
+    ctx.onConfigChange(async (changed) => {
+      if (changed.includes('cni.conf_dir') || changed.includes('cni.bin_dirs')) await cni.retarget(config.cni.conf_dir, config.cni.bin_dirs);
+    });
     ctx.conditions.set('NetworkReady', async () => {
       // While not ready, each Status re-scans (a readdir): robust even if the watch missed an event.
       if (!cni.networkStatus().ready) await cni.reload();

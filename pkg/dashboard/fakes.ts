@@ -83,6 +83,7 @@ export function fakeNode(): FakeNode {
     metrics: { registry: new Registry() } as Metrics,
     services: { containers: containers as ContainerService, sandboxes: sandboxes as SandboxService, images: imageSvc as ImageService },
     conditions: new Map([['RuntimeReady', () => ({ type: 'RuntimeReady', status: true, reason: '', message: '' })]]),
+    onConfigChange: () => undefined,
   };
   const now = () => BigInt(Date.now()) * 1_000_000n;
   return {

@@ -50,4 +50,18 @@ describe('registry endpoints', () => {
     assert.ok(c.insecureHost('reg.example:5000') && c.insecureHost('localhost:5000') && c.insecureHost('127.0.0.2:80'));
     assert.ok(!c.insecureHost('reg.example'));
   });
+
+  it('uses the config\'s credentials per host when the request has none', async () => {
+    const { RegistryClient } = await import('./registry.js');
+    const { parseReference } = await import('./reference.js');
+    const c = new RegistryClient({
+      insecure: [],
+      mirrors: { 'docker.io': ['http://127.0.0.1:5000', 'https://m.example'] },
+      auths: { 'https://index.docker.io/v1/': { username: 'hub', password: 'h' }, 'm.example': { auth: Buffer.from('mu:mp').toString('base64') } },
+    });
+    const eps = c.endpoints(parseReference('busybox'));
+    assert.deepEqual(eps.map((e) => e.creds ?? null), [null, { username: 'mu', password: 'mp' }, { username: 'hub', password: 'h' }]);
+    const own = c.endpoints(parseReference('busybox'), { username: 'req', password: 'r' });
+    assert.deepEqual(own.map((e) => e.creds?.username), ['req', 'req', 'req'], 'the request\'s credentials win everywhere they apply');
+  });
 });

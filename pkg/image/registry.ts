@@ -12,6 +12,8 @@ import type { RegistryAuth } from './types.js';
 export interface RegistryConfig {
   insecure: string[];
   mirrors: Record<string, string[]>;
+  /** Credentials per host from berth's config, for endpoints the pull request has none for. */
+  auths?: Record<string, RegistryAuth>;
   timeoutMs?: number;
   retry?: RetryPolicy;
 }
@@ -58,6 +60,15 @@ export class RegistryClient {
     return this.cfg.insecure.some((e) => e.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '') === host) || isLoopback(host);
   }
 
+  /** The request's credentials when it has any (and they apply to `host`), else the config's for `host`. */
+  private credentialsFor(auth: RegistryAuth | undefined, host: string): Credentials | undefined {
+    if (auth) return credentialsApply(auth, host) ? credentialsFrom(auth) : undefined;
+    for (const [server, a] of Object.entries(this.cfg.auths ?? {})) {
+      if (credentialsApply({ ...a, serverAddress: server }, host)) return credentialsFrom(a);
+    }
+    return undefined;
+  }
+
   /** Mirrors in their configured order, then the upstream registry. */
   endpoints(ref: Reference, auth?: RegistryAuth): Endpoint[] {
     const out: Endpoint[] = [];
@@ -65,11 +76,11 @@ export class RegistryClient {
       const u = new URL(m.includes('://') ? m : `https://${m}`);
       const base = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '').replace(/\/v2$/, '')}`;
       // As containerd does: credentials without a server_address go to every endpoint of the pull.
-      const creds = credentialsApply(auth, u.host) ? credentialsFrom(auth) : undefined;
+      const creds = this.credentialsFor(auth, u.host);
       out.push({ base, host: u.host, repo: ref.path, mirror: true, insecure: u.protocol === 'http:' || this.insecureHost(u.host), ...(creds ? { creds } : {}) });
     }
     const host = ref.domain === 'docker.io' ? 'registry-1.docker.io' : ref.domain;
-    const creds = credentialsApply(auth, ref.domain) ? credentialsFrom(auth) : undefined;
+    const creds = this.credentialsFor(auth, ref.domain);
     out.push({ base: '', host, repo: ref.path, mirror: false, insecure: this.insecureHost(host), ...(creds ? { creds } : {}) });
     return out;
   }
