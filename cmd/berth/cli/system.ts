@@ -5,7 +5,7 @@ import { removeContainer } from './containers.js';
 import { humanBytes, shortId, table } from './output.js';
 import { removePod } from './pods.js';
 import { CLI_LABEL } from './runspec.js';
-import { listContainers, listPods, resolveContainer } from './resolve.js';
+import { listContainers, listPods, resolveContainer, type Container, type Image } from './resolve.js';
 
 export async function info(cli: Cli, flags: Flags): Promise<void> {
   const [version, status, fs] = await Promise.all([
@@ -106,6 +106,12 @@ export async function stats(cli: Cli, flags: Flags, args: string[]): Promise<voi
   }
 }
 
+/** Images no container uses, pinned ones aside. A container names its image by ID (image_id) and by repo digest (image_ref). */
+export function unusedImages(containers: Container[], images: Image[]): Image[] {
+  const used = new Set(containers.flatMap((c) => [c.image_id, c.image_ref]));
+  return images.filter((i) => !i.pinned && ![i.id, ...i.repo_digests].some((k) => used.has(k)));
+}
+
 export async function prune(cli: Cli, flags: Flags): Promise<number> {
   const chosen = flags.containers || flags.pods || flags.images;
   const [doContainers, doPods, doImages] = chosen ? [!!flags.containers, !!flags.pods, !!flags.images] : [true, true, false];
@@ -127,8 +133,7 @@ export async function prune(cli: Cli, flags: Flags): Promise<number> {
     });
   }
   if (doImages) {
-    const used = new Set((await listContainers(cli)).map((c) => c.image_ref));
-    const unused = (await cli.cri.image('ListImages', {})).images.filter((i) => !used.has(i.id) && !i.pinned);
+    const unused = unusedImages(await listContainers(cli), (await cli.cri.image('ListImages', {})).images);
     code |= await forEachArg(cli, unused.map((i) => i.id), async (id) => {
       await cli.cri.image('RemoveImage', { image: { image: id } });
       cli.print(`Deleted image ${id}`);
