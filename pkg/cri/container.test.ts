@@ -34,6 +34,17 @@ describe('cri container conversion', () => {
     assert.equal(c.security.seccomp, undefined);
     assert.throws(() => toConfigInput(null), /config is required/);
   });
+  it('env values arrive as bytes (KeyValue.value is bytes since cri-api v0.36): UTF-8 decoded, invalid bytes as U+FFFD', () => {
+    const envs = [
+      { key: 'UTF8', value: Buffer.from('é=1 \u{1F600}\n', 'utf8') },
+      { key: 'EMPTY', value: Buffer.alloc(0) },
+      { key: 'LATIN1', value: Buffer.from([0x63, 0x61, 0x66, 0xe9]) },
+    ];
+    assert.deepEqual(toConfigInput(cfg({ envs })).envs, [
+      { key: 'UTF8', value: 'é=1 \u{1F600}\n' }, { key: 'EMPTY', value: '' }, { key: 'LATIN1', value: 'caf\uFFFD' },
+    ]);
+  });
+
   it('int64 strings become numbers; zero means unset', () => {
     const r = toResources({
       cpu_period: '100000', cpu_quota: '0', cpu_shares: '2', memory_limit_in_bytes: '33554432', oom_score_adj: '-997',
