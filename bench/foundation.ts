@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../e2e/harness.js';
 import { summarize, timeMs } from './summary.js';
 
-async function rssKiB(pid: number): Promise<number> {
+/** A process's resident set, KiB. */
+export async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
 }

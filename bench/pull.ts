@@ -4,73 +4,16 @@
 // containerd is installed (or CONTAINERD_BIN names one, e.g. from `apt-get download containerd`),
 // a private containerd pulls the same image in the same run (`ctr images pull`, which also
 // unpacks) and the ratio is given. Run alone: node dist/bench/pull.js [runs]
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { startDaemon } from '../e2e/harness.js';
 import { buildBusyboxImage } from '../e2e/fixtures/busybox.js';
-import { pushImage } from '../e2e/fixtures/oci.js';
+import { pushImage, type BuiltImage } from '../e2e/fixtures/oci.js';
 import { startRegistry } from '../e2e/fixtures/registry.js';
 import { buildTar } from '../e2e/fixtures/tar.js';
 import { summarize, timeMs } from './summary.js';
-
-const run = promisify(execFile);
-
-async function which(cmd: string): Promise<string | undefined> {
-  try {
-    return (await run('sh', ['-c', `command -v ${cmd}`])).stdout.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-interface PrivateContainerd {
-  /** Runs ctr against this containerd, namespace "bench". */
-  ctr(args: string[]): Promise<unknown>;
-  stop(): Promise<void>;
-}
-
-/** A private containerd on temporary paths (no CRI plugin), for side-by-side pulls. */
-async function startContainerd(bin: string, ctr: string): Promise<PrivateContainerd> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-img-ctd-'));
-  const sock = path.join(dir, 'ctd.sock');
-  await writeFile(path.join(dir, 'config.toml'), [
-    'version = 2',
-    `root = "${dir}/root"`,
-    `state = "${dir}/state"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-    '[grpc]',
-    `address = "${sock}"`,
-  ].join('\n'));
-  const proc = spawn(bin, ['--config', path.join(dir, 'config.toml')], { stdio: 'ignore' });
-  const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
-    // Be sure nothing under dir stays mounted.
-    const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir));
-    for (const m of mounts.reverse()) await run('umount', ['-l', m]).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-  };
-  try {
-    let up = false;
-    for (let i = 0; i < 200 && !up; i++) {
-      up = await run(ctr, ['--address', sock, 'version']).then(() => true, () => false);
-      if (!up) await new Promise((r) => setTimeout(r, 50));
-    }
-    if (!up) throw new Error('private containerd did not come up');
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { ctr: (args) => run(ctr, ['--address', sock, '-n', 'bench', ...args]), stop };
-}
+import { run, startContainerd, which } from './containerd.js';
 
 /** One `ctr images pull` (fetch + unpack into overlayfs) against a fresh private containerd. */
 async function containerdPull(bin: string, ctr: string, ref: string): Promise<number> {
@@ -82,9 +25,14 @@ async function containerdPull(bin: string, ctr: string, ref: string): Promise<nu
   }
 }
 
-export async function benchPull(runs = 5): Promise<Record<string, unknown>> {
+/** The ~100 MiB image: busybox plus four 25 MiB layers of random data (gzip does not shrink them). */
+export function buildBigImage(): BuiltImage {
   const layers = [1, 2, 3, 4].map((i) => buildTar([{ type: 'dir', path: 'data/' }, { type: 'file', path: `data/blob${i}`, data: randomBytes(25 << 20) }]));
-  const img = buildBusyboxImage({ extraLayers: layers, config: { Cmd: ['sh'], Env: [`BENCH=${Date.now()}`] } });
+  return buildBusyboxImage({ extraLayers: layers, config: { Cmd: ['sh'], Env: [`BENCH=${Date.now()}`] } });
+}
+
+export async function benchPull(runs = 5): Promise<Record<string, unknown>> {
+  const img = buildBigImage();
   const compressed = img.layers.reduce((n, l) => n + l.size, 0) + img.config.size;
   const reg = await startRegistry();
   try {

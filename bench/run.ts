@@ -1,21 +1,23 @@
 // `npm run bench`: runs every benchmark in dist/bench (each a standalone script printing JSON),
 // one after another so they do not disturb each other, and prints all results.
-// Arguments select benchmarks by name: `npm run bench -- foundation pull`.
+// Arguments select benchmarks by name: `npm run bench -- foundation pull`; the other arguments
+// go to each selected benchmark: `npm run bench -- compare --quick`.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const skip = new Set(['run.js', 'summary.js']);
-const wanted = process.argv.slice(2);
-const benches = readdirSync(here)
-  .filter((f) => f.endsWith('.js') && !skip.has(f) && !f.endsWith('.test.js'))
-  .filter((f) => !wanted.length || wanted.includes(f.replace(/\.js$/, '')));
+const skip = new Set(['run.js', 'summary.js', 'containerd.js', 'compare-figures.js']);
+const all = readdirSync(here).filter((f) => f.endsWith('.js') && !skip.has(f) && !f.endsWith('.test.js'));
+const isBench = (a: string) => all.includes(`${a}.js`);
+const wanted = process.argv.slice(2).filter(isBench);
+const passed = process.argv.slice(2).filter((a) => !isBench(a));
+const benches = all.filter((f) => !wanted.length || wanted.includes(f.replace(/\.js$/, '')));
 let failed = 0;
 for (const f of benches) {
   console.error(`bench: ${f}`);
-  const r = spawnSync(process.execPath, [path.join(here, f)], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 30 * 60_000 });
+  const r = spawnSync(process.execPath, [path.join(here, f), ...passed], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 30 * 60_000 });
   if (r.status !== 0) {
     failed++;
     console.error(`bench: ${f} failed (exit ${r.status ?? r.signal})`);
