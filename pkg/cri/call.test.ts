@@ -6,6 +6,8 @@ describe('call policy', () => {
   it('request id: a sane client token is kept, anything else replaced by 16 hex digits', () => {
     assert.equal(requestId('kubelet-123.a:b'), 'kubelet-123.a:b');
     for (const bad of [undefined, '', 'a b', 'x'.repeat(65), 'line\nbreak', Buffer.from('abc')]) assert.match(requestId(bad), /^[0-9a-f]{16}$/);
+    const fresh = new Set(Array.from({ length: 1000 }, () => requestId(undefined)));
+    assert.equal(fresh.size, 1000, 'fresh ids are distinct');
   });
 
   it('log fields name the pod and container of the request', () => {
