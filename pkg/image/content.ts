@@ -204,8 +204,8 @@ export class ContentStore {
       let batchLen = 0;
       const flush = async () => {
         if (!batchLen) return;
-        const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchLen);
-        await fh.write(buf, 0, buf.length, written - batchLen);
+        // writev: one trip through the pool without copying the chunks into one buffer first.
+        await fh.writev(batch, written - batchLen);
         batch = [];
         batchLen = 0;
       };
