@@ -65,20 +65,27 @@ const NO_NETWORK: Condition = {
   message: 'berth: the CNI network module is not loaded',
 };
 
+/** Every configured handler's features, the default one listed first under the empty name. */
+async function probeHandlers(ctx: DaemonContext) {
+  const { handlers, default_handler } = ctx.config.runtime;
+  const probed = await Promise.all(
+    Object.entries(handlers).map(async ([name, h]) => ({ name, features: await probeHandler(h.path) })),
+  );
+  // The default handler is listed once more under the empty name, which is how a pod with no
+  // RuntimeClass (and critest without --runtime-handler) asks for it.
+  const dflt = probed.find((h) => h.name === default_handler);
+  const runtimeHandlers = dflt ? [{ name: '', features: dflt.features }, ...probed] : probed;
+  ctx.log.debug({ runtimeHandlers }, 'runtime handler features');
+  return runtimeHandlers;
+}
+
 /** Version, Status and RuntimeConfig: what kubelet asks first of any runtime. */
 export const runtimeInfoModule: CriModule = {
   name: 'runtime-info',
   async start(ctx) {
     if (!ctx.conditions.has('RuntimeReady')) ctx.conditions.set('RuntimeReady', () => runtimeReady(ctx));
-    const { handlers, default_handler } = ctx.config.runtime;
-    const probed = await Promise.all(
-      Object.entries(handlers).map(async ([name, h]) => ({ name, features: await probeHandler(h.path) })),
-    );
-    // The default handler is listed once more under the empty name, which is how a pod with no
-    // RuntimeClass (and critest without --runtime-handler) asks for it.
-    const dflt = probed.find((h) => h.name === default_handler);
-    const runtimeHandlers = dflt ? [{ name: '', features: dflt.features }, ...probed] : probed;
-    ctx.log.debug({ runtimeHandlers }, 'runtime handler features');
+    // Probing runs each runtime binary: start-up does not wait for it, only Status does.
+    const runtimeHandlers = probeHandlers(ctx);
     // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
     // node labels. berth does not inject CDI devices (ContainerConfig.CDI_devices) yet.
     const layout = await detectLayout();
@@ -103,7 +110,7 @@ export const runtimeInfoModule: CriModule = {
           return {
             status: { conditions: have },
             info,
-            runtime_handlers: runtimeHandlers,
+            runtime_handlers: await runtimeHandlers,
             features: { supplemental_groups_policy: true, user_namespaces_host_network: true },
           };
         },
