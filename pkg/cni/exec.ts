@@ -1,8 +1,8 @@
 // Runs one CNI plugin binary per the CNI spec: parameters in CNI_* environment variables, the
 // network config on stdin, the result or an error object on stdout.
-import { spawn } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
+import { run } from '../process/run.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 
@@ -59,41 +59,30 @@ export async function invokePlugin(inv: PluginInvocation): Promise<unknown> {
     CNI_ARGS: inv.args.map(([k, v]) => `${k}=${v}`).join(';'),
     CNI_PATH: inv.binDirs.join(':'),
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), inv.timeoutMs ?? 60_000);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.stdin.on('error', () => { /* the plugin may exit before reading; its exit status tells */ });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8').trim();
-      if (code === 0) {
-        if (!stdout) return resolve(undefined);
-        try {
-          return resolve(JSON.parse(stdout));
-        } catch {
-          return reject(new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: output is not JSON: ${stdout.slice(0, 200)}`));
-        }
-      }
-      let msg = signal ? `killed by ${signal}` : `exit status ${code}`;
-      let errCode: number | undefined;
-      try {
-        const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
-        errCode = e.code;
-        msg = [e.msg, e.details].filter(Boolean).join(': ') || msg;
-      } catch {
-        const text = (stdout || Buffer.concat(err).toString('utf8')).trim();
-        if (text) msg += `: ${text.slice(0, 300)}`;
-      }
-      reject(new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: ${msg}`, errCode));
-    });
-    child.stdin.end(JSON.stringify(inv.stdin));
-  });
+  let r;
+  try {
+    r = await run(bin, [], { env, input: JSON.stringify(inv.stdin), timeoutMs: inv.timeoutMs ?? 60_000, maxOutput: 1 << 20 });
+  } catch (e) {
+    throw new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: ${(e as Error).message}`);
+  }
+  const stdout = r.stdout.toString('utf8').trim();
+  if (r.code === 0 && !r.timedOut) {
+    if (!stdout) return undefined;
+    try {
+      return JSON.parse(stdout);
+    } catch {
+      throw new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: output is not JSON: ${stdout.slice(0, 200)}`);
+    }
+  }
+  let msg = r.timedOut ? `timed out after ${(inv.timeoutMs ?? 60_000) / 1000} s` : r.signal ? `killed by ${r.signal}` : `exit status ${r.code}`;
+  let errCode: number | undefined;
+  try {
+    const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
+    errCode = e.code;
+    msg = [e.msg, e.details].filter(Boolean).join(': ') || msg;
+  } catch {
+    const text = (stdout || r.stderr.toString('utf8')).trim();
+    if (text) msg += `: ${text.slice(0, 300)}`;
+  }
+  throw new CniPluginError(`CNI plugin ${inv.type} ${inv.command}: ${msg}`, errCode);
 }

@@ -3,7 +3,7 @@
 import { FailedPreconditionError } from '../errors/errors.js';
 import type { OciProcess } from './oci.js';
 import { clampTimeoutSeconds } from './timeouts.js';
-import { killExec, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { killExec, writeExecProcess, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
 import type { ContainerRecord } from './store.js';
 import type { ExecOptions, ExecProcess, ExecSyncResult } from './types.js';
 
@@ -38,12 +38,8 @@ export abstract class ExecMixin {
     const r = this.running(id);
     const proc = await this.execProcess(r, cmd);
     if (env.length) proc.env = [...proc.env, ...env];
-    const h = this.handler(r.info.runtimeHandler);
-    const { writeFile, unlink } = await import('node:fs/promises');
-    const { randomBytes } = await import('node:crypto');
-    const file = `${r.info.bundle}/exec-${randomBytes(6).toString('hex')}.json`;
-    await writeFile(file, JSON.stringify(proc));
-    return { argv: [h.path, '--root', h.root, 'exec', '--process', file, r.info.id], cleanup: () => unlink(file).catch(() => {}) };
+    const files = await writeExecProcess(r.info.bundle, proc);
+    return { argv: this.driver.execArgv(this.handler(r.info.runtimeHandler), r.info.id, { procFile: files.procFile }), cleanup: files.cleanup };
   }
 
   async exec(id: string, cmd: string[], opts: ExecOptions): Promise<ExecProcess> {

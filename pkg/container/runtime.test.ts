@@ -102,6 +102,12 @@ describe('container runtime driver: conmon with runc and crun', () => {
       assert.equal(r.stdout.toString(), '1\n', 'the exec sees the netns (lo only)');
       assert.equal(r.stderr.toString(), 'hi\n');
       await assert.rejects(driver.execSync(h, id, bundle, { ...proc, args: ['sleep', '100'] }, 300), /timed out/);
+      // The command exits but leaves a process holding stdout: the exec returns at the exit.
+      const bg = await driver.execSync(h, id, bundle, { ...proc, args: ['sh', '-c', 'echo fg; sleep 1000 & exit 2'] }, 0);
+      assert.equal(bg.code, 2);
+      assert.equal(bg.stdout.toString(), 'fg\n');
+      assert.equal(bg.truncated, true, 'the result says output may be cut');
+      assert.deepEqual((await driver.list(h)).map((c) => [c.id, c.status, c.bundle]), [[id, 'running', bundle]]);
       process.kill(pid, 'SIGKILL');
       assert.equal(await exited(id), 137);
       const text = await readFile(log, 'utf8');

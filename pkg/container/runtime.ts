@@ -7,6 +7,8 @@ import { constants as fsc } from 'node:fs';
 import { mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeadlineExceededError, errorMessage } from '../errors/errors.js';
+import { failureText, run, type RunResult } from '../process/run.js';
+import { PROJECT_ROOT } from '../version/version.js';
 import type { OciProcess, OciResources } from './oci.js';
 import { OutputCap } from './output.js';
 
@@ -39,37 +41,45 @@ export interface CreateArgs {
 
 export class RuntimeError extends Error {}
 
-interface RunResult {
+/** ExecSync's output and status; `truncated` when output was cut (bound, or pipes held open). */
+export interface ExecResult {
   code: number;
   stdout: Buffer;
   stderr: Buffer;
+  truncated: boolean;
 }
 
-const MAX_OUTPUT = 16 * 1024 * 1024;
-
-/** Runs a command to completion; output beyond 16 MiB per stream is dropped. */
-export function run(cmd: string, args: string[], opts: { input?: Buffer | string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outLen = 0;
-    let errLen = 0;
-    child.stdout!.on('data', (b: Buffer) => { if ((outLen += b.length) <= MAX_OUTPUT) out.push(b); });
-    child.stderr!.on('data', (b: Buffer) => { if ((errLen += b.length) <= MAX_OUTPUT) err.push(b); });
-    let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.once('error', (e) => { if (timer) clearTimeout(timer); reject(e); });
-    child.once('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
-    });
-    if (opts.input !== undefined) {
-      child.stdin!.on('error', () => {});
-      child.stdin!.end(opts.input);
-    }
-  });
+/** A container as `runtime list` shows it. */
+export interface RuntimeContainer {
+  id: string;
+  status: string;
+  pid: number;
+  bundle: string;
 }
+
+/** The files of one exec: the process spec the runtime reads and the pid file it writes. */
+export interface ExecFiles {
+  procFile: string;
+  pidFile: string;
+  cleanup(): Promise<void>;
+}
+
+/** Writes an exec's process spec into the bundle (unique names, so execs run side by side). */
+export async function writeExecProcess(bundle: string, proc: OciProcess): Promise<ExecFiles> {
+  const tag = randomBytes(6).toString('hex');
+  const procFile = path.join(bundle, `exec-${tag}.json`);
+  const pidFile = path.join(bundle, `exec-${tag}.pid`);
+  await writeFile(procFile, JSON.stringify(proc));
+  return {
+    procFile, pidFile,
+    cleanup: async () => { await Promise.all([unlink(procFile).catch(() => {}), unlink(pidFile).catch(() => {})]); },
+  };
+}
+
+/** After an exec's runtime exited, how long its pipes may stay open (a process it left in the background holds them). */
+export const EXEC_DRAIN_MS = 2000;
+const CALL_TIMEOUT_MS = 60_000;
+const EXECWAIT_PATH = path.join(PROJECT_ROOT, 'native/build/execwait');
 
 export class RuntimeDriver {
   constructor(readonly o: DriverOptions) {}
@@ -78,12 +88,17 @@ export class RuntimeDriver {
     return ['--root', h.root, ...args];
   }
 
-  private async call(h: RuntimeHandler, args: string[], input?: string): Promise<RunResult> {
-    const r = await run(h.path, this.rt(h, args), { input, timeoutMs: 60_000 });
-    if (r.code !== 0) {
-      const msg = r.stderr.toString().trim() || r.stdout.toString().trim() || `exit ${r.code}`;
-      throw new RuntimeError(`${h.name} ${args[0]}: ${msg}`);
-    }
+  get exitDir(): string {
+    return this.o.exitDir;
+  }
+
+  get socketDir(): string {
+    return this.o.socketDir;
+  }
+
+  private async call(h: RuntimeHandler, args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<RunResult> {
+    const r = await run(h.path, this.rt(h, args), { timeoutMs });
+    if (r.code !== 0 || r.timedOut) throw new RuntimeError(`${h.name} ${args[0]}: ${failureText(r)}`);
     return r;
   }
 
@@ -163,9 +178,17 @@ export class RuntimeDriver {
   /** `runtime state`: undefined when the runtime does not know the container. */
   async state(h: RuntimeHandler, id: string): Promise<{ status: string; pid: number } | undefined> {
     const r = await run(h.path, this.rt(h, ['state', id]), { timeoutMs: 30_000 });
+    if (r.timedOut) throw new RuntimeError(`${h.name} state ${id}: timed out`);
     if (r.code !== 0) return undefined;
     const s = JSON.parse(r.stdout.toString()) as { status: string; pid: number };
     return { status: s.status, pid: s.pid };
+  }
+
+  /** `runtime list`: every container in the handler's root (empty when the root does not exist yet). */
+  async list(h: RuntimeHandler): Promise<RuntimeContainer[]> {
+    const r = await this.call(h, ['list', '--format', 'json'], 30_000);
+    const rows = (JSON.parse(r.stdout.toString() || 'null') ?? []) as { id: string; status: string; pid: number; bundle: string }[];
+    return rows.map((c) => ({ id: c.id, status: c.status, pid: c.pid, bundle: c.bundle }));
   }
 
   async update(h: RuntimeHandler, id: string, res: OciResources, bundle: string): Promise<void> {
@@ -178,68 +201,45 @@ export class RuntimeDriver {
     }
   }
 
+  /** The runtime argv of an exec whose process spec is in `procFile`. */
+  execArgv(h: RuntimeHandler, id: string, files: { procFile: string; pidFile?: string }): string[] {
+    return [h.path, ...this.rt(h, ['exec', '--process', files.procFile, ...(files.pidFile ? ['--pid-file', files.pidFile] : []), id])];
+  }
+
   /**
-   * `runtime exec --process` as our own child (no conmon round trip): output collected, and at
-   * the timeout the exec'd process (pid from --pid-file) and the runtime are killed.
+   * `runtime exec --detach --process` under native/execwait, our own child (no conmon round
+   * trip): the process writes straight into our pipes and execwait exits with its status as soon
+   * as it exits, even when a process it left in the background keeps stdout/stderr open (then
+   * the pipes are drained for EXEC_DRAIN_MS at most). At the timeout, or when the caller gives
+   * up, the exec'd process (pid from --pid-file) and execwait are killed.
    */
-  /**
-   * `runtime exec --process` as our own child (no conmon round trip): output collected up to
-   * OutputCap's limit (the rest read and dropped, and said so), and at the timeout, or when
-   * `signal` aborts (the caller went away), the exec'd process (pid from --pid-file) and the
-   * runtime are killed.
-   */
-  async execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number, signal?: AbortSignal): Promise<RunResult> {
-    const tag = randomBytes(6).toString('hex');
-    const procFile = path.join(bundle, `exec-${tag}.json`);
-    const pidFile = path.join(bundle, `exec-${tag}.pid`);
-    await writeFile(procFile, JSON.stringify(proc));
-    let timedOut = false;
+  async execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number, signal?: AbortSignal): Promise<ExecResult> {
+    signal?.throwIfAborted();
+    const files = await writeExecProcess(bundle, proc);
     try {
-      signal?.throwIfAborted();
-      const child = spawn(h.path, this.rt(h, ['exec', '--process', procFile, '--pid-file', pidFile, id]), {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const argv = [h.path, ...this.rt(h, ['exec', '--detach', '--process', files.procFile, '--pid-file', files.pidFile, id])];
+      // stdout and stderr share one budget under the gRPC message limit (the rest is dropped, and said so).
       const output = new OutputCap();
-      child.stdout!.on('data', (b: Buffer) => output.add(0, b));
-      child.stderr!.on('data', (b: Buffer) => output.add(1, b));
-      let timer: NodeJS.Timeout | undefined;
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          killExec(pidFile, child);
-        }, timeoutMs);
-      }
-      const onAbort = (): void => killExec(pidFile, child);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const code = await new Promise<number>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('close', (c, sig) => resolve(c ?? (sig ? 137 : 255)));
-      }).finally(() => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+      const r = await run(EXECWAIT_PATH, [files.pidFile, ...argv], {
+        timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, signal, drainMs: EXEC_DRAIN_MS,
+        sink: (stream, b) => output.add(stream, b),
+        kill: (child) => killExec(files.pidFile, child),
       });
-      if (timedOut) throw new DeadlineExceededError(`exec in container "${id}" timed out after ${timeoutMs / 1000} s; the process was killed`);
+      if (r.timedOut) throw new DeadlineExceededError(`exec in container "${id}" timed out after ${timeoutMs / 1000} s; the process was killed`);
       signal?.throwIfAborted();
-      const { stdout, stderr } = output.result();
-      return { code, stdout, stderr };
+      const { stdout, stderr, truncated } = output.result();
+      return { code: r.code, stdout, stderr, truncated: truncated || r.truncated };
     } finally {
-      await Promise.all([unlink(procFile).catch(() => {}), unlink(pidFile).catch(() => {})]);
+      await files.cleanup();
     }
   }
 
   /** Streaming exec: the runtime as our child with the given stdio; the caller wires the streams. */
   async execSpawn(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess): Promise<{ child: ChildProcess; cleanup(): Promise<void>; pidFile: string }> {
-    const tag = randomBytes(6).toString('hex');
-    const procFile = path.join(bundle, `exec-${tag}.json`);
-    const pidFile = path.join(bundle, `exec-${tag}.pid`);
-    await writeFile(procFile, JSON.stringify(proc));
-    const child = spawn(h.path, this.rt(h, ['exec', '--process', procFile, '--pid-file', pidFile, id]), {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    return {
-      child, pidFile,
-      cleanup: async () => { await Promise.all([unlink(procFile).catch(() => {}), unlink(pidFile).catch(() => {})]); },
-    };
+    const files = await writeExecProcess(bundle, proc);
+    const [cmd, ...args] = this.execArgv(h, id, files);
+    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    return { child, pidFile: files.pidFile, cleanup: files.cleanup };
   }
 
   /** Writes one command to conmon's control fifo ("2 0 0" reopens the log, "1 h w" resizes). */

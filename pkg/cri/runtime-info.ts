@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { detectLayout, layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
+import { run, runChecked } from '../process/run.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
 
@@ -43,17 +42,16 @@ export interface HandlerFeatures {
  */
 export async function probeHandler(runtimePath: string): Promise<HandlerFeatures> {
   const none = { recursive_read_only_mounts: false, user_namespaces: false };
-  const exec = promisify(execFile);
   const kernelUserns = await access('/proc/self/ns/user').then(() => true, () => false);
   try {
-    const { stdout } = await exec(runtimePath, ['features'], { timeout: 5000 });
-    const f = JSON.parse(stdout) as { mountOptions?: string[]; linux?: { namespaces?: string[] } };
+    const { stdout } = await runChecked('runtime features', runtimePath, ['features'], { timeoutMs: 5000 });
+    const f = JSON.parse(stdout.toString()) as { mountOptions?: string[]; linux?: { namespaces?: string[] } };
     return {
       recursive_read_only_mounts: (f.mountOptions ?? []).includes('rro'),
       user_namespaces: kernelUserns && (f.linux?.namespaces ?? []).includes('user'),
     };
   } catch {
-    const version = await exec(runtimePath, ['--version'], { timeout: 5000 }).then((r) => r.stdout, () => '');
+    const version = await run(runtimePath, ['--version'], { timeoutMs: 5000 }).then((r) => r.stdout.toString(), () => '');
     return { ...none, user_namespaces: kernelUserns && /^crun version /m.test(version) };
   }
 }

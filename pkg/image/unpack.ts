@@ -2,7 +2,6 @@
 // whiteouts to overlayfs form. Nothing is ever written outside `root`: entries whose path
 // leaves the root (`..`, absolute), that go through a symlink leaving the root, or hardlinks
 // to outside are refused, naming the entry. The caller removes the directory on failure.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink, unlink } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { failureText, start, type Running } from '../process/run.js';
 import { ByteReader, padOf, tarEntries, type TarHeader } from './tar-reader.js';
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './sys.js';
 
@@ -162,14 +162,8 @@ export async function decompressedStream(blobPath: string): Promise<{ stream: Re
   }
   if (magic.readUInt32LE(0) === 0xfd2fb528) {
     // Node 20's zlib has no zstd: Debian's zstd decompresses, streaming.
-    const child = spawn('zstd', ['-dcq', '--no-progress', blobPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    const done = new Promise<void>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d failed (${code}): ${err.trim()}`))));
-    });
-    return { stream: child.stdout, done };
+    const z = start('zstd', { args: ['-dcq', '--no-progress', blobPath], stdout: 'stream', maxOutput: 64 * 1024 });
+    return { stream: z.stdout, done: zstdDone(z) };
   }
   return { stream: createReadStream(blobPath, { highWaterMark: 1 << 20 }), done: Promise.resolve() };
 }
@@ -185,18 +179,17 @@ export function decompressStreaming(src: Readable, mediaType: string): { stream:
     return { stream: gz, done };
   }
   if (/zstd$/.test(mediaType)) {
-    const child = spawn('zstd', ['-dcq', '--no-progress'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    pipeline(src, child.stdin).catch(() => child.kill());
-    const done = new Promise<void>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd -d failed (${code}): ${err.trim()}`))));
-    });
-    child.stdout.once('close', () => src.destroyed || src.destroy());
-    return { stream: child.stdout, done };
+    const z = start('zstd', { args: ['-dcq', '--no-progress'], stdin: 'pipe', stdout: 'stream', maxOutput: 64 * 1024 });
+    pipeline(src, z.child.stdin!).catch(() => z.child.kill());
+    z.stdout.once('close', () => src.destroyed || src.destroy());
+    return { stream: z.stdout, done: zstdDone(z) };
   }
   return { stream: src, done: Promise.resolve() };
+}
+
+async function zstdDone(z: Running): Promise<void> {
+  const r = await z.result;
+  if (r.code !== 0) throw new Error(`zstd -d failed (${r.code}): ${failureText(r)}`);
 }
 
 /** Extracts the tar stream into `root` (an existing empty directory). */

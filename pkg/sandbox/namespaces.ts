@@ -1,14 +1,11 @@
 // Pinned namespaces through native/build/pinns, and their removal (unmount the pin, unlink it).
-import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { failureText, run } from '../process/run.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { IdMapping } from './types.js';
 import { umount } from '../sys/mount.js';
 import { PROJECT_ROOT } from '../version/version.js';
-
-const run = promisify(execFile);
 
 export const PINNS_PATH = path.join(PROJECT_ROOT, 'native/build/pinns');
 export const PAUSE_PATH = path.join(PROJECT_ROOT, 'native/build/pause');
@@ -47,10 +44,9 @@ export async function pinNamespaces(req: PinRequest): Promise<Partial<Record<NsK
   if (req.kinds.includes('uts')) args.push('-u');
   if (req.hostname && req.kinds.includes('uts')) args.push('-h', req.hostname);
   for (const [k, v] of Object.entries(req.sysctls)) args.push('-s', `${k}=${v}`);
-  try {
-    await run(PINNS_PATH, args, { timeout: 30_000 });
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
+  const r = await run(PINNS_PATH, args, { timeoutMs: 30_000 });
+  if (r.code !== 0 || r.timedOut) {
+    const stderr = failureText(r);
     // A sysctl the new namespace does not have (some net.core keys exist only in the host's).
     if (/sysctl/.test(stderr)) throw new InvalidArgumentError(`pod sandbox ${req.id}: ${stderr}`);
     throw new Error(`pin namespaces of sandbox ${req.id}: ${stderr}`);

@@ -1,14 +1,11 @@
 // The infra process of a pod that shares one PID namespace: native/build/pause run by the OCI
 // runtime in a rootfs berth makes itself (the pause binary alone), joining the pod's pinned
 // namespaces. Containers then join /proc/<pausePid>/ns/pid.
-import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, readFile, rename, rm, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { failureText, run } from '../process/run.js';
 import { PAUSE_PATH } from './namespaces.js';
 import type { IdMapping } from './types.js';
-
-const run = promisify(execFile);
 
 export interface PauseOptions {
   id: string;
@@ -88,16 +85,8 @@ export async function startPause(o: PauseOptions): Promise<number> {
   const pidFile = path.join(o.bundleDir, 'pid');
   const logFile = path.join(o.bundleDir, 'runtime.log');
   const args = ['--root', o.runtimeRoot, '--log', logFile, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)];
-  const code = await new Promise<number | string>((resolve) => {
-    const child = spawn(o.runtimePath, args, { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', (e) => resolve(e.message));
-    child.once('exit', (c, sig) => {
-      clearTimeout(timer);
-      resolve(c ?? `signal ${sig}`);
-    });
-  });
-  if (code !== 0) {
+  const r = await run(o.runtimePath, args, { stdout: 'ignore', stderr: 'ignore', timeoutMs: 60_000 }).catch((e: Error) => e.message);
+  if (typeof r === 'string' || r.code !== 0 || r.timedOut) {
     const log = await readFile(logFile, 'utf8').catch(() => '');
     const msgs = log.split('\n').filter(Boolean).map((l) => {
       try {
@@ -107,7 +96,7 @@ export async function startPause(o: PauseOptions): Promise<number> {
       }
     });
     await stopPause(o.runtimePath, o.runtimeRoot, o.id).catch(() => undefined);
-    throw new Error(`start pause for sandbox ${o.id}: ${o.runtimePath} run: ${msgs.join('; ') || `exit ${code}`}`);
+    throw new Error(`start pause for sandbox ${o.id}: ${o.runtimePath} run: ${msgs.join('; ') || (typeof r === 'string' ? r : failureText(r))}`);
   }
   return Number((await readFile(pidFile, 'utf8')).trim());
 }
@@ -135,13 +124,10 @@ export async function stopPause(runtimePath: string, runtimeRoot: string, id: st
       for (let i = 0; i < 1000 && !(await dead(pid)); i++) await new Promise((r) => setTimeout(r, 2));
     }
   }
-  try {
-    await run(runtimePath, ['--root', runtimeRoot, 'delete', '--force', pauseContainerId(id)], { timeout: 60_000 });
-  } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? '');
-    if (/does not exist|not found/i.test(stderr)) return;
-    throw new Error(`stop pause of sandbox ${id}: ${stderr.trim() || (err as Error).message}`);
-  }
+  const r = await run(runtimePath, ['--root', runtimeRoot, 'delete', '--force', pauseContainerId(id)], { timeoutMs: 60_000 });
+  if (r.code === 0 && !r.timedOut) return;
+  if (/does not exist|not found/i.test(r.stderr.toString())) return;
+  throw new Error(`stop pause of sandbox ${id}: ${failureText(r)}`);
 }
 
 export async function removePauseBundle(bundleDir: string): Promise<void> {

@@ -2,14 +2,12 @@
 // read /proc/<pid>/net/dev of some process that lives in the namespace (found by comparing
 // /proc/<pid>/ns/net with the pinned namespace file). Only a pod with no process at all costs
 // one short-lived `nsenter --net=… cat /proc/net/dev`, and that result is cached briefly.
-import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { runChecked } from '../process/run.js';
 import { readOpt } from './fsread.js';
 import { parseNetDev } from './parse.js';
 import { nowNs, type NetworkStats } from './types.js';
 
-const execFileP = promisify(execFile);
 
 export interface NetnsReaderOptions {
   nsenter?: string;
@@ -107,8 +105,8 @@ export class NetnsStatsReader {
     this.helpersRunning++;
     this.helperRuns++;
     try {
-      const r = await execFileP(this.nsenter, [`--net=${netnsPath}`, 'cat', '/proc/net/dev'], { timeout: 5000, encoding: 'utf8' });
-      return toNetwork(r.stdout);
+      const r = await runChecked('read pod network counters', this.nsenter, [`--net=${netnsPath}`, 'cat', '/proc/net/dev'], { timeoutMs: 5000 });
+      return toNetwork(r.stdout.toString());
     } catch {
       return undefined;
     } finally {
