@@ -1,0 +1,48 @@
+// The undo list of a create path (CRI-O's ResourceCleaner): each step that made something
+// pushes how to take it away, under a name; on failure they run last first, every one of
+// them even when one fails, and the names of those that failed are reported.
+import { errorMessage } from '../errors/errors.js';
+
+export interface CleanupFailure {
+  step: string;
+  error: string;
+}
+
+export class CleanupStack {
+  private steps: { name: string; fn: () => Promise<unknown> }[] = [];
+
+  /** Registers how to undo the step `name` (call right after the step made something). */
+  add(name: string, fn: () => Promise<unknown>): void {
+    this.steps.push({ name, fn });
+  }
+
+  /** The registered steps, oldest first (tests, logs). */
+  get names(): string[] {
+    return this.steps.map((s) => s.name);
+  }
+
+  /** Runs every undo step, last first; returns the ones that failed. The stack is empty after. */
+  async unwind(): Promise<CleanupFailure[]> {
+    const failed: CleanupFailure[] = [];
+    const steps = this.steps.reverse();
+    this.steps = [];
+    for (const s of steps) {
+      try {
+        await s.fn();
+      } catch (err) {
+        failed.push({ step: s.name, error: errorMessage(err) });
+      }
+    }
+    return failed;
+  }
+
+  /** The create succeeded: nothing is to be undone. */
+  release(): void {
+    this.steps = [];
+  }
+}
+
+/** "rootfs: EBUSY; runtime: exit status 1" */
+export function describeFailures(failed: CleanupFailure[]): string {
+  return failed.map((f) => `${f.step}: ${f.error}`).join('; ');
+}
