@@ -2,7 +2,7 @@
 // without a restart), ADD/CHECK/DEL of a pod through the plugin chain, and the result cache DEL
 // relies on (the config, args and result of the ADD, as libcni keeps them).
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/log.js';
 import { discover, type LoadedNetwork, type NetworkConfList } from './config.js';
@@ -40,7 +40,8 @@ interface CacheEntry {
   netnsPath: string;
   args: [string, string][];
   runtimeConfig: Record<string, unknown>;
-  result: Record<string, unknown>;
+  /** Absent while the ADD runs (or when a crash cut it): DEL then runs without prevResult. */
+  result?: Record<string, unknown>;
 }
 
 export interface NetworkStatus {
@@ -61,7 +62,21 @@ const versionAtLeast = (v: string, major: number, minor: number): boolean => {
   return a > major || (a === major && b >= minor);
 };
 
-export class CniManager {
+/** What the sandbox service needs from the pod network: CniManager, or a fake in tests. */
+export interface PodNetwork {
+  networkStatus(): NetworkStatus;
+  /** The network to attach pods to; throws while none is configured. */
+  requireNetwork(): Promise<unknown>;
+  /** ADD; on failure the partial attachment is undone before the error is thrown. */
+  add(req: AttachRequest): Promise<CniResult>;
+  /** DEL with what ADD used; a no-op for an id with no attachment (idempotent). */
+  del(id: string): Promise<void>;
+  cachedResult(id: string): Promise<CniResult | undefined>;
+  /** Ids with an attachment begun and not deleted (an ADD a crash cut is one): reconciliation. */
+  attachments(): Promise<string[]>;
+}
+
+export class CniManager implements PodNetwork {
   private network?: LoadedNetwork;
   private status: NetworkStatus = { ready: false, reason: 'NetworkPluginNotReady', message: 'cni config not loaded yet' };
   private watcher?: FSWatcher;
@@ -198,25 +213,36 @@ export class CniManager {
     if (req.portMappings.length) runtimeConfig.portMappings = req.portMappings;
     if (req.bandwidth) runtimeConfig.bandwidth = req.bandwidth;
     const entry = { id: req.id, network, netnsPath: req.netnsPath, args, runtimeConfig };
+    // Written before ADD: whatever a crash in the middle of it leaves, DEL can take away.
+    await this.writeCache(req.id, { network, netnsPath: req.netnsPath, args, runtimeConfig });
     let raw: Record<string, unknown> | undefined;
     try {
       raw = await this.runChain('ADD', entry);
       const result = parseResult(raw, network.cniVersion);
-      const cache: CacheEntry = { network, netnsPath: req.netnsPath, args, runtimeConfig, result: raw! };
-      const file = this.cacheFile(req.id);
-      await writeFile(`${file}.tmp`, JSON.stringify(cache), { mode: 0o600 });
-      await rename(`${file}.tmp`, file);
+      await this.writeCache(req.id, { network, netnsPath: req.netnsPath, args, runtimeConfig, result: raw });
       return result;
     } catch (err) {
-      await this.runChain('DEL', { ...entry, prev: raw }).catch((e: Error) =>
+      // Undone now; when that fails the cache entry stays, so a later del() (or the next start) retries.
+      await this.runChain('DEL', { ...entry, prev: raw }).then(() => rm(this.cacheFile(req.id), { force: true })).catch((e: Error) =>
         this.opts.log.warn({ id: req.id, err: e.message }, 'cni cleanup after failed ADD failed'));
       throw err;
     }
   }
 
+  private async writeCache(id: string, entry: CacheEntry): Promise<void> {
+    const file = this.cacheFile(id);
+    await writeFile(`${file}.tmp`, JSON.stringify(entry), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  async attachments(): Promise<string[]> {
+    const names = await readdir(this.opts.cacheDir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+  }
+
   async cachedResult(id: string): Promise<CniResult | undefined> {
     const entry = await this.readCache(id);
-    return entry ? parseResult(entry.result, entry.network.cniVersion) : undefined;
+    return entry?.result ? parseResult(entry.result, entry.network.cniVersion) : undefined;
   }
 
   private async readCache(id: string): Promise<CacheEntry | undefined> {
@@ -244,7 +270,7 @@ export class CniManager {
   /** CNI CHECK against the cached ADD; a no-op for networks below 0.4.0 or with disableCheck. */
   async check(id: string): Promise<void> {
     const entry = await this.readCache(id);
-    if (!entry) throw new Error(`sandbox ${id} has no network attachment`);
+    if (!entry?.result) throw new Error(`sandbox ${id} has no network attachment`);
     if (!versionAtLeast(entry.network.cniVersion, 0, 4) || entry.network.disableCheck) return;
     await this.runChain('CHECK', { id, network: entry.network, netnsPath: entry.netnsPath, args: entry.args, runtimeConfig: entry.runtimeConfig, prev: entry.result });
   }

@@ -18,23 +18,39 @@ import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
 import { resolveUser } from './user.js';
 import { nowNs, runtimeMessage, type ContainerManager } from './service.js';
+import type { RuntimeHandler } from './runtime.js';
+import { CleanupStack, describeFailures } from '../sync/cleanup.js';
 
-export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string> {
+export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string): Promise<string> {
   const handler = m.handler(sb.runtimeHandler || m.o.config.runtime.default_handler);
-  let view;
+  // Held until the record exists (which then keeps the image in use): RemoveImage cannot take
+  // the image away while the container is being made.
+  let lease;
   try {
-    view = await m.o.images.containerView(cfg.image);
+    lease = m.o.images.leaseImage(cfg.image);
   } catch (err) {
     if (err instanceof NotFoundError) throw new NotFoundError(`image "${cfg.image}" is not present locally (pull it first): ${err.message}`);
     throw err;
   }
+  const leases = [lease];
+  try {
+    // The images mounted as volumes are held the same way.
+    await checkImageVolumes(m.o.images, cfg.mounts);
+    for (const mnt of cfg.mounts) if (mnt.image !== undefined) leases.push(m.o.images.leaseImage(mnt.image));
+    return await createWithImage(m, sb, cfg, fingerprint, handler, lease.imageId);
+  } finally {
+    for (const l of leases) l.release();
+  }
+}
+
+async function createWithImage(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string, handler: RuntimeHandler, imageId: string): Promise<string> {
+  const view = await m.o.images.containerView(imageId);
   const stopSignal = effectiveStopSignal(cfg.stopSignal, view.config.StopSignal, cfg.image);
-  await checkImageVolumes(m.o.images, cfg.mounts);
   const id = randomBytes(32).toString('hex');
   const bundle = path.join(m.bundlesDir, id);
   const rootfs = path.join(bundle, 'rootfs');
   const layerDir = path.join(m.o.images.writableLayerRoot(), id);
-  const undo: (() => Promise<unknown>)[] = [];
+  const undo = new CleanupStack();
   const t0 = process.hrtime.bigint();
   const phases: Record<string, number> = {};
   const mark = (name: string): void => {
@@ -42,10 +58,10 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
   };
   try {
     await mkdir(bundle, { recursive: true, mode: 0o700 });
-    undo.push(() => removeDirs(bundle, layerDir));
+    undo.add('bundle and writable layer', () => removeDirs(bundle, layerDir));
     await mountRootfs(rootfs, view.lowerdirs, layerDir);
     mark('rootfs');
-    undo.push(() => unmountRootfs(rootfs));
+    undo.add('rootfs mount', () => unmountRootfs(rootfs));
     const sec = cfg.security;
     const [passwd, group, pidNamespace, hostMounts, devices, seccompProfile] = await Promise.all([
       readImageFile(rootfs, 'etc/passwd'),
@@ -61,7 +77,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
       })),
       loadSeccomp(cfg),
     ]);
-    undo.push(() => unmountImageVolumes(bundle));
+    undo.add('image volume mounts', () => unmountImageVolumes(bundle));
     const mounts = await mountImageVolumes(m.o.images, bundle, hostMounts);
     const img = view.config;
     const user = resolveUser({
@@ -93,9 +109,9 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
       throw new InvalidArgumentError(`config.log_path: ${errorMessage(err)}`);
     });
     const createdAt = nowNs();
-    undo.push(async () => {
+    undo.add('runtime container', async () => {
       await m.driver.delete(handler, id);
-      await removeDirs(path.join(m.driver.o.exitDir, id), path.join(m.driver.o.socketDir, id));
+      await removeDirs(path.join(m.driver.exitDir, id), path.join(m.driver.socketDir, id));
     });
     let pid: number;
     try {
@@ -106,7 +122,7 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
       throw new FailedPreconditionError(`create container "${cfg.name}" in pod sandbox "${sb.id}": ${runtimeMessage(err)}`);
     }
     mark('runtime');
-    const image = await m.o.images.get(view.image.id);
+    const image = view.image;
     const rec: ContainerRecord = {
       info: {
         id, sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt, state: 'CONTAINER_CREATED',
@@ -117,15 +133,18 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
         user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle, stopSignal,
       },
       ownPidNs: pidNamespace === undefined,
-      layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath,
+      layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath, fingerprint,
     };
     m.save(rec);
+    undo.release();
     mark('saved');
     m.o.log.debug({ id, phases }, 'container created');
     m.emit('CONTAINER_CREATED_EVENT', rec.info);
     return id;
   } catch (err) {
-    for (const u of undo.reverse()) await u().catch((e: unknown) => m.o.log.warn({ id, err: errorMessage(e) }, 'container create rollback step failed'));
+    const failed = await undo.unwind();
+    // What is left has no record: the next start's reconciliation removes it.
+    if (failed.length) m.o.log.warn({ id, steps: describeFailures(failed) }, 'container create: cleanup incomplete');
     throw err;
   }
 }

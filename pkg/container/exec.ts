@@ -3,12 +3,12 @@
 import { FailedPreconditionError } from '../errors/errors.js';
 import type { OciProcess } from './oci.js';
 import { clampTimeoutSeconds } from './timeouts.js';
-import { killExec, writeExecProcess, type RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { killExec, writeExecProcess, type ContainerRuntime, type RuntimeHandler } from './runtime.js';
 import type { ContainerRecord } from './store.js';
 import type { ExecOptions, ExecProcess, ExecSyncResult } from './types.js';
 
 export abstract class ExecMixin {
-  abstract readonly driver: RuntimeDriver;
+  abstract readonly driver: ContainerRuntime;
   abstract record(id: string): ContainerRecord;
   abstract handler(name: string): RuntimeHandler;
   abstract execProcess(r: ContainerRecord, cmd: string[]): Promise<OciProcess>;

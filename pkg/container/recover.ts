@@ -5,7 +5,7 @@ import path from 'node:path';
 import { errorMessage } from '../errors/errors.js';
 import { remountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
-import type { ContainerManager } from './service.js';
+import { nowNs, type ContainerManager } from './service.js';
 
 export async function recoverContainers(m: ContainerManager): Promise<void> {
   for (const r of m.table.all()) m.index(r);
@@ -20,19 +20,12 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
       if (!st || st.status === 'stopped') {
         // conmon may be writing the exit file right now; look once more before calling it lost.
         if ((await m.exits.check(id)) !== undefined) return;
-        await m.onExit(id, 255);
-        r.info.message = st ? 'the container stopped while berth was down; its exit code is unknown' : 'the runtime no longer knows the container';
-        m.save(r);
+        await m.onExit(id, 255, st ? 'the container stopped while berth was down; its exit code is unknown' : 'the runtime no longer knows the container');
         return;
       }
-      if (st.status === 'running' && r.info.state === 'CONTAINER_CREATED') {
-        r.info.state = 'CONTAINER_RUNNING';
-        m.save(r);
-      }
-      if (st.pid && st.pid !== r.info.pid) {
-        r.info.pid = st.pid;
-        m.save(r);
-      }
+      // Started while berth was going down (a StartContainer cut by the crash): it runs.
+      if (st.status === 'running' && r.info.state === 'CONTAINER_CREATED') m.commit(r, { state: 'CONTAINER_RUNNING', startedAt: r.info.startedAt || nowNs() });
+      if (st.pid && st.pid !== r.info.pid) m.commit(r, { pid: st.pid });
       if (!(await conmonAlive(r.info.bundle, id))) watchWithoutConmon(m, id);
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'container recovery: runtime state failed');
@@ -54,8 +47,8 @@ async function removeHalfMade(m: ContainerManager): Promise<void> {
       for (const name of Object.keys(m.o.config.runtime.handlers)) await m.driver.delete(m.handler(name), id).catch(() => undefined);
       await unmountImageVolumes(path.join(m.bundlesDir, id));
       await unmountRootfs(path.join(m.bundlesDir, id, 'rootfs'));
-      await removeDirs(path.join(m.bundlesDir, id), path.join(m.o.images.writableLayerRoot(), id), path.join(m.driver.o.socketDir, id));
-      await rm(path.join(m.driver.o.exitDir, id), { force: true });
+      await removeDirs(path.join(m.bundlesDir, id), path.join(m.o.images.writableLayerRoot(), id), path.join(m.driver.socketDir, id));
+      await rm(path.join(m.driver.exitDir, id), { force: true });
       m.o.log.info({ id }, 'removed a half-made container');
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'could not remove a half-made container');
@@ -100,9 +93,7 @@ function watchWithoutConmon(m: ContainerManager, id: string): void {
       if (st && st.status !== 'stopped') return;
       clearInterval(timer);
       if ((await m.exits.check(id)) !== undefined) return;
-      await m.onExit(id, 255);
-      r.info.message = 'exited while its monitor (conmon) was gone; the exit code is unknown';
-      m.save(r);
+      await m.onExit(id, 255, 'exited while its monitor (conmon) was gone; the exit code is unknown');
     }, () => undefined);
   }, 5000);
   timer.unref();

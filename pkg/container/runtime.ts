@@ -81,7 +81,31 @@ export const EXEC_DRAIN_MS = 2000;
 const CALL_TIMEOUT_MS = 60_000;
 const EXECWAIT_PATH = path.join(PROJECT_ROOT, 'native/build/execwait');
 
-export class RuntimeDriver {
+/**
+ * What the container service needs from an OCI runtime (one process per call, conmon for
+ * create): RuntimeDriver below, or a fake in tests (testing/fake-runtime.ts).
+ */
+export interface ContainerRuntime {
+  /** conmon writes `<exitDir>/<id>` with the exit code. */
+  readonly exitDir: string;
+  /** conmon's attach sockets live in `<socketDir>/<id>`. */
+  readonly socketDir: string;
+  create(h: RuntimeHandler, a: CreateArgs): Promise<{ pid: number }>;
+  start(h: RuntimeHandler, id: string): Promise<void>;
+  kill(h: RuntimeHandler, id: string, signal: string, all?: boolean): Promise<void>;
+  /** Force delete; a container the runtime does not know is fine. */
+  delete(h: RuntimeHandler, id: string): Promise<void>;
+  state(h: RuntimeHandler, id: string): Promise<{ status: string; pid: number } | undefined>;
+  list(h: RuntimeHandler): Promise<RuntimeContainer[]>;
+  update(h: RuntimeHandler, id: string, res: OciResources, bundle: string): Promise<void>;
+  execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number, signal?: AbortSignal): Promise<ExecResult>;
+  execSpawn(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess): Promise<{ child: ChildProcess; cleanup(): Promise<void>; pidFile: string }>;
+  execArgv(h: RuntimeHandler, id: string, files: { procFile: string; pidFile?: string }): string[];
+  /** Writes one command line to conmon's control fifo in the bundle. */
+  control(bundle: string, line: string): Promise<void>;
+}
+
+export class RuntimeDriver implements ContainerRuntime {
   constructor(readonly o: DriverOptions) {}
 
   private rt(h: RuntimeHandler, args: string[]): string[] {

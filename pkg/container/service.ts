@@ -3,22 +3,25 @@
 // container is serialised, different containers run in parallel. Exits come from conmon's exit
 // files (exits.ts); recovery after a daemon restart is in recover.ts.
 import { EventEmitter } from 'node:events';
+import { watch } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BerthConfig } from '../config/config.js';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
+import { AlreadyExistsError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { ImageService } from '../image/types.js';
 import type { Logger } from '../log/log.js';
-import type { SandboxService } from '../sandbox/types.js';
+import type { ContainerHooks, SandboxService } from '../sandbox/types.js';
 import type { Store } from '../store/store.js';
 import { deliverSignal } from './deliver.js';
 import { readRegularFile } from '../sys/files.js';
 import { ExitWatcher } from './exits.js';
 import { unmountImageVolumes } from './image-volumes.js';
+import { clampTimer } from '../process/run.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
+import { fingerprintOf, RequestCache } from '../sync/request-cache.js';
 import type { OciProcess, OciSpec } from './oci.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
-import { RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { RuntimeDriver, type ContainerRuntime, type RuntimeHandler } from './runtime.js';
 import { buildResources, type HostFacts } from './spec.js';
 import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
 import { ExecMixin } from './exec.js';
@@ -36,20 +39,29 @@ export interface ContainerManagerOptions {
   sandboxes: SandboxService;
   images: ImageService;
   host: HostFacts;
+  /** The OCI runtime (conmon + runc/crun by default; a fake in unit tests). */
+  driver?: ContainerRuntime;
 }
 
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
 
 const TERMINATION_MESSAGE_MAX = 4096;
+/** A kubelet retry of an identical CreateContainer within this window gets the same container back. */
+const RETRY_WINDOW_MS = 5 * 60_000;
+/** Exit code recorded for a container the runtime could not start (containerd's value). */
+export const START_ERROR_EXIT_CODE = 128;
+/** How long ReopenContainerLog waits for conmon to make the new log file. */
+const REOPEN_WAIT_MS = 5000;
 
 export class ContainerManager extends ExecMixin implements ContainerService {
   readonly events = new EventEmitter() as ContainerEvents;
   readonly records = new Map<string, ContainerRecord>();
   private readonly byName = new Map<string, string>();
-  private readonly reserved = new Set<string>();
+  /** CreateContainer calls in flight and recently finished, by name key (kubelet retries). */
+  readonly requests = new RequestCache<string>({ windowMs: RETRY_WINDOW_MS, what: 'container' });
   readonly locks = new KeyedMutex();
   readonly table: ContainerTable;
-  readonly driver: RuntimeDriver;
+  readonly driver: ContainerRuntime;
   readonly exits: ExitWatcher;
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   readonly bundlesDir: string;
@@ -59,7 +71,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     this.table = new ContainerTable(o.store);
     this.bundlesDir = path.join(o.config.state, 'containers');
     const exitDir = path.join(o.config.state, 'exits');
-    this.driver = new RuntimeDriver({
+    this.driver = o.driver ?? new RuntimeDriver({
       conmon: o.config.runtime.conmon, exitDir, socketDir: path.join(o.config.state, 'attach'),
       logLevel: 'error', createTimeoutMs: 120_000,
     });
@@ -82,9 +94,19 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     this.byName.set(nameKey(r.info), r.info.id);
   }
 
+  /** Stores a new record: the database first, then memory. */
   save(r: ContainerRecord): void {
     this.table.put(r);
     this.index(r);
+  }
+
+  /**
+   * Changes a record: the database first, then memory, so a failed write changes nothing.
+   * The record object keeps its identity (callers hold it across awaits).
+   */
+  commit(r: ContainerRecord, patch: Partial<ContainerInfo>): void {
+    this.table.put({ ...r, info: { ...r.info, ...patch } });
+    Object.assign(r.info, patch);
   }
 
   resolve(idOrPrefix: string): string | undefined {
@@ -137,19 +159,24 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     return JSON.parse(await readFile(path.join(this.record(id).info.bundle, 'config.json'), 'utf8')) as unknown;
   }
 
-  /** Resolves once the container's exit is recorded (or at once if it already is). */
-  waitExit(id: string, timeoutMs: number): Promise<boolean> {
+  /** Resolves true once the container's exit is recorded (at once if it is), false at the timeout or abort. */
+  waitExit(id: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return Promise.resolve(true);
     return new Promise((resolve) => {
       const list = this.exitWaiters.get(id) ?? [];
-      const t = setTimeout(() => {
+      const giveUp = (): void => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', giveUp);
         const l = this.exitWaiters.get(id);
         if (l) this.exitWaiters.set(id, l.filter((x) => x !== done));
         resolve(false);
-      }, timeoutMs);
+      };
+      const t = setTimeout(giveUp, clampTimer(timeoutMs));
+      signal?.addEventListener('abort', giveUp, { once: true });
       const done = (): void => {
         clearTimeout(t);
+        signal?.removeEventListener('abort', giveUp);
         resolve(true);
       };
       list.push(done);
@@ -158,19 +185,22 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   }
 
   /** An exit file appeared: record it once (reason, message), wake stop() waiters, emit the event. */
-  async onExit(id: string, code: number): Promise<void> {
+  async onExit(id: string, code: number, why?: string): Promise<void> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return;
     const oom = code !== 0 && (await this.oomKilled(r));
     const message = await this.terminationMessage(r);
     if ((r.info.state as string) === 'CONTAINER_EXITED' || !this.records.has(id)) return; // raced with another report
-    r.info.state = 'CONTAINER_EXITED';
-    r.info.exitCode = code;
-    r.info.finishedAt = nowNs();
-    r.info.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
-    r.info.message = message;
-    r.info.pid = 0;
-    this.save(r);
+    this.commit(r, {
+      state: 'CONTAINER_EXITED', exitCode: code, finishedAt: nowNs(), reason: oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error',
+      message: message || (why ?? ''), pid: 0,
+    });
+    this.exited(r);
+  }
+
+  /** After an exit is recorded: wake stop() waiters, emit the event, free the runtime's state. */
+  private exited(r: ContainerRecord): void {
+    const id = r.info.id;
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
@@ -198,39 +228,46 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     return read ? read.data.toString('utf8') : '';
   }
 
+  /**
+   * CreateContainer, holding the pod's lock shared (a StopPodSandbox/RemovePodSandbox waits for
+   * it, and one that runs first makes it fail). A retry of the same request joins the call in
+   * flight or gets the container it made (kubelet retries after its own timeout).
+   */
   async create(sandboxId: string, cfg: ContainerConfigInput): Promise<string> {
     validateContainerConfig(cfg);
-    const sb = this.o.sandboxes.get(sandboxId);
-    if (sb.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox "${sb.id}" is not ready`);
-    const key = nameKey({ sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt });
-    if (this.byName.has(key) || this.reserved.has(key)) {
-      throw new AlreadyExistsError(`container name "${cfg.name}" (attempt ${cfg.attempt}) is already in use in pod sandbox "${sb.id}" by ${this.byName.get(key) ?? 'a CreateContainer in progress'}`);
-    }
-    this.reserved.add(key);
-    try {
-      return await createContainer(this, sb, cfg);
-    } finally {
-      this.reserved.delete(key);
-    }
+    const sbId = this.o.sandboxes.get(sandboxId).id;
+    const key = nameKey({ sandboxId: sbId, name: cfg.name, attempt: cfg.attempt });
+    const fingerprint = fingerprintOf({ sandboxId: sbId, cfg });
+    return this.requests.run(key, fingerprint, () =>
+      this.o.sandboxes.withReadySandbox(sbId, `create container "${cfg.name}"`, (sb) => {
+        const holder = this.byName.get(key);
+        if (holder) throw new AlreadyExistsError(`container name "${cfg.name}" (attempt ${cfg.attempt}) is already in use in pod sandbox "${sb.id}" by ${holder}`);
+        return createContainer(this, sb, cfg, fingerprint);
+      }), (id) => this.records.has(id));
   }
 
+  /** StartContainer: only from CREATED, in a READY pod (the pod's lock held shared). */
   async start(id: string): Promise<void> {
     const r = this.record(id);
-    await this.locks.run(r.info.id, async () => {
+    await this.o.sandboxes.withReadySandbox(r.info.sandboxId, `start container "${r.info.id}"`, () => this.locks.run(r.info.id, async () => {
       if (r.info.state !== 'CONTAINER_CREATED') {
         throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
       }
+      const h = this.handler(r.info.runtimeHandler);
       try {
-        await this.driver.start(this.handler(r.info.runtimeHandler), r.info.id);
+        await this.driver.start(h, r.info.id);
       } catch (err) {
-        throw new FailedPreconditionError(`start container "${r.info.id}": ${runtimeMessage(err)}`);
+        const message = runtimeMessage(err);
+        // Recorded as exited (not CREATED for ever), as containerd does; kubelet restarts it.
+        this.commit(r, { state: 'CONTAINER_EXITED', exitCode: START_ERROR_EXIT_CODE, reason: 'StartError', message, finishedAt: nowNs(), pid: 0 });
+        this.exited(r);
+        throw new FailedPreconditionError(`start container "${r.info.id}": ${message}`);
       }
-      r.info.startedAt = nowNs();
       // A container may have exited before we got here; its exit is already recorded.
-      if ((r.info.state as string) === 'CONTAINER_CREATED') r.info.state = 'CONTAINER_RUNNING';
-      this.save(r);
+      const running = (r.info.state as string) === 'CONTAINER_CREATED';
+      this.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
       this.emit('CONTAINER_STARTED_EVENT', r.info);
-    });
+    }));
   }
 
   /** StopContainer: idempotent; a container that is gone already is not an error (as CRI asks). */
@@ -271,9 +308,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       const st = await this.driver.state(h, id);
       if (!st || st.status === 'stopped') {
         if ((await this.exits.check(id)) !== undefined) return;
-        await this.onExit(id, 137);
-        r.info.message = r.info.message || 'killed; its monitor (conmon) was gone, so the exit code is assumed';
-        this.save(r);
+        await this.onExit(id, 137, 'killed; its monitor (conmon) was gone, so the exit code is assumed');
         return;
       }
     }
@@ -291,25 +326,37 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       await this.locks.run(`delete:${r.info.id}`, () => this.driver.delete(h, r.info.id));
       await unmountImageVolumes(r.info.bundle);
       await unmountRootfs(r.rootfs);
-      await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.o.socketDir, r.info.id));
-      await rm(path.join(this.driver.o.exitDir, r.info.id), { force: true });
+      await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
+      await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
       this.exits.forget(r.info.id);
       this.table.delete(r.info.id);
       this.records.delete(r.info.id);
       this.byName.delete(nameKey(r.info));
+      this.requests.forget(nameKey(r.info));
       this.emit('CONTAINER_DELETED_EVENT', r.info);
     });
   }
 
+  /**
+   * ReopenContainerLog: asks conmon to reopen the log and waits until the file is there again.
+   * A container that exits meanwhile (conmon then never reopens) ends the wait at once.
+   */
   async reopenLog(id: string): Promise<void> {
     const r = this.record(id);
-    if (r.info.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container "${r.info.id}" is not running`);
+    const notRunning = () => new FailedPreconditionError(`container "${r.info.id}" is not running: its log cannot be reopened`);
+    if (r.info.state !== 'CONTAINER_RUNNING') throw notRunning();
     try {
       await this.driver.control(r.info.bundle, '2 0 0');
     } catch (err) {
       throw new FailedPreconditionError(`reopen log of container "${r.info.id}": ${errorMessage(err)}`);
     }
-    if (r.info.logPath) await waitForFile(r.info.logPath, 5000);
+    if (!r.info.logPath) return;
+    const ends = new AbortController();
+    const exited = this.waitExit(r.info.id, REOPEN_WAIT_MS, ends.signal).then((yes) => (yes ? 'exited' : 'timeout'));
+    const outcome = await Promise.race([waitForFile(r.info.logPath, REOPEN_WAIT_MS, ends.signal).then((ok) => (ok ? 'reopened' : 'timeout')), exited]);
+    ends.abort();
+    if (outcome === 'exited') throw notRunning();
+    if (outcome === 'timeout') throw new DeadlineExceededError(`reopen log of container "${r.info.id}": conmon did not recreate ${r.info.logPath} within ${REOPEN_WAIT_MS / 1000} s`);
   }
 
   async updateResources(id: string, res: ResourcesInput): Promise<void> {
@@ -323,9 +370,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       } catch (err) {
         throw new InvalidArgumentError(`update resources of container "${r.info.id}": ${errorMessage(err)}`);
       }
-      r.info.config = { ...r.info.config, resources: res };
-      this.save(r);
+      this.commit(r, { config: { ...r.info.config, resources: res } });
     });
+  }
+
+  /** What the sandbox service calls so that stopping or removing a pod covers its containers. */
+  sandboxHooks(): ContainerHooks {
+    const ofSandbox = (sb: string): ContainerInfo[] => this.list().filter((c) => c.sandboxId === sb);
+    return {
+      stopAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => this.stop(c.id, 0)))),
+      removeAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => this.remove(c.id)))),
+    };
   }
 
   close(): void {
@@ -348,19 +403,23 @@ export function runtimeMessage(err: unknown): string {
   return `${m.slice(0, m.indexOf(':') + 1)} ${inner[1]!.replace(/\\"/g, '"')}`;
 }
 
-/** Resolves when `file` exists (inotify on its directory), or after timeoutMs. */
-async function waitForFile(file: string, timeoutMs: number): Promise<void> {
-  const { watch } = await import('node:fs');
+/** Resolves true when `file` exists (inotify on its directory), false after timeoutMs or an abort. */
+async function waitForFile(file: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const exists = (): Promise<boolean> => stat(file).then(() => true, () => false);
-  if (await exists()) return;
-  await new Promise<void>((resolve) => {
-    const w = watch(path.dirname(file), () => void exists().then((ok) => ok && finish()));
-    const t = setTimeout(finish, timeoutMs);
-    function finish(): void {
+  if (await exists()) return true;
+  return new Promise<boolean>((resolve) => {
+    let settled = false;
+    const w = watch(path.dirname(file), () => void exists().then((ok) => ok && finish(true)));
+    w.on('error', () => finish(false));
+    const t = setTimeout(() => finish(false), clampTimer(timeoutMs));
+    signal?.addEventListener('abort', () => finish(false), { once: true });
+    function finish(ok: boolean): void {
+      if (settled) return;
+      settled = true;
       clearTimeout(t);
       w.close();
-      resolve();
+      resolve(ok);
     }
-    void exists().then((ok) => ok && finish());
+    void exists().then((ok) => ok && finish(true));
   });
 }

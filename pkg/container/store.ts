@@ -15,6 +15,8 @@ export interface ContainerRecord {
   rootfs: string;
   /** linux.cgroupsPath of the spec (cgroupfs), to read OOM kills after an exit. */
   cgroupsPath?: string;
+  /** Hash of the CreateContainer request, to answer a kubelet retry with this container. */
+  fingerprint?: string;
 }
 
 const MIGRATIONS = [

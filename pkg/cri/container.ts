@@ -159,11 +159,7 @@ export const containerModule: CriModule = {
     const m = new ContainerManager({ config: ctx.config, log: ctx.log, store: ctx.store, sandboxes, images, host: await readHostFacts() });
     await recoverContainers(m);
     ctx.services.containers = m;
-    const ofSandbox = (sb: string): ContainerInfo[] => m.list().filter((c) => c.sandboxId === sb);
-    sandboxes.setContainerHooks({
-      stopAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => m.stop(c.id, 0)))),
-      removeAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => m.remove(c.id)))),
-    });
+    sandboxes.setContainerHooks(m.sandboxHooks());
     // A container's own image and the images it mounts as volumes are in use until it is removed.
     images.setInUseCheck((imageId) => m.list().some((c) => c.imageId === imageId || c.config.mounts.some((x) => x.imageId === imageId)));
     return {

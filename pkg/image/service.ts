@@ -15,6 +15,9 @@ import type { RegistryConfig } from './registry.js';
 import type { ContainerImageView, ImageFsUsage, ImageRecord, ImageService, OciImageConfig, PullProgressListener, RegistryAuth } from './types.js';
 import { diskUsage } from './usage.js';
 
+/** Lease key of a whole image (pull leases are digests and chain IDs). */
+const imageLeaseKey = (imageId: string): string => `image:${imageId}`;
+
 export interface ImageServiceOptions {
   /** berth's root: images live in `<root>/images`, writable layers in `<root>/containers`. */
   root: string;
@@ -91,6 +94,14 @@ export class ImageServiceImpl implements ImageService {
     const n = (this.leases.get(key) ?? 1) - 1;
     if (n <= 0) this.leases.delete(key);
     else this.leases.set(key, n);
+  }
+
+  leaseImage(refOrId: string): { imageId: string; release(): void } {
+    const imageId = this.get(refOrId).id;
+    const key = imageLeaseKey(imageId);
+    this.lease(key);
+    let held = true;
+    return { imageId, release: () => { if (held) this.unlease(key); held = false; } };
   }
 
   pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord> {
@@ -220,6 +231,7 @@ export class ImageServiceImpl implements ImageService {
     const img = this.lookup(refOrId);
     if (!img) return;
     if (this.inUse(img.id)) throw new FailedPreconditionError(`image "${refOrId}" (${img.id}) is in use by a container`);
+    if (this.leases.has(imageLeaseKey(img.id))) throw new FailedPreconditionError(`image "${refOrId}" (${img.id}) is in use by a CreateContainer in progress`);
     this.db.removeImage(img.id);
     this.configs.delete(img.id);
     await this.collectGarbage();

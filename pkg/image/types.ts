@@ -78,6 +78,11 @@ export interface ImageService {
   pull(ref: string, auth?: RegistryAuth, signal?: AbortSignal, progress?: PullProgressListener): Promise<ImageRecord>;
   /** Resolves an image reference/ID/digest to a locally present image; NotFoundError naming it if absent. */
   get(refOrId: string): Promise<ImageRecord> | ImageRecord;
+  /**
+   * Holds the image `refOrId` names (NotFoundError if absent) until release(): RemoveImage
+   * refuses it meanwhile. CreateContainer holds it from its start until its record exists.
+   */
+  leaseImage(refOrId: string): { imageId: string; release(): void };
   /** What a container needs to build its rootfs and spec. */
   containerView(refOrId: string): Promise<ContainerImageView>;
   /** Containers register a check so RemoveImage refuses (FailedPrecondition) an image in use. */

@@ -3,7 +3,7 @@
 // crash in the middle of RunPodSandbox) are cleaned up.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { CniManager } from '../cni/manager.js';
+import type { PodNetwork } from '../cni/manager.js';
 import { isNamespacePin } from '../cni/manager.js';
 import { errorMessage } from '../errors/errors.js';
 import type { Logger } from '../log/log.js';
@@ -35,7 +35,7 @@ async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
 }
 
-export async function recoverSandboxes(mgr: SandboxManager, cni: CniManager, log: Logger): Promise<void> {
+export async function recoverSandboxes(mgr: SandboxManager, cni: PodNetwork, log: Logger): Promise<void> {
   for (const r of mgr.records.values()) {
     if (r.info.state !== 'SANDBOX_READY') continue;
     const why = await intact(r);

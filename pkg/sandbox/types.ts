@@ -94,6 +94,11 @@ export interface SandboxService {
   list(): SandboxInfo[];
   /** As list, lazily: for streaming without copying the index. */
   iterate(): Iterable<SandboxInfo>;
+  /**
+   * Runs `fn` holding the pod's lock shared once it is READY (FailedPreconditionError naming
+   * `what` otherwise); StopPodSandbox and RemovePodSandbox wait for it and hold the lock alone.
+   */
+  withReadySandbox<T>(id: string, what: string, fn: (info: SandboxInfo) => Promise<T>): Promise<T>;
   /** The container module registers these so stop/remove of a pod covers its containers. */
   setContainerHooks(hooks: ContainerHooks): void;
 }

@@ -1,0 +1,110 @@
+// The container service against a fake runtime and the real sandbox service (fake network):
+// pod-level locking, retries that return results, failure states, writes before memory.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AlreadyExistsError, FailedPreconditionError } from '../errors/errors.js';
+import { containerConfig, leftovers, podRequest, startManagers, type ManagersEnv } from '../testing/managers.js';
+
+describe('container service: pod lock, retries, failure states', () => {
+  let env: ManagersEnv;
+  before(async () => {
+    env = await startManagers();
+  });
+  after(async () => {
+    await env.close();
+  });
+
+  it('RemovePodSandbox waits for a CreateContainer in flight and then removes what it made', async () => {
+    const pod = await env.sandboxes.run(podRequest('lock'));
+    const before = await leftovers(env);
+    const hang = env.runtime.faults.hang('create');
+    const creating = env.containers.create(pod, containerConfig('c1'));
+    await hang.reached;
+    const removing = env.sandboxes.remove(pod);
+    // The remove must not get ahead of the create: it waits for the pod's lock.
+    const late = env.containers.create(pod, containerConfig('c2'));
+    hang.release();
+    const id = await creating;
+    await removing;
+    await assert.rejects(late, (e: unknown) => e instanceof Error && /not found|not ready/.test(e.message));
+    assert.equal(env.containers.records.has(id), false, 'the container made under the lock was removed with the pod');
+    assert.deepEqual(env.containers.list(), []);
+    const after = await leftovers(env);
+    assert.deepEqual(after.bundles, []);
+    assert.deepEqual(after.layers, []);
+    assert.deepEqual(after.mounts, []);
+    assert.ok(before.pins.length > 0);
+    assert.deepEqual(after.pins, []);
+  });
+
+  it('StartContainer in a pod that is not READY: FAILED_PRECONDITION, nothing started', async () => {
+    const pod = await env.sandboxes.run(podRequest('notready'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    await env.sandboxes.stop(pod);
+    await assert.rejects(env.containers.start(id), (e: unknown) => e instanceof FailedPreconditionError && /not ready/.test((e as Error).message));
+    assert.notEqual(env.runtime.containers.get(id)?.status, 'running');
+    await env.sandboxes.remove(pod);
+  });
+
+  it('a retried CreateContainer joins the call in flight and gets the same id; after it finished too; another config is refused', async () => {
+    const pod = await env.sandboxes.run(podRequest('retry'));
+    const creates = () => env.runtime.faults.hits.filter((h) => h === 'create').length;
+    const created = creates();
+    const hang = env.runtime.faults.hang('create');
+    const first = env.containers.create(pod, containerConfig('c'));
+    await hang.reached;
+    const retry = env.containers.create(pod, containerConfig('c'));
+    await assert.rejects(env.containers.create(pod, containerConfig('c', { command: ['other'] })), (e: unknown) => e instanceof AlreadyExistsError && /in progress/.test((e as Error).message));
+    hang.release();
+    const id = await first;
+    assert.equal(await retry, id);
+    assert.equal(await env.containers.create(pod, containerConfig('c')), id, 'a retry after the first finished gets the same id');
+    assert.equal(creates() - created, 1, 'the runtime was asked once');
+    await assert.rejects(env.containers.create(pod, containerConfig('c', { command: ['other'] })), AlreadyExistsError);
+    assert.equal(env.leases.get('sha256:' + 'a'.repeat(64)), 0, 'the image lease was released');
+    await env.sandboxes.remove(pod);
+  });
+
+  it('a failed StartContainer leaves the container EXITED with reason StartError and the runtime message', async () => {
+    const pod = await env.sandboxes.run(podRequest('starterr'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    env.runtime.faults.fail('start', 1, 'exec: "/nope": stat /nope: no such file or directory');
+    await assert.rejects(env.containers.start(id), (e: unknown) => e instanceof FailedPreconditionError && /no such file/.test((e as Error).message));
+    const c = env.containers.get(id);
+    assert.equal(c.state, 'CONTAINER_EXITED');
+    assert.equal(c.reason, 'StartError');
+    assert.match(c.message, /stat \/nope: no such file or directory/);
+    assert.ok(c.finishedAt > 0n);
+    assert.equal(env.containers.table.all().find((r) => r.info.id === id)?.info.reason, 'StartError', 'written to the database');
+    await env.containers.remove(id);
+    await env.sandboxes.remove(pod);
+  });
+
+  it('a failed CreateContainer at the runtime leaves nothing behind, and a retry succeeds', async () => {
+    const pod = await env.sandboxes.run(podRequest('createfail'));
+    const before = await leftovers(env);
+    env.runtime.faults.fail('create');
+    await assert.rejects(env.containers.create(pod, containerConfig('c')), /failpoint: create failed/);
+    assert.deepEqual(await leftovers(env), before);
+    const id = await env.containers.create(pod, containerConfig('c'));
+    await env.containers.start(id);
+    assert.equal(env.containers.get(id).state, 'CONTAINER_RUNNING');
+    await env.sandboxes.remove(pod);
+    assert.deepEqual((await leftovers(env)).bundles, []);
+  });
+
+  it('a state change whose database write fails changes nothing in memory', async () => {
+    const pod = await env.sandboxes.run(podRequest('dbfail'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    const put = env.containers.table.put;
+    env.containers.table.put = () => { throw new Error('SQLITE_FULL: database or disk is full'); };
+    try {
+      await assert.rejects(env.containers.start(id), /SQLITE_FULL/);
+      assert.equal(env.containers.get(id).state, 'CONTAINER_CREATED');
+      assert.equal(env.containers.get(id).startedAt, 0n);
+    } finally {
+      env.containers.table.put = put;
+    }
+    await env.sandboxes.remove(pod);
+  });
+});
