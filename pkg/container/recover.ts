@@ -6,9 +6,14 @@ import { errorMessage } from '../errors/errors.js';
 import { remountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
 import { nowNs, type ContainerManager } from './service.js';
+import { nameKey } from './store.js';
 
 export async function recoverContainers(m: ContainerManager): Promise<void> {
-  for (const r of m.table.all()) m.index(r);
+  for (const r of m.table.all()) {
+    m.index(r);
+    // A kubelet retry of a CreateContainer that finished just before the restart still gets it.
+    if (r.fingerprint) m.requests.remember(nameKey(r.info), r.fingerprint, r.info.id, Number(r.info.createdAt / 1_000_000n));
+  }
   // Reports every exit file present, through the same path as live exits.
   await m.exits.start();
   await Promise.all([...m.records.values()].map(async (r) => {
