@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { applyFlags, ConfigError, DEFAULT_CONFIG, dropInDir, loadConfig, parseConfig, redactConfig, socketPath, splitHostPort, toToml } from './config.js';
+import { applyFlags, ConfigError, DEFAULT_CONFIG, dropInDir, loadConfig, parseConfig, parseDuration, redactConfig, socketPath, splitHostPort, toToml } from './config.js';
 
 describe('config', () => {
   it('keeps defaults for keys the file leaves out', () => {
@@ -24,6 +24,16 @@ describe('config', () => {
     assert.equal(c.runtime.handlers.kata!.path, '/usr/bin/kata-runtime');
     assert.equal(c.runtime.handlers.kata!.root, '');
     assert.ok(c.runtime.handlers.crun);
+  });
+
+  it('reads durations; refuses malformed ones naming the key', () => {
+    assert.equal(parseConfig('[image]\npull_progress_timeout = "1m30s"\n', 'f').image.pull_progress_timeout, '1m30s');
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('0'), 0);
+    assert.equal(parseDuration('1x'), undefined);
+    assert.equal(parseDuration(''), undefined);
+    assert.throws(() => parseConfig('[image]\npull_progress_timeout = "soon"\n', 'f'), /key "image.pull_progress_timeout": "soon" is not a duration/);
   });
 
   const refused: [string, RegExp][] = [

@@ -1,9 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify, TomlError } from 'smol-toml';
-import { DEFAULT_CONFIG, ENUMS, MAP_KEYS, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
+import { DEFAULT_CONFIG, DURATIONS, ENUMS, MAP_KEYS, parseDuration, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
 
-export { DEFAULT_CONFIG, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
+export { DEFAULT_CONFIG, parseDuration, type BerthConfig, type RegistryAuthConfig, type RuntimeHandlerConfig } from './schema.js';
 
 export class ConfigError extends Error {}
 
@@ -36,6 +36,9 @@ function checkValue(file: string, key: string, want: unknown, got: unknown): unk
     const allowed = ENUMS[key];
     if (allowed && !allowed.includes(got as string)) {
       throw new ConfigError(`${file}: key "${key}": "${String(got)}" is not one of ${allowed.join(', ')}`);
+    }
+    if (DURATIONS.has(key) && parseDuration(got as string) === undefined) {
+      throw new ConfigError(`${file}: key "${key}": "${String(got)}" is not a duration (like "1m", "90s" or "0")`);
     }
     return got;
   }

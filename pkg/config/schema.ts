@@ -34,6 +34,8 @@ export interface BerthConfig {
   };
   image: {
     max_concurrent_downloads: number;
+    /** A pull whose bytes stop arriving for this long fails ("1m", "90s"; "0" disables). */
+    pull_progress_timeout: string;
   };
   registry: {
     insecure: string[];
@@ -78,7 +80,7 @@ export const DEFAULT_CONFIG: BerthConfig = {
       crun: { path: '/usr/bin/crun', root: '' },
     },
   },
-  image: { max_concurrent_downloads: 3 },
+  image: { max_concurrent_downloads: 3, pull_progress_timeout: '1m' },
   registry: { insecure: [], mirrors: {}, auths: {} },
   cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'], conf_template: '' },
   streaming: { listen: '127.0.0.1:0' },
@@ -91,6 +93,25 @@ export const MAP_KEYS: Record<string, 'string[]' | 'handler' | 'auth'> = {
   'registry.auths': 'auth',
   'runtime.handlers': 'handler',
 };
+
+/** Keys holding a duration ("1m30s", "500ms", "0"), checked with parseDuration. */
+export const DURATIONS = new Set(['image.pull_progress_timeout']);
+
+/** A Go-style duration ("1h", "1m30s", "90s", "250ms", "0") in milliseconds; undefined if malformed. */
+export function parseDuration(s: string): number | undefined {
+  const t = s.trim();
+  if (t === '0') return 0;
+  const units: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let ms = 0;
+  let rest = t;
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|h|m|s)/.exec(rest);
+    if (!m) return undefined;
+    ms += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return t ? Math.round(ms) : undefined;
+}
 
 export const ENUMS: Record<string, readonly string[]> = {
   cgroup_driver: ['cgroupfs', 'systemd'],

@@ -1,5 +1,6 @@
 // The ImageService rpcs: thin handlers over pkg/image.
 import { Counter, Histogram } from 'prom-client';
+import { parseDuration } from '../config/config.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { ImageServiceImpl } from '../image/service.js';
 import type { ImageRecord, ImageService, RegistryAuth } from '../image/types.js';
@@ -78,6 +79,7 @@ export const imageModule: CriModule = {
         get auths() { return ctx.config.registry.auths; },
       },
       get maxConcurrentDownloads() { return ctx.config.image.max_concurrent_downloads; },
+      get pullProgressTimeoutMs() { return parseDuration(ctx.config.image.pull_progress_timeout) ?? 0; },
       onPullBytes: (n) => pullBytes.inc(n),
     });
     await svc.init();

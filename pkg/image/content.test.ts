@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { ContentStore, DigestMismatchError, type BlobOpener } from './content.js';
+import { ContentStore, DigestMismatchError, ProgressTimeoutError, type BlobOpener } from './content.js';
 
 const digestOf = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
@@ -107,5 +107,39 @@ describe('content store', () => {
     const err = new Promise<Error>((r) => again.once('error', r));
     await cs.fetch(digestOf(data), data.length, slowOpener(data, 0).opener, undefined, again);
     assert.match((await err).message, /not streamed/, 'a present blob is not streamed again');
+  });
+});
+
+describe('content store: stalled downloads', () => {
+  it('a download whose bytes stop for the progress timeout fails naming what and where, shared waiters too, and leaves no ingest file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-img-stall-'));
+    try {
+      const cs = new ContentStore(dir, 150);
+      await cs.init();
+      const data = randomBytes(256 * 1024);
+      const d = digestOf(data);
+      let released = false;
+      // 64 KiB, then nothing: the connection stays open and silent.
+      const opener: BlobOpener = async () => {
+        const s = new PassThrough();
+        s.write(data.subarray(0, 64 * 1024));
+        s.once('close', () => (released = true));
+        return { stream: s, resumed: false, source: `layer ${d} from http://127.0.0.1:9` };
+      };
+      const first = cs.fetch(d, data.length, opener);
+      const joined = cs.fetch(d, data.length, opener);
+      for (const p of [first, joined]) {
+        await assert.rejects(p, (e: unknown) => {
+          assert.ok(e instanceof ProgressTimeoutError);
+          assert.match((e as Error).message, new RegExp(`no bytes of layer ${d} from http://127\\.0\\.0\\.1:9 for [0-9.]+ s`));
+          return true;
+        });
+      }
+      assert.equal(released, true, 'the stalled stream was destroyed');
+      assert.deepEqual(await readdir(cs.ingestDir), []);
+      assert.equal(await cs.has(d), false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

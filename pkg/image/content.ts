@@ -9,8 +9,14 @@ import path from 'node:path';
 import { BerthError, UnavailableError } from '../errors/errors.js';
 import { HttpError, sleep } from './http.js';
 
-/** Opens the blob's bytes from `offset`; `resumed` false means the stream starts at 0 anyway. */
-export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<{ stream: Readable; resumed: boolean }>;
+/**
+ * Opens the blob's bytes from `offset`; `resumed` false means the stream starts at 0 anyway.
+ * `source` names what comes from where ("layer sha256:… from https://host"), for error messages.
+ */
+export type BlobOpener = (offset: number, signal: AbortSignal) => Promise<{ stream: Readable; resumed: boolean; source?: string }>;
+
+/** No byte of a download arrived for the progress timeout (image.pull_progress_timeout). */
+export class ProgressTimeoutError extends UnavailableError {}
 
 /** A tap handed to `fetch` that got no bytes: the blob was present or another pull downloads it. */
 export class TapUnusedError extends Error {
@@ -42,7 +48,11 @@ export class ContentStore {
   /** Called with each chunk's size as it arrives (pull metrics). */
   onBytes: (n: number) => void = () => {};
 
-  constructor(readonly root: string) {
+  /**
+   * @param progressTimeoutMs a download that receives no byte for this long (across retries,
+   * connects and waits for headers included) fails with ProgressTimeoutError; 0 disables.
+   */
+  constructor(readonly root: string, private readonly progressTimeoutMs = 0) {
     this.blobsDir = path.join(root, 'blobs', 'sha256');
     this.ingestDir = path.join(root, 'ingest');
   }
@@ -187,7 +197,43 @@ export class ContentStore {
     await Promise.allSettled(digests.map((d) => this.inflight.get(d)?.promise));
   }
 
-  private async download(digest: string, size: number, opener: BlobOpener, signal: AbortSignal, tapIn?: Writable): Promise<void> {
+  private async download(digest: string, size: number, opener: BlobOpener, outer: AbortSignal, tapIn?: Writable): Promise<void> {
+    // The stall watchdog aborts this signal; so does the caller's.
+    const ctrl = new AbortController();
+    const signal = ctrl.signal;
+    const onOuter = () => ctrl.abort(outer.reason);
+    if (outer.aborted) onOuter();
+    else outer.addEventListener('abort', onOuter, { once: true });
+    let source = `blob ${digest}`;
+    let lastByte = Date.now();
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (!this.progressTimeoutMs) return;
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        const secs = Math.round((Date.now() - lastByte) / 100) / 10;
+        ctrl.abort(new ProgressTimeoutError(`no bytes of ${source} for ${secs} s (image.pull_progress_timeout): download stopped`));
+      }, this.progressTimeoutMs);
+    };
+    arm();
+    try {
+      await this.downloadOnce(digest, size, opener, signal, tapIn, (n, src) => {
+        if (src) source = src;
+        if (n > 0) {
+          lastByte = Date.now();
+          arm();
+        }
+      });
+    } finally {
+      clearTimeout(watchdog);
+      outer.removeEventListener('abort', onOuter);
+    }
+  }
+
+  private async downloadOnce(
+    digest: string, size: number, opener: BlobOpener, signal: AbortSignal, tapIn: Writable | undefined,
+    progress: (bytes: number, source?: string) => void,
+  ): Promise<void> {
     const ingest = path.join(this.ingestDir, `${digest.slice(7)}.${randomBytes(4).toString('hex')}`);
     const fh = await open(ingest, 'wx', 0o644);
     let tap = tapIn;
@@ -212,7 +258,12 @@ export class ContentStore {
       const attempts = 4;
       for (let attempt = 0; ; attempt++) {
         try {
-          const { stream, resumed } = await opener(written, signal);
+          const { stream, resumed, source } = await opener(written, signal);
+          progress(0, source);
+          // An abort (the watchdog's) must end a read that waits for bytes that do not come.
+          const stop = () => stream.destroy(signal.reason as Error);
+          signal.addEventListener('abort', stop, { once: true });
+          stream.once('close', () => signal.removeEventListener('abort', stop));
           if (written > 0 && !resumed) {
             // The registry ignored the range: start over.
             hash = createHash('sha256');
@@ -228,6 +279,7 @@ export class ContentStore {
               stream.destroy();
               throw new DigestMismatchError(`blob ${digest}: registry sent more than the ${size} bytes the manifest declares`);
             }
+            progress(chunk.length);
             hash.update(chunk);
             batch.push(chunk);
             batchLen += chunk.length;

@@ -114,9 +114,9 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     lease(r.topDigest);
     lease(r.manifestDigest);
     const { ep, client, manifest } = r;
-    const opener = (d: string) => async (offset: number, sig: AbortSignal) => {
+    const opener = (d: string, what: string) => async (offset: number, sig: AbortSignal) => {
       const res = await client.blob(ep, d, offset, sig);
-      return { stream: res, resumed: res.statusCode === 206 };
+      return { stream: res, resumed: res.statusCode === 206, source: `${what} ${d} from ${ep.base || ep.host}` };
     };
     // The config is read into memory: a manifest must not make berth swallow gigabytes.
     if (manifest.config.size > MAX_CONFIG_BYTES) {
@@ -124,7 +124,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     }
     lease(manifest.config.digest);
     for (const l of manifest.layers) lease(l.digest);
-    await svc.content.fetch(manifest.config.digest, manifest.config.size, opener(manifest.config.digest), ctrl.signal);
+    await svc.content.fetch(manifest.config.digest, manifest.config.size, opener(manifest.config.digest, 'config'), ctrl.signal);
     const configBytes = await svc.content.read(manifest.config.digest);
     const config = parseConfig(configBytes, manifest.layers.length);
     if (config.os && config.os !== 'linux') throw new BerthError('FailedPrecondition', `image is for ${config.os}, not linux`);
@@ -135,7 +135,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     await parallel(manifest.layers, svc.maxConcurrentDownloads(), async (layer, i) => {
       try {
         await progress?.start(i);
-        await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, opener(layer.digest), ctrl.signal);
+        await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, opener(layer.digest, 'layer'), ctrl.signal);
         progress?.finish(i);
       } catch (err) {
         ctrl.abort(err);

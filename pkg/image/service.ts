@@ -25,6 +25,8 @@ export interface ImageServiceOptions {
   log: Logger;
   registry: RegistryConfig;
   maxConcurrentDownloads: number;
+  /** A download with no byte for this long fails (0 disables). */
+  pullProgressTimeoutMs?: number;
   /** Pull metrics, if any. */
   onPullBytes?: (n: number) => void;
 }
@@ -49,7 +51,7 @@ export class ImageServiceImpl implements ImageService {
     this.imagesRoot = path.join(opts.root, 'images');
     this.snapshotsDir = path.join(this.imagesRoot, 'snapshots');
     this.trashDir = path.join(this.imagesRoot, 'trash');
-    this.content = new ContentStore(path.join(this.imagesRoot, 'content'));
+    this.content = new ContentStore(path.join(this.imagesRoot, 'content'), opts.pullProgressTimeoutMs ?? 0);
     if (opts.onPullBytes) this.content.onBytes = opts.onPullBytes;
     this.db = new ImageDb(opts.store);
     this.log = opts.log;
