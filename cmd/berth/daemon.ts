@@ -13,6 +13,8 @@ import { configService } from '../../pkg/cri/berth-config.js';
 import { createLogger, setLogLevel, type Logger } from '../../pkg/log/log.js';
 import { Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
 import { Counter } from 'prom-client';
+import { killOrphanHelpers } from '../../pkg/process/procs.js';
+import { tagChildren } from '../../pkg/process/run.js';
 import { Store } from '../../pkg/store/store.js';
 import { StartupError } from './startup-error.js';
 
@@ -85,6 +87,11 @@ export async function runDaemon(config: BerthConfig, source: ReloadSource): Prom
   await claimSocket(socket);
   await mkdir(config.root, { recursive: true, mode: 0o711 });
   await mkdir(config.state, { recursive: true, mode: 0o711 });
+  // Helpers a daemon that died on this state directory left running must not finish their
+  // work behind reconciliation's back; ours are tagged so the next daemon can do the same.
+  const orphans = await killOrphanHelpers(config.state);
+  if (orphans.length) log.warn({ pids: orphans }, 'ended helper processes an earlier daemon left running');
+  tagChildren(config.state);
 
   const store = Store.open(path.join(config.root, 'berth.db'));
   const metrics = new Metrics();

@@ -4,3 +4,4 @@ export { cgroupDir, cgroupfsPath, checkParent, containerCgroupsPath, expandSlice
 export { defaultParent, resolveDriver, systemdBooted, type ConfiguredDriver } from './driver.js';
 export { applyResources, cpuMax, oomKillCount, sharesToWeight, swapMax, v1Writes, v2Writes, type CgroupResources, type CgroupWrite } from './resources.js';
 export { CONMON_CGROUP, CONMON_SLICE, conmonLaunch } from './conmon.js';
+export { cgroupMounts, removeCgroup } from './remove.js';

@@ -88,6 +88,8 @@ export class CniManager implements PodNetwork {
   async start(): Promise<void> {
     // Watching needs the directory; creating an empty conf dir changes nothing for CNI.
     await mkdir(this.opts.cacheDir, { recursive: true, mode: 0o700 });
+    // A cache write a crash cut short (the entry it was replacing, if any, is intact).
+    for (const n of await readdir(this.opts.cacheDir)) if (n.endsWith('.tmp')) await rm(path.join(this.opts.cacheDir, n), { force: true });
     try {
       await mkdir(this.opts.confDir, { recursive: true });
       this.watcher = watch(this.opts.confDir, () => this.scheduleReload());

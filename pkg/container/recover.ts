@@ -1,10 +1,10 @@
 // Recovery at daemon start: containers outlive the daemon (conmon owns them). Reload the records,
 // report exits that happened while berth was down (exit files), and ask the runtime about the rest.
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors/errors.js';
-import { remountImageVolumes, unmountImageVolumes } from './image-volumes.js';
-import { removeDirs, unmountRootfs } from './rootfs.js';
+import { remountImageVolumes } from './image-volumes.js';
+import { reconcileContainers } from './reconcile.js';
 import { nowNs, type ContainerManager } from './service.js';
 import { nameKey } from './store.js';
 
@@ -36,29 +36,9 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
       m.o.log.warn({ id, err: errorMessage(err) }, 'container recovery: runtime state failed');
     }
   }));
-  await removeHalfMade(m);
+  const removed = await reconcileContainers(m);
   await recoverImageVolumes(m);
-  m.o.log.info({ containers: m.records.size }, 'containers recovered');
-}
-
-/**
- * A bundle directory without a record is a CreateContainer the daemon died in the middle of:
- * delete whatever the runtime made, unmount its rootfs and remove its directories.
- */
-async function removeHalfMade(m: ContainerManager): Promise<void> {
-  const ids = (await readdir(m.bundlesDir).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n) && !m.records.has(n));
-  for (const id of ids) {
-    try {
-      for (const name of Object.keys(m.o.config.runtime.handlers)) await m.driver.delete(m.handler(name), id).catch(() => undefined);
-      await unmountImageVolumes(path.join(m.bundlesDir, id));
-      await unmountRootfs(path.join(m.bundlesDir, id, 'rootfs'));
-      await removeDirs(path.join(m.bundlesDir, id), path.join(m.o.images.writableLayerRoot(), id), path.join(m.driver.socketDir, id));
-      await rm(path.join(m.driver.exitDir, id), { force: true });
-      m.o.log.info({ id }, 'removed a half-made container');
-    } catch (err) {
-      m.o.log.warn({ id, err: errorMessage(err) }, 'could not remove a half-made container');
-    }
-  }
+  m.o.log.info({ containers: m.records.size, removed }, 'containers recovered');
 }
 
 /** Image volume views of live containers that are not mounted any more are mounted again. */

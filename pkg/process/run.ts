@@ -3,6 +3,7 @@
 // up, and never wait for ever on pipes a grandchild keeps open after the child exited.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { OWNER_ENV } from './procs.js';
 
 /** Per-stream capture bound; output beyond it is dropped (and `truncated` set). */
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
@@ -66,6 +67,16 @@ export class SpawnError extends Error {
 
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 
+let owner: Record<string, string> = {};
+
+/**
+ * Tags every process started from here on with `OWNER_ENV=stateDir`, so that the next daemon
+ * on the same state directory can find and end the ones this one leaves behind if it dies.
+ */
+export function tagChildren(stateDir: string): void {
+  owner = { [OWNER_ENV]: stateDir };
+}
+
 export function clampTimer(ms: number): number {
   return Math.max(0, Math.min(ms, MAX_TIMER_MS));
 }
@@ -75,7 +86,7 @@ export function start(cmd: string, opts: RunOptions = {}): Running {
   const outMode = opts.stdout ?? 'capture';
   const errMode = opts.stderr ?? 'capture';
   const child = spawn(cmd, opts.args ?? [], {
-    env: opts.env, cwd: opts.cwd,
+    env: { ...(opts.env ?? process.env), ...owner }, cwd: opts.cwd,
     stdio: [opts.input !== undefined || opts.stdin === 'pipe' ? 'pipe' : 'ignore', outMode === 'ignore' ? 'ignore' : 'pipe', errMode === 'ignore' ? 'ignore' : 'pipe'],
   });
   const max = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;

@@ -1,17 +1,22 @@
 // Start-up reconciliation: sandboxes whose namespaces or pause process did not survive (a reboot
-// empties /run) are NOTREADY; pins, dirs and CNI attachments of sandboxes with no record (a
-// crash in the middle of RunPodSandbox) are cleaned up.
-import { readdir } from 'node:fs/promises';
+// empties /run) are NOTREADY; everything of a sandbox with no record (a RunPodSandbox cut by a
+// crash at any point) is taken away: the CNI attachment (its cache entry is written before
+// ADD), pause and its cgroup, the namespace pins, /dev/shm and the sandbox directory.
+import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PodNetwork } from '../cni/manager.js';
 import { isNamespacePin } from '../cni/manager.js';
+import { mountsUnder } from '../container/reconcile.js';
 import { errorMessage } from '../errors/errors.js';
 import type { Logger } from '../log/log.js';
+import { removeCgroup } from '../cgroups/index.js';
 import { umount } from '../sys/mount.js';
-import { rm } from 'node:fs/promises';
 import { NS_KINDS, unpinNamespaces } from './namespaces.js';
+import { stopPause } from './pause.js';
 import type { SandboxManager } from './service.js';
 import type { SandboxRecord } from './store.js';
+
+const ID = /^[0-9a-f]{64}$/;
 
 function alive(pid: number): boolean {
   try {
@@ -41,23 +46,40 @@ export async function recoverSandboxes(mgr: SandboxManager, cni: PodNetwork, log
     const why = await intact(r);
     if (!why) continue;
     log.warn({ sandbox: r.info.id, why }, 'sandbox did not survive; marking NOTREADY');
-    r.info.state = 'SANDBOX_NOTREADY';
-    r.info.pausePid = undefined;
-    mgr.save(r);
+    mgr.commit(r, { state: 'SANDBOX_NOTREADY', pausePid: undefined });
   }
   const known = (id: string) => mgr.records.has(id);
   const orphans = new Set<string>();
-  for (const id of await names(mgr.sandboxesDir)) if (/^[0-9a-f]{64}$/.test(id) && !known(id)) orphans.add(id);
+  for (const id of await names(mgr.sandboxesDir)) if (ID.test(id) && !known(id)) orphans.add(id);
   for (const kind of NS_KINDS) for (const id of await names(path.join(mgr.nsDir, kind))) if (!known(id)) orphans.add(id);
+  for (const id of await cni.attachments()) if (!known(id)) orphans.add(id);
+  for (const mnt of [...(await mountsUnder(mgr.sandboxesDir)), ...(await mountsUnder(mgr.nsDir))]) {
+    const id = path.basename(mnt) === 'shm' ? path.basename(path.dirname(mnt)) : path.basename(mnt);
+    if (ID.test(id) && !known(id)) orphans.add(id);
+  }
   for (const id of orphans) {
     try {
-      await cni.del(id);
-      await unpinNamespaces(mgr.nsDir, id);
-      umount(path.join(mgr.sandboxesDir, id, 'shm'));
-      await rm(path.join(mgr.sandboxesDir, id), { recursive: true, force: true });
+      await removeRemains(mgr, cni, id);
       log.info({ sandbox: id }, 'removed remains of a sandbox with no record');
     } catch (err) {
       log.warn({ sandbox: id, err: errorMessage(err) }, 'could not clean up remains of a sandbox');
     }
   }
+}
+
+/** Everything RunPodSandbox makes for `id`, in the order that undoes it; each step is harmless when there is nothing to undo. */
+async function removeRemains(mgr: SandboxManager, cni: PodNetwork, id: string): Promise<void> {
+  const dir = path.join(mgr.sandboxesDir, id);
+  await cni.del(id);
+  const pauseSpec = await readFile(path.join(dir, 'pause', 'config.json'), 'utf8').then((t) => JSON.parse(t) as { linux?: { cgroupsPath?: string } }, () => undefined);
+  if (pauseSpec) {
+    for (const name of Object.keys(mgr.o.config.runtime.handlers)) {
+      const rt = mgr.runtime(name);
+      await stopPause(rt.path, rt.root, id);
+    }
+    if (pauseSpec.linux?.cgroupsPath) await removeCgroup(pauseSpec.linux.cgroupsPath);
+  }
+  await unpinNamespaces(mgr.nsDir, id);
+  umount(path.join(dir, 'shm'));
+  await rm(dir, { recursive: true, force: true });
 }
