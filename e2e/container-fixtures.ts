@@ -36,6 +36,11 @@ async function myPort(): Promise<number> {
 export interface CtEnv {
   d: TestDaemon;
   tmp: string;
+  bridge: string;
+  /** host-local's data directory of the env's network. */
+  ipamDir: string;
+  /** Cgroup parent of the env's pods. */
+  cgroupRoot: string;
   reg: TestRegistry;
   /** busybox image reference (Cmd sh), pulled. */
   image: string;
@@ -48,22 +53,34 @@ export interface CtEnv {
 
 let podSeq = 0;
 
-/** `daemon`: more daemon options (the dashboard, …) on top of the network and registry config. */
-export async function startCtEnv(daemon: Omit<DaemonOptions, 'toml' | 'dir'> = {}): Promise<CtEnv> {
+/** Daemon options (the dashboard, log level, metrics…) on top of the network and registry config. */
+export interface CtEnvOptions extends Omit<DaemonOptions, 'toml' | 'dir'> {
+  /** A network and cgroup root of its own (default: berth-ct0, 10.202.0.0/16, /berth-test-ct). */
+  net?: { bridge: string; subnet: string; cgroupRoot: string };
+  /** Set up before the daemon starts, in the env's temporary directory: extra config and CNI plugins. */
+  prepare?: (tmp: string) => Promise<{ runtimeToml?: string; imageToml?: string; binDirs?: string[]; extraPlugins?: Record<string, unknown>[] }>;
+}
+
+export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
+  const { net: ownNet, prepare, ...daemonOpts } = opts;
   const tmp = await mkdtemp('/tmp/berth-ct-');
+  const extra = (await prepare?.(tmp)) ?? {};
+  const net = ownNet ?? { bridge: BRIDGE, subnet: '10.202.0.0/16', cgroupRoot: CGROUP_ROOT };
   const confDir = path.join(tmp, 'net.d');
-  await writeNet(confDir, '10-ct.conflist', { bridge: BRIDGE, subnet: '10.202.0.0/16', dataDir: path.join(tmp, 'ipam'), portmap: false });
+  const ipamDir = path.join(tmp, 'ipam');
+  await writeNet(confDir, '10-ct.conflist', { bridge: net.bridge, subnet: net.subnet, dataDir: ipamDir, portmap: false, extraPlugins: extra.extraPlugins });
   const reg = await startRegistry({ port: await myPort() });
-  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ["/usr/lib/cni"]\n[runtime]\ncgroup_parent = "${CGROUP_ROOT}/default"\n[registry]\ninsecure = ["${reg.host}"]\n`;
+  const binDirs = JSON.stringify([...(extra.binDirs ?? []), '/usr/lib/cni']);
+  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ${binDirs}\n[runtime]\ncgroup_parent = "${net.cgroupRoot}/default"\n${extra.runtimeToml ?? ''}\n[registry]\ninsecure = ["${reg.host}"]\n${extra.imageToml ? `[image]\n${extra.imageToml}\n` : ''}`;
   const image = `${reg.host}/ct/busybox:1`;
   const userImage = `${reg.host}/ct/busybox-user:1`;
   await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());
   await pushImage(reg.host, 'ct/busybox-user', '1', buildBusyboxImage({ config: { Env: BUSYBOX_ENV, Cmd: ['sh'], User: 'berthuser', WorkingDir: '/home/berthuser', StopSignal: 'SIGUSR1', Volumes: { '/var/data': {} } } }));
   const env: CtEnv = {
-    d: await startDaemon({ ...daemon, toml }),
-    tmp, reg, image, userImage,
+    d: await startDaemon({ toml, ...daemonOpts }),
+    tmp, reg, image, userImage, bridge: net.bridge, ipamDir, cgroupRoot: net.cgroupRoot,
     async restart() {
-      env.d = await startDaemon({ ...daemon, dir: env.d.dir });
+      env.d = await startDaemon({ dir: env.d.dir, ...daemonOpts });
       return env.d;
     },
     async close() {
@@ -79,8 +96,8 @@ export async function startCtEnv(daemon: Omit<DaemonOptions, 'toml' | 'dir'> = {
       await env.d.cleanup();
       await reg.stop();
       await rm(tmp, { recursive: true, force: true });
-      await removeCgroups();
-      await sh('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
+      await removeCgroups(net.cgroupRoot);
+      await sh('ip', ['link', 'del', net.bridge]).catch(() => undefined);
     },
   };
   await env.d.client.image('PullImage', { image: { image } });
@@ -89,12 +106,12 @@ export async function startCtEnv(daemon: Omit<DaemonOptions, 'toml' | 'dir'> = {
 }
 
 /** Removes the (empty) test cgroups under every v1 controller, deepest first. */
-export async function removeCgroups(): Promise<void> {
+export async function removeCgroups(root = CGROUP_ROOT): Promise<void> {
   const rmTree = async (dir: string): Promise<void> => {
     for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await rmTree(path.join(dir, e.name));
     await rmdir(dir).catch(() => {});
   };
-  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmTree(path.join('/sys/fs/cgroup', c, CGROUP_ROOT));
+  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmTree(path.join('/sys/fs/cgroup', c, root));
 }
 
 /** Cgroup dirs that still exist for a container id (any controller). */
@@ -119,7 +136,7 @@ export function podConfig(env: CtEnv, name: string, extra: Partial<PodSandboxCon
     log_directory: path.join(env.tmp, 'logs', `${name}-${podSeq}`),
     labels: { app: 'berth-ct' },
     linux: {
-      cgroup_parent: `${CGROUP_ROOT}/pod-${process.pid}-${podSeq}`,
+      cgroup_parent: `${env.cgroupRoot}/pod-${process.pid}-${podSeq}`,
       security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
     },
     ...extra,

@@ -15,6 +15,8 @@ export interface NetOptions {
   name?: string;
   cniVersion?: string;
   portmap?: boolean;
+  /** Plugins chained after the others (e.g. the failpoint plugin). */
+  extraPlugins?: Record<string, unknown>[];
 }
 
 export function bridgeConflist(o: NetOptions): string {
@@ -25,7 +27,7 @@ export function bridgeConflist(o: NetOptions): string {
     },
   ];
   if (o.portmap !== false) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
-  plugins.push({ type: 'loopback' });
+  plugins.push({ type: 'loopback' }, ...(o.extraPlugins ?? []));
   return JSON.stringify({ cniVersion: o.cniVersion ?? '1.0.0', name: o.name ?? o.bridge, plugins }, null, 2);
 }
 

@@ -1,0 +1,97 @@
+// kill -9 of the daemon in the middle of CreateContainer, RunPodSandbox (CNI ADD, pause) and
+// StopPodSandbox, each held at a failpoint so the crash lands inside the step: the next start
+// adopts what has a record and removes the rest (conmon, runtime container, bundle, mounts,
+// writable layer, cgroup, veth, IP, pins, CNI cache), and the retried call succeeds.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, startCtEnv, type CtEnv } from './container-fixtures.js';
+import { failpointCni, failpointRuntime, FAILPOINT_CNI_TYPE, type FailpointControl } from './fixtures/failpoints.js';
+import { countLeaks, scopeOf, type Leaks, type LeakScope } from './leaks.js';
+
+describe('crash in the middle of a call: the next start leaves nothing behind', () => {
+  let env: CtEnv;
+  let rt: FailpointControl;
+  let net: FailpointControl;
+  let scope: LeakScope;
+  let clean: Leaks;
+  before(async () => {
+    env = await startCtEnv({
+      prepare: async (tmp) => {
+        const r = await failpointRuntime(tmp, 'runc', '/usr/sbin/runc');
+        const c = await failpointCni(tmp);
+        rt = r.ctl;
+        net = c.ctl;
+        return {
+          runtimeToml: `default_handler = "fprunc"\n[runtime.handlers.fprunc]\npath = "${r.path}"`,
+          binDirs: [c.binDir],
+          extraPlugins: [{ type: FAILPOINT_CNI_TYPE, controlDir: c.ctl.dir }],
+        };
+      },
+    });
+    scope = scopeOf(env);
+    clean = await countLeaks(scope);
+  });
+  after(async () => {
+    await rt.clear();
+    await net.clear();
+    await env.close();
+  });
+
+  const run = async (config = podConfig(env, 'crash')) => ({ id: (await env.d.client.runtime('RunPodSandbox', { config })).pod_sandbox_id, config });
+  const removePod = async (id: string) => {
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+  };
+  /** kill -9 while `call` is held at `hang`; then a fresh daemon on the same paths. */
+  const crashDuring = async (hang: Promise<{ reached: Promise<void> }>, call: () => Promise<unknown>) => {
+    const h = await hang;
+    const pending = call().catch(() => undefined);
+    await h.reached;
+    await env.d.kill();
+    await pending;
+    await env.restart();
+  };
+
+  it('CreateContainer cut while the runtime creates: no conmon, runtime container, bundle, mount, layer or cgroup is left; the retry succeeds', async () => {
+    const pod = await run(podConfig(env, 'crash-create'));
+    const withPod = await countLeaks(scope);
+    const cfg = ctrConfig(env, 'c', { command: ['sleep', '1000'] });
+    await crashDuring(rt.hang('create'), () => env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config }));
+    assert.deepEqual(await countLeaks(scope), withPod);
+    assert.equal((await env.d.client.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status!.state, 'SANDBOX_READY');
+    const id = await runCtr(env, pod, cfg);
+    assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RunPodSandbox cut in the middle of CNI ADD: no veth, IP, pin, mount, cache entry or directory is left; the retry succeeds', async () => {
+    const cfg = podConfig(env, 'crash-add');
+    await crashDuring(net.hang('ADD'), () => run(cfg));
+    assert.deepEqual(await countLeaks(scope), clean);
+    assert.deepEqual((await env.d.client.runtime('ListPodSandbox', {})).items, []);
+    const pod = await run(cfg);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RunPodSandbox with a shared PID namespace cut while pause starts: no pause, cgroup or pin is left', async () => {
+    const cfg = podConfig(env, 'crash-pause', {
+      linux: { cgroup_parent: `${CGROUP_ROOT}/pod-crash-pause-${process.pid}`, security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    });
+    await crashDuring(rt.hang('run'), () => run(cfg));
+    assert.deepEqual(await countLeaks(scope), clean);
+    const pod = await run(cfg);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('StopPodSandbox cut in the middle of CNI DEL: the restarted daemon keeps the pod and its container; stop and remove then leave nothing', async () => {
+    const pod = await run(podConfig(env, 'crash-del'));
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
+    await crashDuring(net.hang('DEL'), () => env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id }));
+    assert.equal((await status(env, id)).state, 'CONTAINER_EXITED');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+});

@@ -1,0 +1,169 @@
+// Failpoints (containerd's integration/failpoint is the model): a runtime wrapper and a CNI
+// plugin that fail or hang at a named step, registered through berth's ordinary config. For
+// each step of RunPodSandbox, CreateContainer, StartContainer, StopPodSandbox and
+// RemovePodSandbox a failure leaves nothing behind and a retry succeeds; a hung step holds the
+// retry (it gets the same object) and, for CreateContainer, RemoveImage of its image.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
+import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, startCtEnv, type CtEnv } from './container-fixtures.js';
+import { failpointCni, failpointRuntime, FAILPOINT_CNI_TYPE, type FailpointControl } from './fixtures/failpoints.js';
+import { countLeaks, scopeOf, type Leaks, type LeakScope } from './leaks.js';
+
+const code = (c: number) => (e: CriError) => {
+  assert.equal(e.code, c, e.details);
+  return true;
+};
+
+describe('failpoints: failures leave nothing behind, retries succeed', () => {
+  let env: CtEnv;
+  let rt: FailpointControl;
+  let net: FailpointControl;
+  let scope: LeakScope;
+  let clean: Leaks;
+  before(async () => {
+    env = await startCtEnv({
+      prepare: async (tmp) => {
+        const r = await failpointRuntime(tmp, 'runc', '/usr/sbin/runc');
+        const c = await failpointCni(tmp);
+        rt = r.ctl;
+        net = c.ctl;
+        return {
+          runtimeToml: `default_handler = "fprunc"\n[runtime.handlers.fprunc]\npath = "${r.path}"`,
+          binDirs: [c.binDir],
+          extraPlugins: [{ type: FAILPOINT_CNI_TYPE, controlDir: c.ctl.dir }],
+        };
+      },
+    });
+    scope = scopeOf(env);
+    clean = await countLeaks(scope);
+  });
+  after(async () => {
+    await rt.clear();
+    await net.clear();
+    await env.close();
+  });
+
+  const run = (config = podConfig(env, 'fp'), timeoutMs?: number) =>
+    env.d.client.runtime('RunPodSandbox', { config }, { timeoutMs }).then((r) => ({ id: r.pod_sandbox_id, config }));
+  const removePod = async (id: string) => {
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
+  };
+  const pods = async (name: string) => (await env.d.client.runtime('ListPodSandbox', {})).items.filter((p) => p.metadata?.name === name);
+
+  it('RunPodSandbox: CNI ADD fails (after bridge made its veth and IP) → nothing left; the retry succeeds', async () => {
+    await net.fail('ADD');
+    const cfg = podConfig(env, 'addfail');
+    await assert.rejects(run(cfg), (e: CriError) => /failpoint: CNI ADD failed/.test(e.details));
+    assert.deepEqual(await countLeaks(scope), clean);
+    assert.deepEqual(await pods('addfail'), []);
+    const pod = await run(cfg);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RunPodSandbox: CNI ADD hangs past the client deadline → the retry joins it and gets the same sandbox', async () => {
+    const hang = await net.hang('ADD');
+    const cfg = podConfig(env, 'addhang');
+    const first = run(cfg, 1000);
+    await hang.reached;
+    await assert.rejects(first, code(GrpcStatus.DEADLINE_EXCEEDED));
+    const retry = run(cfg);
+    await hang.release();
+    const pod = await retry;
+    assert.equal((await pods('addhang')).length, 1);
+    assert.equal((await run(cfg)).id, pod.id, 'another retry after it finished');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RunPodSandbox with a shared PID namespace: pause fails to start → no pause, cgroup or pin left; the retry succeeds', async () => {
+    await rt.fail('run');
+    const cfg = podConfig(env, 'pausefail', {
+      linux: { cgroup_parent: `${CGROUP_ROOT}/pod-pausefail-${process.pid}`, security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    });
+    await assert.rejects(run(cfg), (e: CriError) => /failpoint: runtime run failed/.test(e.details));
+    assert.deepEqual(await countLeaks(scope), clean);
+    const pod = await run(cfg);
+    assert.equal((await countLeaks(scope)).pauses, 1);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('CreateContainer: the runtime create fails → no conmon, bundle, mount, layer or cgroup left; the retry succeeds', async () => {
+    const pod = await run(podConfig(env, 'createfail'));
+    const withPod = await countLeaks(scope);
+    await rt.fail('create');
+    await assert.rejects(runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }), false), (e: CriError) => /failpoint: runtime create failed/.test(e.details));
+    assert.deepEqual(await countLeaks(scope), withPod);
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
+    assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('CreateContainer: the runtime create hangs → RemoveImage of its image is refused, the retry joins and gets the same id', async () => {
+    const pod = await run(podConfig(env, 'createhang'));
+    const hang = await rt.hang('create');
+    const cfg = ctrConfig(env, 'c', { command: ['sleep', '1000'] });
+    const first = env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config }, { timeoutMs: 1000 });
+    await hang.reached;
+    await assert.rejects(env.d.client.image('RemoveImage', { image: { image: env.image } }), (e: CriError) => {
+      assert.equal(e.code, GrpcStatus.FAILED_PRECONDITION);
+      assert.match(e.details, /CreateContainer in progress/);
+      return true;
+    });
+    await assert.rejects(first, code(GrpcStatus.DEADLINE_EXCEEDED));
+    const retry = env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config });
+    await hang.release();
+    const id = (await retry).container_id;
+    assert.equal((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers.length, 1);
+    assert.equal((await status(env, id)).state, 'CONTAINER_CREATED');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('StartContainer: the runtime start fails → EXITED with reason StartError and the runtime message; the next attempt runs', async () => {
+    const pod = await run(podConfig(env, 'startfail'));
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }), false);
+    await rt.fail('start');
+    await assert.rejects(env.d.client.runtime('StartContainer', { container_id: id }), code(GrpcStatus.FAILED_PRECONDITION));
+    const s = await status(env, id);
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.equal(s.reason, 'StartError');
+    assert.match(s.message, /failpoint: runtime start failed/);
+    await env.d.client.runtime('RemoveContainer', { container_id: id });
+    const next = await runCtr(env, pod, ctrConfig(env, 'c', { metadata: { name: 'c', attempt: 1 }, command: ['sleep', '1000'] }));
+    assert.equal((await status(env, next)).state, 'CONTAINER_RUNNING');
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('StopPodSandbox: CNI DEL fails → an error, and the retry stops it; runtime kill fails → the stop still kills the containers', async () => {
+    const pod = await run(podConfig(env, 'stopfail'));
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
+    await net.fail('DEL');
+    await rt.fail('kill');
+    await assert.rejects(env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id }), (e: CriError) => /failpoint: CNI DEL failed/.test(e.details));
+    assert.equal((await status(env, id)).state, 'CONTAINER_EXITED', 'the container was stopped although kill failed');
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    const p = (await env.d.client.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status!;
+    assert.equal(p.state, 'SANDBOX_NOTREADY');
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RemovePodSandbox: the runtime delete fails → an error naming it; the retry removes everything', async () => {
+    const pod = await run(podConfig(env, 'deletefail'));
+    await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
+    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+    // The exit path deletes in the background; arm the failpoint for RemoveContainer's own delete.
+    await rt.fail('delete');
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id }).catch((e: CriError) => assert.match(e.details, /failpoint: runtime delete failed/));
+    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    assert.deepEqual(await pods('deletefail'), []);
+    await rt.clear();
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+});
