@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { eventually, startDaemon, type TestDaemon } from './harness.js';
 import { bridgeConflist, daemonToml, podConfig, sh, writeNet } from './sandbox-fixtures.js';
 
 async function networkReady(d: TestDaemon) {
@@ -16,11 +16,7 @@ async function networkReady(d: TestDaemon) {
 }
 
 async function waitReady(d: TestDaemon, want: boolean): Promise<void> {
-  const end = Date.now() + 5000;
-  while ((await networkReady(d)).status !== want) {
-    if (Date.now() > end) throw new Error(`NetworkReady did not become ${want}: ${JSON.stringify(await networkReady(d))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await eventually(`NetworkReady ${want}`, () => networkReady(d), (c) => c.status === want, 5000);
 }
 
 describe('cni: NetworkReady follows the conf dir; UpdateRuntimeConfig; CNI versions', () => {
@@ -65,8 +61,7 @@ describe('cni: NetworkReady follows the conf dir; UpdateRuntimeConfig; CNI versi
 
   it('an invalid file keeps it false and says why; dropping a valid config in makes both work without a restart', async () => {
     await writeFile(path.join(confDir, '05-broken.conflist'), '{"name": "x", "plugins": [');
-    await new Promise((r) => setTimeout(r, 150));
-    const c = await networkReady(d);
+    const c = await eventually('NetworkReady names the broken file', () => networkReady(d), (x) => /05-broken/.test(x.message), 5000);
     assert.equal(c.status, false);
     assert.match(c.message, /05-broken\.conflist: invalid JSON/);
     await writeNet(confDir, '10-sb.conflist', { bridge: 'berth-sb1', subnet: '10.201.1.0/24', dataDir: path.join(tmp, 'ipam'), cniVersion: '0.4.0' });

@@ -6,6 +6,7 @@ import { readlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { eventually } from './harness.js';
 
 describe('containers: stop semantics and exits', () => {
   let env: CtEnv;
@@ -98,11 +99,8 @@ describe('containers: namespaces in a pod', () => {
     assert.equal(await ns(server, 'uts'), await ns(client, 'uts'));
     assert.notEqual(await ns(server, 'pid'), await ns(client, 'pid'));
     // localhost: the client reaches the server's port on 127.0.0.1.
-    let got = '';
-    for (let i = 0; i < 50 && !got.includes('hi-from-server'); i++) {
-      got = (await execText(env, client, ['sh', '-c', 'nc 127.0.0.1 7777 </dev/null 2>/dev/null'])).stdout;
-      if (!got) await new Promise((r) => setTimeout(r, 100));
-    }
+    // The server listens once its shell got there: ask until it answers.
+    const got = await eventually('the server answers on 127.0.0.1:7777', async () => (await execText(env, client, ['sh', '-c', 'nc 127.0.0.1 7777 </dev/null 2>/dev/null'])).stdout, (o) => o.includes('hi-from-server'));
     assert.match(got, /hi-from-server/);
     const ps = (await execText(env, client, ['ps', '-o', 'pid,args'])).stdout;
     assert.ok(!ps.includes('nc -l'), `client must not see the server's processes:\n${ps}`);

@@ -10,7 +10,7 @@ import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfi
 import { buildBusyboxImage, BUSYBOX_ENV } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
 import { startRegistry, type TestRegistry } from './fixtures/registry.js';
-import { startDaemon, type DaemonOptions, type TestDaemon } from './harness.js';
+import { startDaemon, subscribe, untilFile, type DaemonOptions, type TestDaemon } from './harness.js';
 import { sh, writeNet } from './sandbox-fixtures.js';
 
 export const BRIDGE = 'berth-ct0';
@@ -170,13 +170,23 @@ export async function status(env: CtEnv, id: string) {
   return (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
 }
 
-/** Waits (bounded) until the container has exited; returns its status. */
-export async function waitExited(env: CtEnv, id: string, timeoutMs = 15_000) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await status(env, id);
-    if (s.state === 'CONTAINER_EXITED' || Date.now() > until) return s;
-    await new Promise((r) => setTimeout(r, 50));
+/** Waits for the container's exit (its CONTAINER_STOPPED event, or a status that already says so); returns its status. */
+export async function waitExited(env: { d: TestDaemon }, id: string, timeoutMs = 15_000) {
+  const stream = await subscribe(env.d);
+  try {
+    const stopped = new Promise<void>((resolve) => {
+      stream.on('data', (e: { container_id: string; container_event_type: string }) => {
+        if (e.container_id === id && e.container_event_type === 'CONTAINER_STOPPED_EVENT') resolve();
+      });
+    });
+    const now = (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
+    if (now.state === 'CONTAINER_EXITED') return now;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
+  } finally {
+    stream.cancel();
   }
 }
 
@@ -185,14 +195,9 @@ export async function execText(env: CtEnv, id: string, cmd: string[], timeout = 
   return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), code: r.exit_code };
 }
 
-/** Waits (bounded) until the file holds a line matching re. */
+/** The file's text once it holds a line matching re (inotify; bounded). */
 export async function waitForLog(file: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (re.test(text) || Date.now() > until) return text;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return untilFile(file, re, timeoutMs).catch(() => readFile(file, 'utf8').catch(() => ''));
 }
 
 export async function exists(p: string): Promise<boolean> {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
+import { untilFile } from './harness.js';
 import { sh } from './sandbox-fixtures.js';
 import { ctrConfig, execText, exists, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
@@ -36,9 +37,10 @@ describe('containers: daemon crash and restart', () => {
     const half = path.join(env.d.state, 'containers', 'e'.repeat(64));
     await mkdir(path.join(half, 'rootfs'), { recursive: true });
     await sh('mount', ['-t', 'tmpfs', 'tmpfs', path.join(half, 'rootfs')]);
-    // The container lives on without the daemon, and "quick" exits while no one is watching.
+    // The container lives on without the daemon, and "quick" exits while no one is watching
+    // (conmon writes its exit file).
     process.kill(pid, 0);
-    await new Promise((r) => setTimeout(r, 1500));
+    await untilFile(path.join(env.d.state, 'exits', quick));
     process.kill(pid, 0);
     await env.restart();
     assert.equal(await exists(half), false, 'the half-made container was removed');

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerEventResponse__Output } from '../pkg/cri/gen/runtime/v1/ContainerEventResponse.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { startDaemon, subscribe, type TestDaemon } from './harness.js';
 import { podConfig } from './sandbox-fixtures.js';
 
 describe('events: pod sandbox lifecycle on GetContainerEvents', () => {
@@ -15,18 +15,18 @@ describe('events: pod sandbox lifecycle on GetContainerEvents', () => {
   });
 
   it('a subscriber sees created, started, stopped and deleted for a sandbox, in order, with its status', async () => {
-    const stream = d.client.events();
+    const stream = await subscribe(d);
     const got: ContainerEventResponse__Output[] = [];
-    stream.on('data', (e: ContainerEventResponse__Output) => got.push(e));
-    stream.on('error', () => undefined);
-    // The subscription is registered when the stream's first message is processed by the server.
-    await new Promise((r) => setTimeout(r, 200));
+    let id = '';
+    const all = new Promise<void>((resolve) => stream.on('data', (e: ContainerEventResponse__Output) => {
+      got.push(e);
+      if (got.filter((x) => x.container_id === id).length >= 4) resolve();
+    }));
     const cfg = podConfig('events-sb', { linux: { security_context: { namespace_options: { network: 'NODE' } } } });
-    const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config: cfg });
+    id = (await d.client.runtime('RunPodSandbox', { config: cfg })).pod_sandbox_id;
     await d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
     await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
-    const deadline = Date.now() + 5000;
-    while (got.filter((e) => e.container_id === id).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.race([all, new Promise((r) => setTimeout(r, 5000).unref())]);
     stream.cancel();
     const mine = got.filter((e) => e.container_id === id);
     assert.deepEqual(mine.map((e) => e.container_event_type), [

@@ -1,7 +1,7 @@
 // Starts a real berth daemon on private paths for an e2e test and stops it afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, watch } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CriClient } from '../pkg/client/cri.js';
@@ -119,4 +119,81 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     },
   };
   return d;
+}
+
+/**
+ * The one polling helper of the e2e tests, for conditions nothing announces (a gauge on
+ * /metrics, a server that starts listening): calls `probe` until `done` accepts its value,
+ * every 10 ms at first and then less often, and throws naming `what` and the last value after
+ * `timeoutMs`. Where an event exists, wait on it instead (untilOutput, untilFile, the
+ * container event stream).
+ */
+export async function eventually<T>(what: string, probe: () => Promise<T> | T, done: (v: T) => boolean = (v) => Boolean(v), timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(200, delay * 2)) {
+    const v = await probe();
+    if (done(v)) return v;
+    if (Date.now() > end) throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))})`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Resolves once `text()` matches `re`, checking each time `source` emits data (no polling). */
+export function untilOutput(source: NodeJS.EventEmitter, text: () => string, re: RegExp, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (!re.test(text())) return;
+      clearTimeout(t);
+      source.off('data', check);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      source.off('data', check);
+      reject(new Error(`output did not match ${re} within ${timeoutMs} ms; got: ${JSON.stringify(text().slice(-500))}`));
+    }, timeoutMs);
+    source.on('data', check);
+    check();
+  });
+}
+
+/** Resolves with the file's text once it exists (and matches `re`): inotify on its directory, no polling. */
+export function untilFile(file: string, re?: RegExp, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let busy = false;
+    let again = false;
+    const w = watch(path.dirname(file), () => void check());
+    const t = setTimeout(() => {
+      w.close();
+      reject(new Error(`${file}${re ? ` did not match ${re}` : ' did not appear'} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    async function check(): Promise<void> {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      busy = false;
+      if (text !== undefined && (!re || re.test(text))) {
+        clearTimeout(t);
+        w.close();
+        resolve(text);
+      } else if (again) {
+        again = false;
+        void check();
+      }
+    }
+    void check();
+  });
+}
+
+/** A GetContainerEvents stream that is live (the daemon sent its headers): nothing done after it resolves is missed. */
+export async function subscribe(d: TestDaemon): Promise<ReturnType<CriClient['events']>> {
+  const stream = d.client.events();
+  stream.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('metadata', () => resolve());
+    stream.once('error', reject);
+  });
+  return stream;
 }

@@ -8,6 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { eventually } from './harness.js';
 
 const invalid = (re: RegExp) => (err: CriError): boolean => {
   assert.equal(err.code, GrpcStatus.INVALID_ARGUMENT, `${err.code}: ${err.details}`);
@@ -61,10 +62,11 @@ describe('hostile container requests', () => {
     const marker = `sleep 4242${process.pid}`;
     await assert.rejects(env.d.client.runtime('ExecSync', { container_id: sleeper, cmd: ['sh', '-c', marker], timeout: -1 }, { timeoutMs: 1500 }),
       (e: CriError) => e.code === GrpcStatus.DEADLINE_EXCEEDED);
-    const until = Date.now() + 10_000;
-    while ((pgrep(marker).length || pgrep(`exec --process .*${sleeper}`).length) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    // runc runs as `exec --detach --process FILE … ID` under execwait.
+    const runcExec = `exec .*--process .*${sleeper}`;
+    await eventually('the exec ended', () => pgrep(marker).length + pgrep(runcExec).length, (n) => n === 0, 10_000).catch(() => undefined);
     assert.deepEqual(pgrep(marker), [], 'the exec\'d process is still running');
-    assert.deepEqual(pgrep(`exec --process .*${sleeper}`), [], 'runc exec is still running');
+    assert.deepEqual(pgrep(runcExec), [], 'runc exec is still running');
   });
 
   it('a missing host_path under /proc, /sys or /dev is refused at once (was a mkdir spinning a worker thread)', async () => {

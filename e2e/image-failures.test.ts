@@ -125,7 +125,7 @@ describe('images: hostile and broken pulls leave nothing behind', () => {
       await cut;
       assert.equal(r.image_ref, img.config.digest);
       const layer = img.layers[0]!.digest;
-      await new Promise((res) => setTimeout(res, 300));
+      await reg.flushLogs();
       assert.match(reg.logs(), new RegExp(`"GET /v2/test/resume/blobs/${layer} HTTP/1.1" 206`), 'the second request asked for the rest');
       assert.deepEqual(await readdir(path.join(d.root, 'images/content/ingest')), []);
     } finally {

@@ -9,9 +9,6 @@ import { blob, buildImage, buildIndex, MT, pushBlob, pushImage, pushManifest } f
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { buildTar } from './fixtures/tar.js';
 
-async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {
-  for (let t = 0; t < ms && !cond(); t += 20) await new Promise((r) => setTimeout(r, 20));
-}
 
 describe('images: pull from a local registry', () => {
   let reg: TestRegistry;
@@ -60,13 +57,14 @@ describe('images: pull from a local registry', () => {
     const pushed = await pushBusybox(reg.host, 'test/again', 'v1');
     const ref = `${reg.host}/test/again:v1`;
     await d.client.image('PullImage', { image: { image: ref } });
-    await waitFor(() => reg.blobGets(pushed.image.layers[0]!.digest) > 0);
+    await reg.flushLogs();
+    assert.ok(reg.blobGets(pushed.image.layers[0]!.digest) > 0);
     const before = reg.blobGets();
     await d.client.image('PullImage', { image: { image: ref } });
     const byDigest = `${reg.host}/test/again@${pushed.digest}`;
     const res = await d.client.image('PullImage', { image: { image: byDigest } });
     assert.equal(res.image_ref, pushed.configDigest);
-    await new Promise((r) => setTimeout(r, 200));
+    await reg.flushLogs();
     assert.equal(reg.blobGets(), before, 'no blob was fetched again');
     const st = await d.client.image('ImageStatus', { image: { image: byDigest } });
     assert.equal(st.image!.id, pushed.configDigest);

@@ -11,9 +11,6 @@ import { pushImage } from './fixtures/oci.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { buildTar } from './fixtures/tar.js';
 
-async function settleLogs(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 300));
-}
 
 describe('images: mirrors, TLS and shared downloads', () => {
   let empty: TestRegistry;
@@ -58,7 +55,7 @@ describe('images: mirrors, TLS and shared downloads', () => {
     assert.equal(r.image_ref, pushed.configDigest);
     const st = await d.client.image('ImageStatus', { image: { image: 'mirror.example.invalid/team/app:v1' } });
     assert.deepEqual(st.image!.repo_tags, ['mirror.example.invalid/team/app:v1']);
-    await settleLogs();
+    await empty.flushLogs();
     assert.match(empty.logs(), /"GET \/v2\/team\/app\/manifests\/v1 HTTP\/1.1" 404/, 'the first mirror was asked first');
     assert.match(mirror.logs(), /"GET \/v2\/team\/app\/manifests\/v1 HTTP\/1.1" 200/);
   });
@@ -87,7 +84,7 @@ describe('images: mirrors, TLS and shared downloads', () => {
   it('pulls over HTTPS with an unverified certificate from an insecure registry', async () => {
     const r = await d.client.image('PullImage', { image: { image: `${tlsReg.host}/secure/busybox:v1` } });
     assert.equal(r.image_ref, buildBusyboxImage().config.digest);
-    await settleLogs();
+    await tlsReg.flushLogs();
     assert.match(tlsReg.logs(), /"GET \/v2\/secure\/busybox\/manifests\/v1 HTTP\/1.1" 200/);
   });
 
@@ -99,7 +96,7 @@ describe('images: mirrors, TLS and shared downloads', () => {
     const refs = ['v1', 'v2', 'v1'].map((t) => `mirror.example.invalid/team/shared:${t}`);
     const res = await Promise.all(refs.map((image) => d.client.image('PullImage', { image: { image } })));
     for (const r of res) assert.equal(r.image_ref, img.config.digest);
-    await settleLogs();
+    await mirror.flushLogs();
     for (const l of img.layers.slice(1)) assert.equal(mirror.blobGets(l.digest), 1, `layer ${l.digest} fetched once`);
     const st = await d.client.image('ImageStatus', { image: { image: img.config.digest } });
     assert.deepEqual(st.image!.repo_tags, refs.slice(0, 2));

@@ -14,14 +14,13 @@ import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.js';
 import type { ContainerEventResponse__Output } from '../pkg/cri/gen/runtime/v1/ContainerEventResponse.js';
 import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfig.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { eventually, startDaemon, subscribe, type TestDaemon } from './harness.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { daemonToml, podConfig, sh, writeNet } from './sandbox-fixtures.js';
 
 const BRIDGE = 'berth-sx2';
 const CG_ROOT = `/berth-test-stats-e2e-${process.pid}`;
 const MiB = 1024n * 1024n;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function rmCgroups(): Promise<void> {
   const rmTree = async (dir: string): Promise<void> => {
@@ -39,23 +38,12 @@ async function udpBlast(host: string, count: number, size: number): Promise<void
   sock.close();
 }
 
-async function eventually<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let v = await f();
-  while (!ok(v)) {
-    if (Date.now() > end) throw new Error(`${what}: not reached in ${ms} ms (last: ${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x))})`);
-    await sleep(200);
-    v = await f();
-  }
-  return v;
-}
 
-/** Collects a GetContainerEvents stream's events. */
-function collect(d: TestDaemon) {
-  const stream = d.client.events();
+/** Collects the events of a live GetContainerEvents stream. */
+async function collect(d: TestDaemon) {
+  const stream = await subscribe(d);
   const events: ContainerEventResponse__Output[] = [];
   stream.on('data', (e: ContainerEventResponse__Output) => events.push(e));
-  stream.on('error', () => undefined);
   return { stream, events };
 }
 
@@ -117,11 +105,10 @@ describe('stats e2e with containers', () => {
     const p = await pod('sx-cpu', { app: 'sx', kind: 'cpu' }, 'cpu');
     const id = await run(p, 'burn', 'while :; do :; done', { labels: { role: 'burn' } });
     const a = await cstats(id);
-    await sleep(500);
-    const b = await cstats(id);
     const ua = BigInt(a.cpu!.usage_core_nano_seconds!.value);
-    const ub = BigInt(b.cpu!.usage_core_nano_seconds!.value);
-    assert.ok(ub > ua, `usage ${ua} → ${ub}`);
+    const usage = (x: typeof a) => BigInt(x.cpu!.usage_core_nano_seconds!.value);
+    const b = await eventually('CPU usage rises and has a rate', () => cstats(id), (x) => usage(x) > ua && BigInt(x.cpu?.usage_nano_cores?.value ?? 0) > 0n);
+    const ub = usage(b);
     const rate = BigInt(b.cpu!.usage_nano_cores!.value);
     assert.ok(rate > 100_000_000n, `nano-cores ${rate}`);
     assert.ok(BigInt(b.cpu!.timestamp) > BigInt(a.cpu!.timestamp));
@@ -249,8 +236,7 @@ describe('stats e2e with containers', () => {
   it('an OOM kill shows as OOMKilled in the STOPPED event and in berth_container_oom_kills_total', async (t) => {
     if (skip) return t.skip(skip);
     const p = await pod('sx-oom', { app: 'sx', kind: 'oom' });
-    const sub = collect(d);
-    await sleep(100);
+    const sub = await collect(d);
     const id = await run(p, 'oom', `exec awk 'BEGIN { s = sprintf("%67108864s", ""); system("sleep 3600") }'`, {
       linux: { resources: { memory_limit_in_bytes: String(32 * 1024 * 1024) } },
     });
@@ -266,12 +252,10 @@ describe('stats e2e with containers', () => {
   it('event subscribers see created, started, stopped, deleted in order with the exit code; a stalled one delays nothing', async (t) => {
     if (skip) return t.skip(skip);
     const p = await pod('sx-ev', { app: 'sx', kind: 'ev' });
-    const a = collect(d);
-    const b = collect(d);
-    const stalled = d.client.events();
-    stalled.on('error', () => undefined); // its CANCELLED at the end
+    const a = await collect(d);
+    const b = await collect(d);
+    const stalled = await subscribe(d); // its CANCELLED at the end is ignored
     stalled.pause(); // never reads
-    await sleep(100);
     const c = await d.client.runtime('CreateContainer', {
       pod_sandbox_id: p.id, sandbox_config: p.cfg,
       config: { metadata: { name: 'ev' }, image: { image }, command: ['sh', '-c', 'sleep 0.2; exit 3'], log_path: 'ev.log' },

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { eventually, startDaemon, type TestDaemon } from './harness.js';
 import { daemonToml, podConfig, sh, writeNet } from './sandbox-fixtures.js';
 
 const BRIDGE = 'berth-sx0';
@@ -97,13 +97,8 @@ describe('stats e2e: pods, metrics and the event stream', () => {
 
     await udpBlast(ipA, 300, 1000);
     // A pod with no process is read through a short-lived nsenter whose result is refreshed in the background every ~5 s.
-    let rx = rx0;
-    const deadline = Date.now() + 15_000;
-    while (rx - rx0 < 300_000n && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 300));
-      const s = (await d.client.runtime('PodSandboxStats', { pod_sandbox_id: a })).stats!;
-      rx = BigInt(s.linux!.network!.default_interface!.rx_bytes!.value);
-    }
+    const podRx = async () => BigInt((await d.client.runtime('PodSandboxStats', { pod_sandbox_id: a })).stats!.linux!.network!.default_interface!.rx_bytes!.value);
+    const rx = await eventually('pod rx bytes grow by 300 kB', podRx, (v) => v - rx0 >= 300_000n).catch(() => podRx());
     assert.ok(rx - rx0 >= 300_000n, `rx grew by ${rx - rx0}`);
 
     const m = await d.client.runtime('ListPodSandboxMetrics', {});
@@ -126,9 +121,7 @@ describe('stats e2e: pods, metrics and the event stream', () => {
     const s1 = d.client.events();
     const s2 = d.client.events();
     const gauge = async () => Number(/berth_event_subscribers\{stream="container"\} (\d+)/.exec(await metricsText(d))?.[1] ?? -1);
-    const end = Date.now() + 5000;
-    while ((await gauge()) !== 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(await gauge(), 2);
+    assert.equal(await eventually('two subscribers', gauge, (n) => n === 2, 5000), 2);
     const closed = (s: ReturnType<typeof d.client.events>) => new Promise<void>((res) => s.on('error', () => res()).on('end', () => res()));
     const c1 = closed(s1);
     s1.cancel();
@@ -136,7 +129,6 @@ describe('stats e2e: pods, metrics and the event stream', () => {
     const c2 = closed(s2);
     s2.cancel();
     await c2;
-    while ((await gauge()) !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(await gauge(), 0, 'subscribers gone after cancel');
+    assert.equal(await eventually('no subscriber', gauge, (n) => n === 0, 5000), 0, 'subscribers gone after cancel');
   });
 });

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openPty } from '../pkg/streaming/pty.js';
+import { untilOutput } from './harness.js';
 import { freePortIn, startEcho, startStEnv, type StEnv } from './streaming-env.js';
 
 const run = promisify(execFile);
@@ -47,10 +48,7 @@ describe('streaming e2e: crictl', { skip: CRICTL ? false : 'no crictl binary (se
       pty.closeSlave();
       let seen = '';
       pty.master.on('data', (d: Buffer) => (seen += d.toString()));
-      const until = async (re: RegExp) => {
-        for (let i = 0; i < 1000 && !re.test(seen); i++) await sleep(10);
-        assert.match(seen, re);
-      };
+      const until = (re: RegExp) => untilOutput(pty.master, () => seen, re);
       try {
         await sleep(300);
         pty.master.write('stty size; echo mark-$((3*4))\r');
@@ -82,7 +80,7 @@ describe('streaming e2e: crictl', { skip: CRICTL ? false : 'no crictl binary (se
         await sleep(500);
         for (const line of ['alpha', 'beta']) {
           child.stdin!.write(`${line}\n`);
-          for (let i = 0; i < 500 && !out.includes(`got:${line}`); i++) await sleep(10);
+          await untilOutput(child.stdout!, () => out, new RegExp(`got:${line}`), 5000);
         }
         assert.match(out, /got:alpha\ngot:beta\n/);
       } finally {

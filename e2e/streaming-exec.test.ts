@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { openStream, spdyExec, spdyUpgrade, wsExec } from '../pkg/streaming/testing/clients.js';
+import { waitExited } from './container-fixtures.js';
+import { eventually, untilOutput } from './harness.js';
 import { startStEnv, type StEnv } from './streaming-env.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,10 +62,7 @@ describe('streaming e2e: exec and attach', () => {
       interact: async ({ stdin, resize, stdout }) => {
         let seen = '';
         stdout!.on('data', (d: Buffer) => (seen += d.toString()));
-        const until = async (re: RegExp) => {
-          for (let i = 0; i < 500 && !re.test(seen); i++) await sleep(10);
-          assert.match(seen, re);
-        };
+        const until = (re: RegExp) => untilOutput(stdout!, () => seen, re, 5000);
         resize!.write(JSON.stringify({ Width: 111, Height: 44 }));
         await sleep(100);
         stdin!.write('echo in-container-$((40+2))\n');
@@ -103,7 +102,7 @@ describe('streaming e2e: exec and attach', () => {
         stdout!.on('data', (d: Buffer) => (seen += d.toString()));
         for (const line of ['first', 'second']) {
           stdin!.write(`${line}\n`);
-          for (let i = 0; i < 300 && !seen.includes(`got:${line}`); i++) await sleep(10);
+          await untilOutput(stdout!, () => seen, new RegExp(`got:${line}`), 3000);
         }
         stdin!.end();
       },
@@ -123,12 +122,7 @@ describe('streaming e2e: exec and attach', () => {
     const ps = async () => (await env.d.client.runtime('ExecSync', { container_id: ctr, cmd: ['ps'], timeout: '10' })).stdout.toString();
     assert.match(await ps(), /sleep 1234/);
     up.socket!.destroy();
-    let listing = '';
-    for (let i = 0; i < 100; i++) {
-      listing = await ps();
-      if (!/sleep 1234/.test(listing)) break;
-      await sleep(50);
-    }
+    const listing = await eventually('the exec process is gone', ps, (l) => !/sleep 1234/.test(l), 5000).catch(() => ps());
     assert.doesNotMatch(listing, /sleep 1234/);
     const st = await env.d.client.runtime('ContainerStatus', { container_id: ctr });
     assert.equal(st.status!.state, 'CONTAINER_RUNNING');
@@ -136,18 +130,14 @@ describe('streaming e2e: exec and attach', () => {
 
   it('100 exec sessions in a row leave no fd, socket or process behind in the daemon', async () => {
     const pid = env.d.proc.pid!;
+    const base = await daemonCounts(pid);
     await spdyExec(await execUrl(['true']), { stderr: true });
-    await sleep(200);
-    const before = await daemonCounts(pid);
+    const before = await eventually('the first session ended', () => daemonCounts(pid), (c) => c.children <= base.children, 3000);
     for (let i = 0; i < 100; i++) {
       const r = await spdyExec(await execUrl(['echo', String(i)]), { stderr: true });
       assert.equal(r.stdout, `${i}\n`);
     }
-    let now = await daemonCounts(pid);
-    for (let i = 0; i < 100 && (now.fds > before.fds || now.children > before.children); i++) {
-      await sleep(20);
-      now = await daemonCounts(pid);
-    }
+    const now = await eventually('the sessions ended', () => daemonCounts(pid), (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => daemonCounts(pid));
     assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
     assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
   });
@@ -156,9 +146,9 @@ describe('streaming e2e: exec and attach', () => {
     const pid = env.d.proc.pid!;
     const ttyUrl = async () => (await env.d.client.runtime('Exec', { container_id: ctr, cmd: ['sh', '-c', 'stty size'], tty: true, stdin: true, stdout: true })).url;
     const attachUrl = async () => (await env.d.client.runtime('Attach', { container_id: ctr, stdout: true, stderr: true })).url;
+    const base = await daemonCounts(pid);
     await spdyExec(await ttyUrl(), { stdin: true, tty: true });
-    await sleep(200);
-    const before = await daemonCounts(pid);
+    const before = await eventually('the first session ended', () => daemonCounts(pid), (c) => c.children <= base.children, 3000);
     for (let i = 0; i < 20; i++) {
       const r = await spdyExec(await ttyUrl(), { stdin: true, tty: true });
       assert.match(r.stdout, /24 80/);
@@ -170,11 +160,7 @@ describe('streaming e2e: exec and attach', () => {
       await sleep(20);
       up.socket!.destroy();
     }
-    let now = await daemonCounts(pid);
-    for (let i = 0; i < 150 && (now.fds > before.fds || now.children > before.children); i++) {
-      await sleep(20);
-      now = await daemonCounts(pid);
-    }
+    const now = await eventually('the sessions ended', () => daemonCounts(pid), (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => daemonCounts(pid));
     assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
     assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
     assert.equal((await env.d.client.runtime('ContainerStatus', { container_id: ctr })).status!.state, 'CONTAINER_RUNNING');
@@ -185,11 +171,7 @@ describe('streaming e2e: exec and attach', () => {
     await assert.rejects(env.d.client.runtime('Exec', { container_id: ctr, cmd: ['sh'], tty: true, stdout: true, stderr: true }), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT);
     await assert.rejects(env.d.client.runtime('Attach', { container_id: ctr }), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT);
     const stopped = await env.runContainer(pod, 'quick', { command: ['true'] });
-    for (let i = 0; i < 100; i++) {
-      const st = await env.d.client.runtime('ContainerStatus', { container_id: stopped });
-      if (st.status!.state === 'CONTAINER_EXITED') break;
-      await sleep(50);
-    }
+    await waitExited(env, stopped);
     await assert.rejects(env.d.client.runtime('Exec', { container_id: stopped, cmd: ['true'], stdout: true }), (e: CriError) => e.code === GrpcStatus.FAILED_PRECONDITION);
   });
 });

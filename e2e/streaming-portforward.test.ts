@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { readAll, spdyForward, spdyOverWebSocket, spdyUpgrade, type SpdyConn } from '../pkg/streaming/testing/clients.js';
+import { eventually } from './harness.js';
 import { freePortIn, startEcho, startStEnv, type StEnv } from './streaming-env.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -91,15 +92,12 @@ describe('streaming e2e: port-forward', () => {
       await roundTrip(up.conn, podPort, 1, 1000);
       up.socket!.destroy();
     };
+    const base = await counts();
     await one();
-    await new Promise((r) => setTimeout(r, 300));
-    const before = await counts();
+    // The first session's netns helper exits once its connection is gone.
+    const before = await eventually('the first session ended', counts, (c) => c.children <= base.children, 3000);
     for (let i = 0; i < 20; i++) await one();
-    let now = await counts();
-    for (let i = 0; i < 150 && (now.fds > before.fds || now.children > before.children); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      now = await counts();
-    }
+    const now = await eventually('the sessions ended', counts, (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => counts());
     assert.deepEqual(now, before);
   });
 

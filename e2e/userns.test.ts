@@ -12,6 +12,7 @@ import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.
 import type { NamespaceOption } from '../pkg/cri/gen/runtime/v1/NamespaceOption.js';
 import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfig.js';
 import { startRegistry, pushBusybox, type TestRegistry } from './fixtures/registry.js';
+import { waitExited } from './container-fixtures.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { sh, writeNet } from './sandbox-fixtures.js';
 
@@ -30,15 +31,6 @@ async function myPort(): Promise<number> {
   throw new Error('no free port in 5300-5399');
 }
 
-async function waitExited(d: TestDaemon, id: string): Promise<void> {
-  const until = Date.now() + 20_000;
-  while (Date.now() < until) {
-    const s = (await d.client.runtime('ContainerStatus', { container_id: id })).status!;
-    if (s.state === 'CONTAINER_EXITED') return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`container ${id} did not exit`);
-}
 
 /** Files under dir (recursive count), 0 when it does not exist. */
 async function entries(dir: string): Promise<string[]> {
@@ -98,7 +90,7 @@ describe('pod user namespaces', () => {
     };
     const { container_id: id } = await d.client.runtime('CreateContainer', { pod_sandbox_id: podId, config: cfg, sandbox_config: config });
     await d.client.runtime('StartContainer', { container_id: id });
-    await waitExited(d, id);
+    assert.equal((await waitExited({ d }, id, 20_000)).state, 'CONTAINER_EXITED');
     return readFile(path.join(config.log_directory!, `${name}.log`), 'utf8');
   }
 

@@ -62,9 +62,11 @@ type Call = grpc.ServerWritableStream<GetEventsRequest__Output, ContainerEventRe
 function fakeCall(stall = false) {
   const got: ContainerEventResponse[] = [];
   const errors: { code: number; details: string }[] = [];
-  const call = new EventEmitter() as EventEmitter & { write(m: ContainerEventResponse): boolean; getPeer(): string };
+  const call = new EventEmitter() as EventEmitter & { write(m: ContainerEventResponse): boolean; getPeer(): string; sendMetadata(): void; headers: number };
   call.write = (m) => { got.push(m); return !stall; };
   call.getPeer = () => 'test-peer';
+  call.headers = 0;
+  call.sendMetadata = () => void call.headers++;
   call.on('error', (e: { code: number; details: string }) => errors.push(e));
   return { call: call as unknown as Call, emitter: call, got, errors };
 }
@@ -97,6 +99,7 @@ describe('cri events: GetContainerEvents stream', () => {
     const b = fakeCall();
     s.handler(a.call);
     s.handler(b.call);
+    assert.equal(a.emitter.headers, 1, 'headers sent once subscribed: the client knows the stream is live');
     emit('CONTAINER_CREATED_EVENT', ctr('c1', {}));
     emit('CONTAINER_STARTED_EVENT', ctr('c1', { state: 'CONTAINER_RUNNING', startedAt: 6n, pid: 42 }));
     emit('CONTAINER_STOPPED_EVENT', ctr('c1', { state: 'CONTAINER_EXITED', startedAt: 6n, finishedAt: 7n, exitCode: 3, reason: 'Error' }));

@@ -113,6 +113,9 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
     );
     const end = () => sub.close();
     for (const ev of ['cancelled', 'close', 'finish', 'error']) call.once(ev, end);
+    // Response headers now tell the client the subscription is live: one that subscribes, waits
+    // for them, then acts, misses no event of what it did.
+    call.sendMetadata(new grpc.Metadata());
   };
 
   return {
