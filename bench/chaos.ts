@@ -62,7 +62,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const rand = rng(seed);
   const log = o.progress ?? (() => undefined);
   const t0 = Date.now();
-  const env = await startCtEnv({ net: { bridge: 'berth-chaos0', subnet: '10.216.0.0/16', cgroupRoot: '/berth-chaos' }, logLevel: 'warn' });
+  const env = await startCtEnv({ net: { bridge: 'berth-chaos0', subnet: '10.216.0.0/16', cgroupRoot: '/berth-chaos' }, logLevel: 'info' });
   const report: ChaosReport = {
     kills: 0, seed, cycles: 0, interrupted: 0, lost: [], errors: [], restartMs: summarize([]), leaks: NO_LEAKS, leaked: false, seconds: 0,
   };

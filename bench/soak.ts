@@ -103,7 +103,7 @@ async function sample(env: CtEnv, t: number): Promise<Sample> {
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const sampleSeconds = o.sampleSeconds ?? 60;
   const log = o.progress ?? (() => undefined);
-  const env = await startCtEnv({ net: { bridge: 'berth-soak0', subnet: '10.217.0.0/16', cgroupRoot: '/berth-soak' }, logLevel: 'warn', metrics: true });
+  const env = await startCtEnv({ net: { bridge: 'berth-soak0', subnet: '10.217.0.0/16', cgroupRoot: '/berth-soak' }, logLevel: 'info', metrics: true });
   const report: SoakReport = {
     seconds: o.seconds, sampleSeconds, warmupSeconds: 0, cycles: 0, execs: 0, pulls: 0, logReopens: 0, errors: [], samples: [],
     trends: {} as SoakReport['trends'], leaks: NO_LEAKS, leaked: false,
@@ -196,7 +196,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const seconds = Number(process.argv[2] ?? 3600);
   const sampleSeconds = Number(process.argv[3] ?? 60);
   runSoak({ seconds, sampleSeconds, progress: (l) => console.error(l) }).then((r) => {
-    console.log(JSON.stringify({ soak: { ...r, samples: r.samples.length } , trends: r.trends }, null, 2));
+    console.log(JSON.stringify({ soak: r }, null, 2));
     process.exit(r.errors.length || r.leaked ? 1 : 0);
   }, (err: Error) => {
     console.error(err);
