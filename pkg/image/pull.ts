@@ -116,7 +116,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     const { ep, client, manifest } = r;
     const opener = (d: string, what: string) => async (offset: number, sig: AbortSignal) => {
       const res = await client.blob(ep, d, offset, sig);
-      return { stream: res, resumed: res.statusCode === 206, source: `${what} ${d} from ${ep.base || ep.host}` };
+      return { stream: res, resumed: res.statusCode === 206, source: `${what} ${d} from ${await client.baseOf(ep, sig)}` };
     };
     // The config is read into memory: a manifest must not make berth swallow gigabytes.
     if (manifest.config.size > MAX_CONFIG_BYTES) {

@@ -86,7 +86,7 @@ export class RegistryClient {
   }
 
   /** Resolves the endpoint's base URL: https, or for insecure hosts http when TLS is not spoken. */
-  private async baseOf(ep: Endpoint, signal?: AbortSignal): Promise<string> {
+  async baseOf(ep: Endpoint, signal?: AbortSignal): Promise<string> {
     if (ep.base) return ep.base;
     const known = RegistryClient.schemes.get(ep.host);
     if (known) return `${known}://${ep.host}`;
