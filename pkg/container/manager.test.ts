@@ -2,6 +2,7 @@
 // pod-level locking, retries that return results, failure states, writes before memory.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError } from '../errors/errors.js';
 import { containerConfig, leftovers, podRequest, startManagers, type ManagersEnv } from '../testing/managers.js';
 
@@ -91,6 +92,18 @@ describe('container service: pod lock, retries, failure states', () => {
     assert.equal(env.containers.get(id).state, 'CONTAINER_RUNNING');
     await env.sandboxes.remove(pod);
     assert.deepEqual((await leftovers(env)).bundles, []);
+  });
+
+  it('ReopenContainerLog of a container that exits while conmon has not reopened its log ends at the exit (FAILED_PRECONDITION), not after a silent wait', async () => {
+    const logs = path.join(env.dir, 'pod-logs');
+    const pod = await env.sandboxes.run(podRequest('reopen', { logDirectory: logs }));
+    const id = await env.containers.create(pod, containerConfig('c', { logPath: 'c.log' }));
+    await env.containers.start(id);
+    // The fake conmon never recreates the log, as a conmon busy with an exiting container would not.
+    const reopening = env.containers.reopenLog(id);
+    await env.containers.stop(id, 0);
+    await assert.rejects(reopening, (e: unknown) => e instanceof FailedPreconditionError && /not running/.test((e as Error).message));
+    await env.sandboxes.remove(pod);
   });
 
   it('a state change whose database write fails changes nothing in memory', async () => {
