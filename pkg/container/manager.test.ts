@@ -66,6 +66,22 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
+  it('a CreateContainer in flight holds its image and the images it mounts as volumes until its record exists', async () => {
+    const pod = await env.sandboxes.run(podRequest('vol-lease'));
+    const image = 'sha256:' + 'a'.repeat(64);
+    const hang = env.runtime.faults.hang('create');
+    const volume = { containerPath: '/vol', hostPath: '', readonly: true, propagation: 'PRIVATE' as const, recursiveReadOnly: false, selinuxRelabel: false, image: 'test/image:1' };
+    const creating = env.containers.create(pod, containerConfig('c', { mounts: [volume] }));
+    await hang.reached;
+    assert.equal(env.leases.get(image), 2, 'one lease for the image, one for the image volume');
+    hang.release();
+    const id = await creating;
+    assert.equal(env.leases.get(image), 0, 'the record keeps them in use from here');
+    assert.equal(env.containers.get(id).config.mounts[0]?.imageId, image);
+    await env.sandboxes.remove(pod);
+    assert.deepEqual(await env.mounts(), []);
+  });
+
   it('a failed StartContainer leaves the container EXITED with reason StartError and the runtime message', async () => {
     const pod = await env.sandboxes.run(podRequest('starterr'));
     const id = await env.containers.create(pod, containerConfig('c'));
