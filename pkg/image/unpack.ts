@@ -157,7 +157,9 @@ export async function decompressedStream(blobPath: string): Promise<{ stream: Re
     // blob's fd too; with pipe() it stayed open, and the blob, deleted by then, with it.
     const src = createReadStream(blobPath, { highWaterMark: 1 << 20 });
     const gz = createGunzip({ chunkSize: 256 * 1024 });
-    const closed = pipeline(src, gz).catch(() => {});
+    // done once the blob's fd is closed, not merely once the pipeline ended (the close lags).
+    const fdClosed = new Promise<void>((resolve) => src.once('close', resolve));
+    const closed = pipeline(src, gz).catch(() => {}).then(() => fdClosed);
     return { stream: gz, done: closed };
   }
   if (magic.readUInt32LE(0) === 0xfd2fb528) {
