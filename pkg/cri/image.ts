@@ -79,7 +79,7 @@ export const imageModule: CriModule = {
         get auths() { return ctx.config.registry.auths; },
       },
       get maxConcurrentDownloads() { return ctx.config.image.max_concurrent_downloads; },
-      get pullProgressTimeoutMs() { return parseDuration(ctx.config.image.pull_progress_timeout) ?? 0; },
+      pullProgressTimeoutMs: parseDuration(ctx.config.image.pull_progress_timeout) ?? 0,
       onPullBytes: (n) => pullBytes.inc(n),
     });
     await svc.init();
