@@ -52,6 +52,21 @@ describe('content store', () => {
     assert.deepEqual(await readdir(cs.ingestDir), []);
   });
 
+  it('a fetch that comes after the only waiter gave up starts a new download instead of joining the dying one', async () => {
+    const data = randomBytes(1 << 20);
+    const d = digestOf(data);
+    const { opener, opens } = slowOpener(data);
+    const quitter = new AbortController();
+    const a = cs.fetch(d, data.length, opener, quitter.signal);
+    while (opens() === 0) await new Promise((r) => setImmediate(r));
+    quitter.abort(new Error('caller went away'));
+    const b = cs.fetch(d, data.length, opener);
+    await assert.rejects(a, /caller went away/);
+    await b;
+    assert.equal(opens(), 2);
+    assert.ok(await cs.has(d, data.length));
+  });
+
   it("reports a download's bytes to every watcher of its digest, whichever fetch started it", async () => {
     const data = randomBytes(512 * 1024);
     const d = digestOf(data);

@@ -132,6 +132,11 @@ export class ContentStore {
       return;
     }
     let f = this.inflight.get(digest);
+    if (f?.ctrl.signal.aborted) {
+      // Its last waiter gave up and it is winding down: joining would inherit that caller's abort.
+      await f.promise.catch(() => undefined);
+      return this.fetch(digest, size, opener, signal, tap);
+    }
     if (f) tap?.destroy(new TapUnusedError());
     else {
       const ctrl = new AbortController();
