@@ -43,8 +43,11 @@ describe('content store', () => {
     const { opener, opens } = slowOpener(data);
     const quitter = new AbortController();
     const a = cs.fetch(d, data.length, opener, quitter.signal);
-    const b = cs.fetch(d, data.length, opener);
-    setTimeout(() => quitter.abort(new Error('caller went away')), 20);
+    let bSettled = false;
+    const b = cs.fetch(d, data.length, opener).finally(() => (bSettled = true));
+    // Gives up once both wait for the one download (a timer could fire before b joined).
+    while (cs.waitersOf(d) < 2 && !bSettled) await new Promise((r) => setImmediate(r));
+    quitter.abort(new Error('caller went away'));
     await assert.rejects(a, /caller went away/);
     await b;
     assert.equal(opens(), 1);

@@ -183,6 +183,11 @@ export class ContentStore {
     });
   }
 
+  /** How many fetches wait for the download of `digest` in flight (0 when none runs). */
+  waitersOf(digest: string): number {
+    return this.inflight.get(digest)?.waiters ?? 0;
+  }
+
   /**
    * Calls `fn` with the bytes received so far whenever a download of `digest` gets data, whoever
    * started it (concurrent pulls of one blob all see it). Returns the function that stops it.
