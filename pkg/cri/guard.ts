@@ -6,7 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { InvalidArgumentError, errorMessage, quote } from '../errors/errors.js';
-import { PROTO_PATH } from './proto.js';
+import { PROTO_PATH, protoRoot } from './proto.js';
 
 const KiB = 1024;
 
@@ -80,9 +80,7 @@ export class RequestGuard {
   private readonly root: protobuf.Root;
 
   constructor(protoPath = PROTO_PATH) {
-    this.root = new protobuf.Root();
-    this.root.loadSync(protoPath, { keepCase: true });
-    this.root.resolveAll();
+    this.root = protoRoot(protoPath);
   }
 
   /** The request message type of `Service.Method` (e.g. runtime.v1.RuntimeService). */

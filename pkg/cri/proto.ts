@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import path from 'node:path';
+import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './gen/api.js';
 import type { ProtoGrpcType as BerthProtoGrpcType } from './gen/berth.js';
@@ -12,7 +12,7 @@ export const BERTH_PROTO_PATH = path.resolve(path.dirname(PROTO_PATH), 'berth/v1
 
 // The same options the generated types (scripts/gen-types.mjs) were made with: snake_case
 // fields as on the wire, int64 as decimal strings (nanosecond timestamps exceed 2^53), enums by name.
-export const LOADER_OPTIONS: protoLoader.Options = {
+export const LOADER_OPTIONS = {
   keepCase: true,
   longs: String,
   enums: String,
@@ -20,10 +20,59 @@ export const LOADER_OPTIONS: protoLoader.Options = {
   oneofs: true,
 };
 
-/** Loads a proto file once, on first use. */
+const roots = new Map<string, protobuf.Root>();
+
+/** A proto file parsed once (keepCase, resolved); the request guard reads the same root. */
+export function protoRoot(file: string): protobuf.Root {
+  let root = roots.get(file);
+  if (!root) {
+    root = new protobuf.Root();
+    root.loadSync(file, { keepCase: true });
+    root.resolveAll();
+    roots.set(file, root);
+  }
+  return root;
+}
+
+/**
+ * Service definitions as @grpc/proto-loader makes them (the same encode and decode), without
+ * the descriptors of every message it also builds: those cost a third of the daemon's start-up
+ * and memory for the life of the process, and nothing here reads them.
+ */
+function packageDefinition(root: protobuf.Root): Parameters<typeof grpc.loadPackageDefinition>[0] {
+  const def: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
+  const serializer = (t: protobuf.Type) => (arg: object) => {
+    if (Array.isArray(arg)) throw new Error(`Failed to serialize message: expected object with ${t.name} structure, got array instead`);
+    return t.encode(t.fromObject(arg)).finish() as Buffer;
+  };
+  const deserializer = (t: protobuf.Type) => (buf: Buffer) => t.toObject(t.decode(buf), LOADER_OPTIONS);
+  const visit = (ns: protobuf.NamespaceBase): void => {
+    for (const obj of ns.nestedArray) {
+      if (obj instanceof protobuf.Service) {
+        const name = obj.fullName.slice(1);
+        const methods: Record<string, grpc.MethodDefinition<object, object>> = {};
+        for (const m of obj.methodsArray) {
+          const req = m.resolvedRequestType!;
+          const res = m.resolvedResponseType!;
+          methods[m.name] = {
+            path: `/${name}/${m.name}`, requestStream: !!m.requestStream, responseStream: !!m.responseStream,
+            requestSerialize: serializer(req), requestDeserialize: deserializer(req),
+            responseSerialize: serializer(res), responseDeserialize: deserializer(res),
+            originalName: m.name[0]!.toLowerCase() + m.name.slice(1),
+          };
+        }
+        def[name] = methods;
+      } else if (obj instanceof protobuf.Namespace) visit(obj);
+    }
+  };
+  visit(root);
+  return def;
+}
+
+/** Loads a proto file's services once, on first use. */
 function cachedLoader<T>(file: string): () => T {
   let cached: T | undefined;
-  return () => (cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(file, LOADER_OPTIONS)) as unknown as T);
+  return () => (cached ??= grpc.loadPackageDefinition(packageDefinition(protoRoot(file))) as unknown as T);
 }
 
 export const loadCri = cachedLoader<ProtoGrpcType>(PROTO_PATH);
