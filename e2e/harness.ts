@@ -1,13 +1,19 @@
 // Starts a real berth daemon on private paths for an e2e test and stops it afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CriClient } from '../pkg/client/cri.js';
 import { PROJECT_ROOT } from '../pkg/version/version.js';
 
 export const BERTH_BIN = path.join(PROJECT_ROOT, 'bin/berth');
+
+/** The node flags bin/berth's first line gives (`#!/usr/bin/env -S node FLAGS`), for spawning it with process.execPath. */
+export function launcherNodeFlags(): string[] {
+  const first = readFileSync(BERTH_BIN, 'utf8').split('\n', 1)[0]!;
+  return first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+}
 
 export interface DaemonOptions {
   /** Extra TOML appended to the generated config file. */
@@ -63,7 +69,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const dashToml = `\n[dashboard]\nlisten = "${dash?.listen ?? ''}"\ntoken = "${dash?.token ?? ''}"\n`;
   if (!opts.dir || !existsSync(configFile)) await writeFile(configFile, `# e2e test config\n${opts.toml ?? ''}\n${dashToml}`);
   const args = [
-    BERTH_BIN, 'daemon', '--config', configFile, '--listen', `unix://${socket}`, '--root', root, '--state', state,
+    ...launcherNodeFlags(), BERTH_BIN, 'daemon', '--config', configFile, '--listen', `unix://${socket}`, '--root', root, '--state', state,
     '--log-level', opts.logLevel ?? 'debug', '--metrics-listen', opts.metrics ? '127.0.0.1:0' : '',
   ];
   // The daemon runs in its own temporary directory, so a stray file written relative to its
