@@ -13,6 +13,7 @@ commands:
   config reload [--socket PATH]
             make the running daemon re-read its config file (as SIGHUP does)
   version   print berth's version
+  agent     the cluster node agent a DaemonSet runs (berth agent --help)
 
 client commands (berth help for the list; berth COMMAND --help):
   run, ps, pods, images, pull, logs, exec, attach, inspect, stop, rm, rmp, rmi, prune,
@@ -107,6 +108,10 @@ async function main(argv: string[]): Promise<void> {
       if (signalled) stop(signalled);
       else if (hupPending) void daemon.reload();
       return;
+    }
+    case 'agent': {
+      const { runAgent } = await import('./agent.js');
+      process.exit(await runAgent(rest));
     }
     case undefined:
     case '--help':
