@@ -1,10 +1,12 @@
 // The dashboard in a real browser (Debian's chromium through playwright-core) against a real
 // daemon with real pods: the pages show them, a container started during the test appears
 // without a reload, a line the container writes appears in the followed log, a container that
-// stops shows its exit code; accessibility basics (labels, contrast, keyboard) and the layout at
-// 375 and 1440 px. Screenshots of every page go to dist/e2e-output/dashboard/ (not committed).
+// stops shows its exit code, a pull under way shows its progress; accessibility basics (labels,
+// contrast, keyboard) and the layout at 375 and 1440 px. Screenshots of every page go to
+// dist/e2e-output/dashboard/ (not committed).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,6 +14,10 @@ import { PROJECT_ROOT } from '../pkg/version/version.js';
 import { auditPage } from './a11y.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, waitExited, type CtEnv } from './container-fixtures.js';
+import { buildBusyboxImage } from './fixtures/busybox.js';
+import { pushImage } from './fixtures/oci.js';
+import { startProxy } from './fixtures/proxy.js';
+import { buildTar } from './fixtures/tar.js';
 
 const OUT = process.env.DASHBOARD_SCREENSHOTS ?? path.join(PROJECT_ROOT, 'dist/e2e-output/dashboard');
 const PAGES = ['node', 'pods', 'containers', 'images', 'events'] as const;
@@ -132,6 +138,30 @@ describe('dashboard in a browser', () => {
     assert.match(text, /runc/);
     assert.match(text, /RuntimeReady/);
     assert.match(text, /image store/);
+  });
+
+  it('shows a pull under way with its layers\' progress on the node page, then its outcome', async () => {
+    // A proxy in front of the registry holds the download half-way through the big layer while
+    // the page is looked at; the connection is then cut and the pull resumes with a Range request.
+    const proxy = await startProxy(env.reg.port);
+    try {
+      const big = buildTar([{ type: 'file', path: 'big', data: randomBytes(8 << 20) }]);
+      await pushImage(env.reg.host, 'ct/slow', '1', buildBusyboxImage({ extraLayers: [big] }));
+      const ref = `${proxy.host}/ct/slow:1`;
+      const held = proxy.cutAfter(4 << 20, async () => {
+        await open('node', 'Node');
+        const pull = page.locator('li.pull', { hasText: ref });
+        await pull.getByRole('progressbar', { name: /^pulling .+: [0-9.]+ MiB of [0-9.]+ MiB$/ }).waitFor();
+        assert.match(await pull.innerText(), /MiB \/ [0-9.]+ MiB, 1\/2 layers, \d+s so far/, 'the busybox layer is already there');
+      });
+      const pulled = env.d.client.image('PullImage', { image: { image: ref } });
+      await held;
+      await pulled;
+      await page.locator('tr', { hasText: ref }).filter({ hasText: 'pulled' }).waitFor();
+      assert.equal(await page.locator('li.pull').count(), 0, 'no pull under way any more');
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('moves between sections with Tab and Enter', async () => {
