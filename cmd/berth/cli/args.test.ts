@@ -20,6 +20,7 @@ test('flags end at the first positional for run-like commands, and at -- always'
   assert.deepEqual(parseArgs(SPECS, ['-i', 'img', 'sh', '-c', 'echo -t'], true), { flags: { interactive: true }, args: ['img', 'sh', '-c', 'echo -t'] });
   assert.deepEqual(parseArgs(SPECS, ['pod', '-t', 'x'], false), { flags: { tty: true }, args: ['pod', 'x'] });
   assert.deepEqual(parseArgs(SPECS, ['pod', '--', '-t'], false).args, ['pod', '-t']);
+  assert.deepEqual(parseArgs(SPECS, ['-t', 'pod', '--', 'sh', '--', '-c'], true), { flags: { tty: true }, args: ['pod', 'sh', '--', '-c'] }, 'debug POD -- CMD');
 });
 
 test('unknown flags and missing values are usage errors', () => {

@@ -1,6 +1,7 @@
 // Command-line parsing in docker's manner: long flags (`--name x`, `--name=x`), short flags that
 // combine (`-it`, `-p 80:80`, `-p80:80`), repeatable list flags, `--` to end flags, and for
-// run/exec/debug, flags end at the first positional (the rest is the container's command).
+// run/exec/debug, flags end at the first positional (the rest, after an optional `--`, is the
+// container's command).
 import type { FlagSpec } from './commands.js';
 
 export type Flags = Record<string, boolean | string | string[] | undefined>;
@@ -62,7 +63,8 @@ export function parseArgs(specs: FlagSpec[], argv: string[], stopAtPositional = 
     }
     args.push(a);
     if (stopAtPositional) {
-      args.push(...argv.slice(i + 1));
+      // `debug POD -- CMD`, `exec CTR -- CMD` as kubectl writes them: the `--` only separates.
+      args.push(...argv.slice(argv[i + 1] === '--' ? i + 2 : i + 1));
       break;
     }
   }
