@@ -36,6 +36,8 @@ export interface Leaks {
   ipAllocations: number;
   /** Leaf cgroups named like a berth id under the test's cgroup root. */
   cgroups: string[];
+  /** Pod cgroups (cgroup parents berth made for pods) left under the test's cgroup root; `default`, the runtime's shared parent, is not one. */
+  podCgroups: string[];
 }
 
 const ID = /^[0-9a-f]{64}$/;
@@ -54,6 +56,16 @@ async function idCgroups(root: string): Promise<string[]> {
     }
   };
   for (const c of await ls('/sys/fs/cgroup')) await walk(path.join('/sys/fs/cgroup', c, root), 0);
+  return [...out].sort();
+}
+
+async function podCgroups(root: string): Promise<string[]> {
+  const out = new Set<string>();
+  for (const c of await ls('/sys/fs/cgroup')) {
+    for (const e of await readdir(path.join('/sys/fs/cgroup', c, root), { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory() && e.name !== 'default' && !ID.test(e.name)) out.add(e.name);
+    }
+  }
   return [...out].sort();
 }
 
@@ -85,13 +97,14 @@ export async function countLeaks(s: LeakScope): Promise<Leaks> {
     veths,
     ipAllocations,
     cgroups: await idCgroups(s.cgroupRoot),
+    podCgroups: await podCgroups(s.cgroupRoot),
   };
 }
 
 /** Leaks with nothing in them: what a host with no pods of this daemon shows. */
 export const NO_LEAKS: Leaks = {
   conmons: 0, runtimeProcs: 0, pauses: 0, runtimeContainers: [], bundles: 0, layers: 0, exitFiles: 0, sandboxDirs: 0,
-  pins: 0, mounts: 0, cniCache: 0, veths: 0, ipAllocations: 0, cgroups: [],
+  pins: 0, mounts: 0, cniCache: 0, veths: 0, ipAllocations: 0, cgroups: [], podCgroups: [],
 };
 
 /** The leak scope of a container test env (its daemon, bridge, IPAM directory and cgroup root). */

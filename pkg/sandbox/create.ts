@@ -13,7 +13,7 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount } from '../sys/mount.js';
 import { CleanupStack, describeFailures } from '../sync/cleanup.js';
 import { renderHosts, renderResolvConf } from './files.js';
 import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
-import { claimPodCgroup, releasePodCgroup } from './pod-cgroup.js';
+import { claimPodCgroup, POD_CGROUP_CLAIM, releasePodCgroup } from './pod-cgroup.js';
 import { removePauseBundle, startPause, stopPause } from './pause.js';
 import { parseQuantity, type SandboxRequest } from './request.js';
 import type { SandboxManager } from './service.js';
@@ -69,7 +69,7 @@ export async function createSandbox(m: SandboxManager, req: SandboxRequest, hand
       writeFile(info.resolvConfPath, renderResolvConf(req.dns, hostResolv), { mode: 0o644 }),
       writeFile(info.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
       // Recorded as soon as it is made, so a failure below removes it too.
-      claimPodCgroup(c.cgroup_driver, req.cgroupParent).then((owner) => void (rec.podCgroupOwner = owner)),
+      claimPodCgroup(c.cgroup_driver, req.cgroupParent, () => writeFile(path.join(dir, POD_CGROUP_CLAIM), req.cgroupParent)).then((owner) => void (rec.podCgroupOwner = owner)),
       info.shmPath ? mountShm(info.shmPath) : undefined,
       req.logDirectory ? mkdirHostPath(req.logDirectory).catch((err: unknown) => {
         throw new InvalidArgumentError(`config.log_directory: ${errorMessage(err)}`);

@@ -10,6 +10,9 @@ import type { ResourcesInput } from '../container/types.js';
 
 export type PodCgroupOwner = 'berth' | 'kubelet' | 'shared';
 
+/** The file in a sandbox's directory naming the pod cgroup berth is making for it (read by start-up reconciliation). */
+export const POD_CGROUP_CLAIM = 'pod-cgroup';
+
 let layout: Promise<CgroupLayout | undefined> | undefined;
 const hostLayout = (): Promise<CgroupLayout | undefined> => (layout ??= detectLayout().catch(() => undefined));
 
@@ -17,8 +20,12 @@ function mounts(l: CgroupLayout): CgroupMount[] {
   return l.version === 2 ? [l.unified] : Object.values(l.controllers);
 }
 
-/** Whom the pod's cgroup belongs to; berth creates (and then owns) one that does not exist yet. */
-export async function claimPodCgroup(driver: string, requestedParent: string): Promise<PodCgroupOwner> {
+/**
+ * Whom the pod's cgroup belongs to; berth creates (and then owns) one that does not exist yet,
+ * calling `beforeCreate` first (RunPodSandbox records the claim on disk there, so that a crash
+ * before the pod's record exists leaves something reconciliation finds).
+ */
+export async function claimPodCgroup(driver: string, requestedParent: string, beforeCreate?: () => Promise<void>): Promise<PodCgroupOwner> {
   const l = await hostLayout();
   if (!requestedParent || !l) return 'shared';
   // Under systemd the parent is a slice systemd manages; kubelet makes it.
@@ -26,6 +33,7 @@ export async function claimPodCgroup(driver: string, requestedParent: string): P
   const cgPath = podCgroupPath('cgroupfs', requestedParent);
   const probe = l.version === 2 ? l.unified : (l.controllers.memory ?? l.controllers.cpu);
   if (probe && (await stat(cgroupDir(probe, cgPath)).then(() => true, () => false))) return 'kubelet';
+  await beforeCreate?.();
   await Promise.all(mounts(l).map((m) => mkdir(cgroupDir(m, cgPath), { recursive: true })));
   return 'berth';
 }

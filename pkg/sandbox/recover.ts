@@ -1,7 +1,8 @@
 // Start-up reconciliation: sandboxes whose namespaces or pause process did not survive (a reboot
 // empties /run) are NOTREADY; everything of a sandbox with no record (a RunPodSandbox cut by a
 // crash at any point) is taken away: the CNI attachment (its cache entry is written before
-// ADD), pause and its cgroup, the namespace pins, /dev/shm and the sandbox directory.
+// ADD), pause and its cgroup, the pod cgroup berth made, the namespace pins, /dev/shm and the
+// sandbox directory.
 import { readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { PodNetwork } from '../cni/manager.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../log/log.js';
 import { removeCgroup } from '../cgroups/index.js';
 import { umount } from '../sys/mount.js';
 import { NS_KINDS, unpinNamespaces } from './namespaces.js';
+import { POD_CGROUP_CLAIM, releasePodCgroup } from './pod-cgroup.js';
 import { stopPause } from './pause.js';
 import type { SandboxManager } from './service.js';
 import type { SandboxRecord } from './store.js';
@@ -81,5 +83,8 @@ async function removeRemains(mgr: SandboxManager, cni: PodNetwork, id: string): 
   }
   await unpinNamespaces(mgr.nsDir, id);
   umount(path.join(dir, 'shm'));
+  // A pod cgroup berth was making for it (its containers could not exist yet: no record).
+  const podCgroup = await readFile(path.join(dir, POD_CGROUP_CLAIM), 'utf8').catch(() => '');
+  if (podCgroup) await releasePodCgroup(podCgroup);
   await rm(dir, { recursive: true, force: true });
 }
