@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { CGROUP_ROOT, ctrConfig, execText, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { testParent } from './cgroup-fixtures.js';
 import { eventually } from './harness.js';
 
 describe('containers: stop semantics and exits', () => {
@@ -110,7 +111,7 @@ describe('containers: namespaces in a pod', () => {
 
   it('a pod with a shared PID namespace: containers see each other', async () => {
     const pod = await runPod(env, 'pidpod', {
-      linux: { cgroup_parent: '/berth-test-ct/pidpod', security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+      linux: { cgroup_parent: testParent(CGROUP_ROOT, 'pidpod'), security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
     });
     const pidPod = { namespace_options: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const } };
     const a = await runCtr(env, pod, sleeper('a', { command: ['sleep', '1001'], linux: { security_context: pidPod } }));
@@ -136,7 +137,7 @@ describe('containers: namespaces in a pod', () => {
 
   it('a host-network pod: the container is in the host network and UTS namespaces', async () => {
     const hostNs = { namespace_options: { network: 'NODE' as const, pid: 'CONTAINER' as const, ipc: 'POD' as const } };
-    const pod = await runPod(env, 'hostnet', { linux: { cgroup_parent: '/berth-test-ct/hostnet', security_context: hostNs } });
+    const pod = await runPod(env, 'hostnet', { linux: { cgroup_parent: testParent(CGROUP_ROOT, 'hostnet'), security_context: hostNs } });
     const id = await runCtr(env, pod, sleeper('hn', { linux: { security_context: hostNs } }));
     assert.equal(await ns(id, 'net'), await readlink('/proc/self/ns/net'));
     assert.equal(await ns(id, 'uts'), await readlink('/proc/self/ns/uts'));
@@ -147,7 +148,7 @@ describe('containers: namespaces in a pod', () => {
 
   it('a host-PID container sees host processes', async () => {
     const pod = await runPod(env, 'hostpid', {
-      linux: { cgroup_parent: '/berth-test-ct/hostpid', security_context: { namespace_options: { network: 'POD', pid: 'NODE', ipc: 'POD' } } },
+      linux: { cgroup_parent: testParent(CGROUP_ROOT, 'hostpid'), security_context: { namespace_options: { network: 'POD', pid: 'NODE', ipc: 'POD' } } },
     });
     const id = await runCtr(env, pod, sleeper('h', { linux: { security_context: { namespace_options: { network: 'POD', pid: 'NODE', ipc: 'POD' } } } }));
     const r = await execText(env, id, ['cat', `/proc/${env.d.proc.pid}/cmdline`]);

@@ -1,7 +1,7 @@
 // Shared by the container e2e tests: a daemon with a private CNI network (bridge berth-ct0,
 // 10.202.0.0/16, host-local state in the test dir), cgroup parent /berth-test-ct, a registry on
 // 127.0.0.1:5200–5299 holding the busybox fixture, and helpers to run pods and containers.
-import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,8 +10,9 @@ import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfi
 import { buildBusyboxImage, BUSYBOX_ENV } from './fixtures/busybox.js';
 import { pushImage } from './fixtures/oci.js';
 import { startRegistry, type TestRegistry } from './fixtures/registry.js';
-import { startDaemon, subscribe, untilFile, type DaemonOptions, type TestDaemon } from './harness.js';
+import { scaled, startDaemon, subscribe, untilFile, type DaemonOptions, type TestDaemon } from './harness.js';
 import { sh, writeNet } from './sandbox-fixtures.js';
+import { containerCgroupDirs, removeTestCgroups, testParent } from './cgroup-fixtures.js';
 
 export const BRIDGE = 'berth-ct0';
 export const CGROUP_ROOT = '/berth-test-ct';
@@ -71,7 +72,7 @@ export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
   await writeNet(confDir, '10-ct.conflist', { bridge: net.bridge, subnet: net.subnet, dataDir: ipamDir, portmap: false, extraPlugins: extra.extraPlugins });
   const reg = await startRegistry({ port: await myPort() });
   const binDirs = JSON.stringify([...(extra.binDirs ?? []), '/usr/lib/cni']);
-  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ${binDirs}\n[runtime]\ncgroup_parent = "${net.cgroupRoot}/default"\n${extra.runtimeToml ?? ''}\n[registry]\ninsecure = ["${reg.host}"]\n${extra.imageToml ? `[image]\n${extra.imageToml}\n` : ''}`;
+  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ${binDirs}\n[runtime]\ncgroup_parent = "${testParent(net.cgroupRoot, 'default')}"\n${extra.runtimeToml ?? ''}\n[registry]\ninsecure = ["${reg.host}"]\n${extra.imageToml ? `[image]\n${extra.imageToml}\n` : ''}`;
   const image = `${reg.host}/ct/busybox:1`;
   const userImage = `${reg.host}/ct/busybox-user:1`;
   await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());
@@ -105,27 +106,12 @@ export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
   return env;
 }
 
-/** Removes the (empty) test cgroups under every v1 controller, deepest first. */
-export async function removeCgroups(root = CGROUP_ROOT): Promise<void> {
-  const rmTree = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) await rmTree(path.join(dir, e.name));
-    await rmdir(dir).catch(() => {});
-  };
-  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await rmTree(path.join('/sys/fs/cgroup', c, root));
-}
+/** Removes the (empty) test cgroups under `root`, deepest first. */
+export const removeCgroups = (root = CGROUP_ROOT): Promise<void> => removeTestCgroups(root);
 
-/** Cgroup dirs that still exist for a container id (any controller). */
-export async function cgroupDirsOf(id: string): Promise<string[]> {
-  const out: string[] = [];
-  const find = async (dir: string, depth: number): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (!e.isDirectory()) continue;
-      if (e.name === id) out.push(path.join(dir, e.name));
-      else if (depth < 3) await find(path.join(dir, e.name), depth + 1);
-    }
-  };
-  for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) await find(path.join('/sys/fs/cgroup', c, CGROUP_ROOT), 0);
-  return out;
+/** Cgroup dirs that still exist for a container id (any hierarchy, either driver's name). */
+export function cgroupDirsOf(id: string): Promise<string[]> {
+  return containerCgroupDirs(CGROUP_ROOT, id);
 }
 
 export function podConfig(env: CtEnv, name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
@@ -136,7 +122,7 @@ export function podConfig(env: CtEnv, name: string, extra: Partial<PodSandboxCon
     log_directory: path.join(env.tmp, 'logs', `${name}-${podSeq}`),
     labels: { app: 'berth-ct' },
     linux: {
-      cgroup_parent: `${env.cgroupRoot}/pod-${process.pid}-${podSeq}`,
+      cgroup_parent: testParent(env.cgroupRoot, `pod-${process.pid}-${podSeq}`),
       security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
     },
     ...extra,
@@ -171,7 +157,7 @@ export async function status(env: CtEnv, id: string) {
 }
 
 /** Waits for the container's exit (its CONTAINER_STOPPED event, or a status that already says so); returns its status. */
-export async function waitExited(env: { d: TestDaemon }, id: string, timeoutMs = 15_000) {
+export async function waitExited(env: { d: TestDaemon }, id: string, timeoutMs = scaled(15_000)) {
   const stream = await subscribe(env.d);
   try {
     const stopped = new Promise<void>((resolve) => {
@@ -196,7 +182,7 @@ export async function execText(env: CtEnv, id: string, cmd: string[], timeout = 
 }
 
 /** The file's text once it holds a line matching re (inotify; bounded). */
-export async function waitForLog(file: string, re: RegExp, timeoutMs = 10_000): Promise<string> {
+export async function waitForLog(file: string, re: RegExp, timeoutMs = scaled(10_000)): Promise<string> {
   return untilFile(file, re, timeoutMs).catch(() => readFile(file, 'utf8').catch(() => ''));
 }
 

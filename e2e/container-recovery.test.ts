@@ -9,6 +9,8 @@ import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { untilFile } from './harness.js';
 import { sh } from './sandbox-fixtures.js';
 import { ctrConfig, execText, exists, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { containerCgroup, memoryLimitFile } from './cgroup-fixtures.js';
+import { scaled } from './harness.js';
 
 const code = (c: number) => (e: CriError) => {
   assert.equal(e.code, c, e.details);
@@ -79,7 +81,7 @@ describe('containers: restart with a container whose conmon is gone', () => {
     await env.restart();
     assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
     await execText(env, id, ['touch', '/tmp/go']);
-    const s = await waitExited(env, id, 20_000);
+    const s = await waitExited(env, id, scaled(20_000));
     assert.equal(s.state, 'CONTAINER_EXITED');
     assert.match(s.message, /conmon/);
     await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
@@ -158,7 +160,7 @@ describe('containers: bad inputs and maintenance rpcs', () => {
     process.kill(conmonPid, 'SIGKILL');
     const t0 = Date.now();
     await env.d.client.runtime('StopContainer', { container_id: id, timeout: 0 });
-    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < scaled(10_000), `stop took ${Date.now() - t0} ms`);
     const s = await status(env, id);
     assert.equal(s.state, 'CONTAINER_EXITED');
     assert.equal(s.exit_code, 137);
@@ -190,7 +192,7 @@ describe('containers: bad inputs and maintenance rpcs', () => {
     const id = await runCtr(env, pod, ctrConfig(env, 'u', {
       command: ['sleep', '1000'], linux: { resources: { memory_limit_in_bytes: 64 * 1024 * 1024, cpu_shares: 256 } },
     }));
-    const cg = `/sys/fs/cgroup/memory/berth-test-ct/${pod.config.linux!.cgroup_parent!.split('/').pop()}/${id}/memory.limit_in_bytes`;
+    const cg = memoryLimitFile(containerCgroup(pod.config.linux!.cgroup_parent!, id));
     assert.equal((await readFile(cg, 'utf8')).trim(), String(64 * 1024 * 1024));
     await env.d.client.runtime('UpdateContainerResources', { container_id: id, linux: { memory_limit_in_bytes: 128 * 1024 * 1024, cpu_shares: 512 } });
     assert.equal((await readFile(cg, 'utf8')).trim(), String(128 * 1024 * 1024));

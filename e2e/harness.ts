@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CriClient } from '../pkg/client/cri.js';
 import { PROJECT_ROOT } from '../pkg/version/version.js';
+import { driverToml } from './cgroup-fixtures.js';
 
 export const BERTH_BIN = path.join(PROJECT_ROOT, 'bin/berth');
 
@@ -47,7 +48,14 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-export function waitExit(proc: ChildProcess, timeoutMs = 20_000): Promise<number | null> {
+/**
+ * Slow machines stretch every bound the e2e tests wait with: BERTH_E2E_TIME_SCALE (the TCG test
+ * VM sets it; a daemon start there takes tens of seconds). The bounds only catch hangs.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.BERTH_E2E_TIME_SCALE) || 1);
+export const scaled = (ms: number): number => ms * TIME_SCALE;
+
+export function waitExit(proc: ChildProcess, timeoutMs = scaled(20_000)): Promise<number | null> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`process ${proc.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
@@ -67,7 +75,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   // Off unless asked for: test daemons must not compete for the default port.
   const dash = opts.dashboard;
   const dashToml = `\n[dashboard]\nlisten = "${dash?.listen ?? ''}"\ntoken = "${dash?.token ?? ''}"\n`;
-  if (!opts.dir || !existsSync(configFile)) await writeFile(configFile, `# e2e test config\n${opts.toml ?? ''}\n${dashToml}`);
+  // The cgroup driver under test (the VM test runs every file under each), unless the test sets one.
+  const driver = opts.toml?.includes('cgroup_driver') ? '' : driverToml();
+  if (!opts.dir || !existsSync(configFile)) await writeFile(configFile, `# e2e test config\n${driver}${opts.toml ?? ''}\n${dashToml}`);
   const args = [
     ...launcherNodeFlags(), BERTH_BIN, 'daemon', '--config', configFile, '--listen', `unix://${socket}`, '--root', root, '--state', state,
     '--log-level', opts.logLevel ?? 'debug', '--metrics-listen', opts.metrics ? '127.0.0.1:0' : '',
@@ -91,7 +101,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     proc.once('exit', (code) => reject(new Error(`berth exited with ${code} before it was ready:\n${stderr}`)));
   });
   const timer = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`berth not ready within 20 s:\n${stderr}`)), 20_000).unref(),
+    setTimeout(() => reject(new Error(`berth not ready within ${scaled(20)} s:\n${stderr}`)), scaled(20_000)).unref(),
   );
   try {
     await Promise.race([ready, timer]);
@@ -103,7 +113,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     }
     throw err;
   }
-  const client = new CriClient(socket);
+  const client = new CriClient(socket, { timeoutMs: scaled(60_000) });
   const d: TestDaemon = {
     dir, socket, root, state, configFile, metricsAddress, dashboardAddress, proc, client,
     logs: () => stderr,
@@ -134,7 +144,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
  * `timeoutMs`. Where an event exists, wait on it instead (untilOutput, untilFile, the
  * container event stream).
  */
-export async function eventually<T>(what: string, probe: () => Promise<T> | T, done: (v: T) => boolean = (v) => Boolean(v), timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(what: string, probe: () => Promise<T> | T, done: (v: T) => boolean = (v) => Boolean(v), timeoutMs = scaled(15_000)): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (let delay = 10; ; delay = Math.min(200, delay * 2)) {
     const v = await probe();

@@ -2,6 +2,7 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { Server as HttpServer } from 'node:http';
+import { Cgroups } from '../../pkg/cgroups/cgroups.js';
 import type { BerthConfig } from '../../pkg/config/config.js';
 import { socketPath } from '../../pkg/config/config.js';
 import type { Condition, DaemonContext, ExtraService, ModuleInstance } from '../../pkg/cri/module.js';
@@ -17,6 +18,7 @@ import { killOrphanHelpers } from '../../pkg/process/procs.js';
 import { tagChildren } from '../../pkg/process/run.js';
 import { Store } from '../../pkg/store/store.js';
 import { StartupError } from './startup-error.js';
+import { sdNotify, takeNotifySocket } from '../../pkg/sys/notify.js';
 
 export { StartupError };
 
@@ -76,10 +78,18 @@ function reporter(reloader: ConfigReloader, log: Logger, metrics: Metrics): () =
   };
 }
 
-export async function runDaemon(config: BerthConfig, source: ReloadSource): Promise<RunningDaemon> {
+export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): Promise<RunningDaemon> {
   const t0 = process.hrtime.bigint();
+  const notifySocket = takeNotifySocket();
+  // First: a cgroup driver this host cannot run is a config error (exit 2) before anything starts.
+  const cgroups = await Cgroups.detect({ driver: fileConfig.cgroup_driver, parent: fileConfig.runtime.cgroup_parent });
+  // The effective config has "auto" and "" resolved for this host; a reload reads the file in the
+  // same form, so an unchanged file changes nothing.
+  const config = cgroups.effectiveConfig(fileConfig);
   const log = createLogger(config.log_level);
-  const reloader = new ConfigReloader(source, config);
+  log.info(cgroups.info(), 'cgroups');
+  for (const w of cgroups.warnings()) log.warn(w);
+  const reloader = new ConfigReloader(source, config, (next) => cgroups.effectiveConfig(next));
   reloader.onChange((changed) => {
     if (changed.includes('log_level')) setLogLevel(log, config.log_level);
   });
@@ -97,6 +107,7 @@ export async function runDaemon(config: BerthConfig, source: ReloadSource): Prom
   const metrics = new Metrics();
   const ctx: DaemonContext = {
     config,
+    cgroups,
     log,
     store,
     metrics,
@@ -138,11 +149,15 @@ export async function runDaemon(config: BerthConfig, source: ReloadSource): Prom
     throw err;
   }
   log.info({ socket, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'berth ready');
+  // Type=notify under systemd: `systemctl start berth` returns once the socket serves.
+  const notified = sdNotify('READY=1', notifySocket);
+  if (notified instanceof Error) log.warn({ err: notified.message }, 'could not tell systemd berth is ready');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       log.info('shutting down: no new calls; containers keep running');
+      sdNotify('STOPPING=1', notifySocket);
       await server!.shutdown(config.shutdown_grace_seconds * 1000);
       metricsServer?.close();
       metricsServer?.closeAllConnections();

@@ -1,5 +1,8 @@
 // The one cgroup helper the daemon's modules share: this host's layout, the driver in use and
 // its default pod parent, and every cgroup name, path, write and placement derived from them.
+import path from 'node:path';
+import { ConfigError } from '../config/config.js';
+import type { BerthConfig } from '../config/config.js';
 import type { CgroupLayout } from './layout.js';
 import { availableControllers, detectLayout, layoutName } from './layout.js';
 import { conmonLaunch, conmonProcsFiles, type Launch } from './conmon.js';
@@ -35,16 +38,27 @@ export class Cgroups {
     readonly defaultParent: string,
     readonly controllers: string[],
     readonly systemd: boolean,
-  ) {
-    checkParent(driver, defaultParent);
-  }
+  ) {}
 
   /** Reads the host; a driver the host cannot run is a ConfigError (berth exits 2). */
   static async detect(o: DetectOptions): Promise<Cgroups> {
     const [layout, systemd] = await Promise.all([detectLayout(o.mountinfo), systemdBooted(o.systemdRunDir)]);
     const driver = resolveDriver(o.driver, layout, systemd, systemd ? 'systemd' : await initName());
+    const parent = o.parent || defaultParent(driver);
+    try {
+      checkParent(driver, parent);
+    } catch (err) {
+      throw new ConfigError(`runtime.cgroup_parent = "${parent}": ${(err as Error).message.replace(/^[^:]*: /, '')}`);
+    }
     const controllers = layout ? await availableControllers(layout) : [];
-    return new Cgroups(layout, driver, o.parent || defaultParent(driver), controllers, systemd);
+    return new Cgroups(layout, driver, parent, controllers, systemd);
+  }
+
+  /** `c` with the values resolved at start: cgroup_driver "auto" and runtime.cgroup_parent "". */
+  effectiveConfig(c: BerthConfig): BerthConfig {
+    const driver = c.cgroup_driver === 'auto' ? this.driver : c.cgroup_driver;
+    const parent = c.runtime.cgroup_parent || (driver === this.driver ? this.defaultParent : defaultParent(driver));
+    return { ...c, cgroup_driver: driver, runtime: { ...c.runtime, cgroup_parent: parent } };
   }
 
   get version(): 1 | 2 | undefined {
@@ -101,6 +115,12 @@ export class Cgroups {
       return conmonLaunch('cgroupfs', await this.procsFiles, id, conmon, args);
     }
     return conmonLaunch(this.driver, [], id, conmon, args);
+  }
+
+  /** memory.events of a cgroup on v2, for watching OOM kills as they happen; none on v1. */
+  memoryEventsFile(cgPath: string): string | undefined {
+    if (this.layout?.version !== 2) return undefined;
+    return path.join(cgroupDir(this.layout.unified, cgPath), 'memory.events');
   }
 
   oomKills(cgPath: string): Promise<number> {

@@ -5,3 +5,4 @@ export { defaultParent, resolveDriver, systemdBooted, type ConfiguredDriver } fr
 export { applyResources, cpuMax, oomKillCount, sharesToWeight, swapMax, v1Writes, v2Writes, type CgroupResources, type CgroupWrite } from './resources.js';
 export { CONMON_CGROUP, CONMON_SLICE, conmonLaunch } from './conmon.js';
 export { cgroupMounts, removeCgroup } from './remove.js';
+export { OomKillWatch, watchOomKills } from './oom-watch.js';

@@ -39,7 +39,8 @@ export class CriClient {
   readonly runtimeClient: RuntimeServiceClient;
   readonly imageClient: ImageServiceClient;
 
-  constructor(socket: string) {
+  /** `defaults.timeoutMs`: the deadline of calls that name none (60 s). */
+  constructor(socket: string, private readonly defaults: CallOptions = {}) {
     const cri = loadCri().runtime.v1;
     const target = socket.startsWith('unix:') ? socket : `unix://${socket}`;
     const creds = grpc.credentials.createInsecure();
@@ -50,11 +51,11 @@ export class CriClient {
 
   runtime<M extends RuntimeMethod>(method: M, req: RuntimeRequest<M>, opts?: CallOptions): Promise<RuntimeResponse<M>> {
     if (method === 'CreateContainer') req = utf8Envs(req as RuntimeRequest<'CreateContainer'>) as RuntimeRequest<M>;
-    return call(this.runtimeClient, method, req, opts);
+    return call(this.runtimeClient, method, req, { ...this.defaults, ...opts });
   }
 
   image<M extends ImageMethod>(method: M, req: ImageRequest<M>, opts?: CallOptions): Promise<ImageResponse<M>> {
-    return call(this.imageClient, method, req, opts);
+    return call(this.imageClient, method, req, { ...this.defaults, ...opts });
   }
 
   events(req: GetEventsRequest = {}): grpc.ClientReadableStream<ContainerEventResponse__Output> {

@@ -89,6 +89,8 @@ export class ConfigReloader {
   constructor(
     private readonly source: ReloadSource,
     readonly running: BerthConfig,
+    /** Puts a freshly read file in the running config's form (values berth resolved at start). */
+    private readonly effective: (next: BerthConfig) => BerthConfig = (next) => next,
   ) {}
 
   /** `fn` runs after each reload that changed something, with the keys that changed. */
@@ -104,7 +106,7 @@ export class ConfigReloader {
 
   private async reloadNow(): Promise<ReloadOutcome> {
     const { file, explicit, flags } = this.source;
-    const next = applyFlags(await loadConfig(file, explicit), flags);
+    const next = this.effective(applyFlags(await loadConfig(file, explicit), flags));
     const diff = diffConfig(this.running, next);
     applyKeys(this.running, next, diff.changed);
     if (diff.changed.length) {

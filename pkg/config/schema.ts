@@ -22,13 +22,14 @@ export interface BerthConfig {
   state: string;
   log_level: string;
   metrics_listen: string;
-  cgroup_driver: 'cgroupfs' | 'systemd';
+  /** auto: systemd where systemd is PID 1 on a cgroup v2 host, else cgroupfs (resolved at start). */
+  cgroup_driver: 'auto' | 'cgroupfs' | 'systemd';
   /** Bounded wait for in-flight calls on SIGTERM/SIGINT. */
   shutdown_grace_seconds: number;
   runtime: {
     default_handler: string;
     conmon: string;
-    /** Parent cgroup for pods when kubelet passes none. */
+    /** Parent cgroup for pods when kubelet passes none; "" = /berth (cgroupfs) or berth.slice (systemd). */
     cgroup_parent: string;
     handlers: Record<string, RuntimeHandlerConfig>;
   };
@@ -69,12 +70,12 @@ export const DEFAULT_CONFIG: BerthConfig = {
   state: '/run/berth',
   log_level: 'info',
   metrics_listen: '127.0.0.1:9466',
-  cgroup_driver: 'cgroupfs',
+  cgroup_driver: 'auto',
   shutdown_grace_seconds: 10,
   runtime: {
     default_handler: 'runc',
     conmon: '/usr/bin/conmon',
-    cgroup_parent: '/berth',
+    cgroup_parent: '',
     handlers: {
       runc: { path: '/usr/sbin/runc', root: '' },
       crun: { path: '/usr/bin/crun', root: '' },
@@ -114,6 +115,6 @@ export function parseDuration(s: string): number | undefined {
 }
 
 export const ENUMS: Record<string, readonly string[]> = {
-  cgroup_driver: ['cgroupfs', 'systemd'],
+  cgroup_driver: ['auto', 'cgroupfs', 'systemd'],
   log_level: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
 };

@@ -13,6 +13,7 @@ import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRoo
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
 import type { OciSpec } from './oci.js';
 import { effectiveStopSignal } from './signals.js';
+import { loadedProfiles } from './apparmor.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
@@ -22,7 +23,9 @@ import type { RuntimeHandler } from './runtime.js';
 import { CleanupStack, describeFailures } from '../sync/cleanup.js';
 
 export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string): Promise<string> {
-  const handler = m.handler(sb.runtimeHandler || m.o.config.runtime.default_handler);
+  const id = randomBytes(32).toString('hex');
+  const cgroupsPath = m.o.cgroups.containerPath(sb.cgroupParent, id);
+  const handler = m.handler(sb.runtimeHandler || m.o.config.runtime.default_handler, cgroupsPath);
   // Held until the record exists (which then keeps the image in use): RemoveImage cannot take
   // the image away while the container is being made.
   let lease;
@@ -37,16 +40,17 @@ export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg:
     // The images mounted as volumes are held the same way.
     await checkImageVolumes(m.o.images, cfg.mounts);
     for (const mnt of cfg.mounts) if (mnt.image !== undefined) leases.push(m.o.images.leaseImage(mnt.image));
-    return await createWithImage(m, sb, cfg, fingerprint, handler, lease.imageId);
+    return await createWithImage(m, sb, cfg, fingerprint, handler, lease.imageId, id, cgroupsPath);
   } finally {
     for (const l of leases) l.release();
   }
 }
 
-async function createWithImage(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string, handler: RuntimeHandler, imageId: string): Promise<string> {
+async function createWithImage(
+  m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string, handler: RuntimeHandler, imageId: string, id: string, cgroupsPath: string,
+): Promise<string> {
   const view = await m.o.images.containerView(imageId);
   const stopSignal = effectiveStopSignal(cfg.stopSignal, view.config.StopSignal, cfg.image);
-  const id = randomBytes(32).toString('hex');
   const bundle = path.join(m.bundlesDir, id);
   const rootfs = path.join(bundle, 'rootfs');
   const layerDir = path.join(m.o.images.writableLayerRoot(), id);
@@ -86,9 +90,10 @@ async function createWithImage(m: ContainerManager, sb: SandboxInfo, cfg: Contai
     }, passwd, group);
     const resolved: ContainerConfigInput = { ...cfg, mounts };
     const spec = buildSpec({
-      id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, host: m.o.host,
+      id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath,
+      host: m.o.host.apparmorEnabled ? { ...m.o.host, apparmorProfiles: await loadedProfiles() } : m.o.host,
       image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
-      sandbox: { ...sb, cgroupParent: sb.cgroupParent || m.o.config.runtime.cgroup_parent },
+      sandbox: sb,
     });
     // The working directory and the image's volumes exist in the container's own layer (CRI-O's
     // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
@@ -130,10 +135,10 @@ async function createWithImage(m: ContainerManager, sb: SandboxInfo, cfg: Contai
         image: cfg.image, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id,
         runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid,
         labels: { ...cfg.labels }, annotations: { ...cfg.annotations }, config: resolved,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle, stopSignal,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle, stopSignal, cgroupsPath,
       },
       ownPidNs: pidNamespace === undefined,
-      layerDir, rootfs, cgroupsPath: spec.linux.cgroupsPath, fingerprint,
+      layerDir, rootfs, fingerprint,
     };
     m.save(rec);
     undo.release();

@@ -10,7 +10,7 @@ import type { ExecOptions, ExecProcess, ExecSyncResult } from './types.js';
 export abstract class ExecMixin {
   abstract readonly driver: ContainerRuntime;
   abstract record(id: string): ContainerRecord;
-  abstract handler(name: string): RuntimeHandler;
+  abstract handler(name: string, cgroupsPath?: string): RuntimeHandler;
   abstract execProcess(r: ContainerRecord, cmd: string[]): Promise<OciProcess>;
 
   private running(id: string): ContainerRecord {
@@ -26,7 +26,7 @@ export abstract class ExecMixin {
     const r = this.running(id);
     const proc = await this.execProcess(r, cmd);
     const ms = clampTimeoutSeconds(timeoutSec) * 1000;
-    const res = await this.driver.execSync(this.handler(r.info.runtimeHandler), r.info.id, r.info.bundle, proc, ms, signal);
+    const res = await this.driver.execSync(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, r.info.bundle, proc, ms, signal);
     return { stdout: res.stdout, stderr: res.stderr, exitCode: res.code };
   }
 
@@ -39,7 +39,7 @@ export abstract class ExecMixin {
     const proc = await this.execProcess(r, cmd);
     if (env.length) proc.env = [...proc.env, ...env];
     const files = await writeExecProcess(r.info.bundle, proc);
-    return { argv: this.driver.execArgv(this.handler(r.info.runtimeHandler), r.info.id, { procFile: files.procFile }), cleanup: files.cleanup };
+    return { argv: this.driver.execArgv(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, { procFile: files.procFile }), cleanup: files.cleanup };
   }
 
   async exec(id: string, cmd: string[], opts: ExecOptions): Promise<ExecProcess> {
@@ -48,7 +48,7 @@ export abstract class ExecMixin {
     }
     const r = this.running(id);
     const proc = await this.execProcess(r, cmd);
-    const { child, cleanup, pidFile } = await this.driver.execSpawn(this.handler(r.info.runtimeHandler), r.info.id, r.info.bundle, proc);
+    const { child, cleanup, pidFile } = await this.driver.execSpawn(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, r.info.bundle, proc);
     child.stdin!.on('error', () => {});
     if (opts.stdin) opts.stdin.pipe(child.stdin!);
     else child.stdin!.end();

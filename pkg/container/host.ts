@@ -43,20 +43,18 @@ export async function hostDevices(root = '/dev'): Promise<OciDevice[]> {
   return out;
 }
 
-export async function readHostFacts(): Promise<HostFacts> {
-  const [status, oom, aa, fsType] = await Promise.all([
+/** `cgroupV2` comes from pkg/cgroups' detection of this host. */
+export async function readHostFacts(cgroupV2: boolean): Promise<HostFacts> {
+  const [status, oom, aa] = await Promise.all([
     readFile('/proc/self/status', 'utf8'),
     readFile('/proc/self/oom_score_adj', 'utf8').catch(() => '0'),
     readFile('/sys/module/apparmor/parameters/enabled', 'utf8').catch(() => 'N'),
-    readFile('/proc/self/mountinfo', 'utf8'),
   ]);
-  const cgroupV2 = / \/sys\/fs\/cgroup [^ ]+ [^-]*- cgroup2 /.test(fsType);
   return {
     caps: parseProcStatusCaps(status, Number.parseInt(oom.trim(), 10) || 0),
     apparmorEnabled: aa.trim() === 'Y',
-    apparmorProfiles: aa.trim() === 'Y'
-      ? (await readFile('/sys/kernel/security/apparmor/profiles', 'utf8').catch(() => '')).split('\n').map((l) => l.replace(/ \(\w+\)$/, '')).filter(Boolean)
-      : [],
+    // Read again at each CreateContainer that needs it (create.ts): profiles come and go.
+    apparmorProfiles: [],
     cgroupV2,
     hostDevices: await hostDevices(),
   };

@@ -58,7 +58,7 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
     for (const c of list) {
       if (known(c.id) || path.dirname(c.bundle) !== m.bundlesDir) continue;
       if (!cgroups.has(c.id)) cgroups.set(c.id, await cgroupOf(c.bundle));
-      await m.driver.delete(h, c.id).then(() => report.runtimeContainers++, (err: unknown) => warn('a runtime container', c.id, err));
+      await m.driver.delete(m.handler(name, cgroups.get(c.id)), c.id).then(() => report.runtimeContainers++, (err: unknown) => warn('a runtime container', c.id, err));
     }
   }
 

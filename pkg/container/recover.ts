@@ -21,7 +21,7 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
     if (r.info.state === 'CONTAINER_EXITED') return;
     if ((await m.exits.check(id)) !== undefined) return;
     try {
-      const st = await m.driver.state(m.handler(r.info.runtimeHandler), id);
+      const st = await m.driver.state(m.handler(r.info.runtimeHandler, r.info.cgroupsPath), id);
       if (!st || st.status === 'stopped') {
         // conmon may be writing the exit file right now; look once more before calling it lost.
         if ((await m.exits.check(id)) !== undefined) return;
@@ -31,6 +31,7 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
       // Started while berth was going down (a StartContainer cut by the crash): it runs.
       if (st.status === 'running' && r.info.state === 'CONTAINER_CREATED') m.commit(r, { state: 'CONTAINER_RUNNING', startedAt: r.info.startedAt || nowNs() });
       if (st.pid && st.pid !== r.info.pid) m.commit(r, { pid: st.pid });
+      if (st.status === 'running') m.oomWatch.watch(id, r.info.cgroupsPath);
       if (!(await conmonAlive(r.info.bundle, id))) watchWithoutConmon(m, id);
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'container recovery: runtime state failed');
@@ -74,7 +75,7 @@ function watchWithoutConmon(m: ContainerManager, id: string): void {
       clearInterval(timer);
       return;
     }
-    void m.driver.state(m.handler(r.info.runtimeHandler), id).then(async (st) => {
+    void m.driver.state(m.handler(r.info.runtimeHandler, r.info.cgroupsPath), id).then(async (st) => {
       if (st && st.status !== 'stopped') return;
       clearInterval(timer);
       if ((await m.exits.check(id)) !== undefined) return;

@@ -18,6 +18,8 @@ export interface RuntimeHandler {
   path: string;
   /** --root of the runtime's state. */
   root: string;
+  /** More global flags: --systemd-cgroup for a container under the systemd cgroup driver. */
+  flags?: string[];
 }
 
 export interface DriverOptions {
@@ -27,6 +29,8 @@ export interface DriverOptions {
   logLevel: string;
   /** How long conmon may take to report the container's pid. */
   createTimeoutMs: number;
+  /** The command that starts conmon in its own cgroup (pkg/cgroups); conmon itself when absent. */
+  launch?: (id: string, conmon: string, args: string[]) => Promise<{ file: string; args: string[]; env?: Record<string, string> }>;
 }
 
 export interface CreateArgs {
@@ -109,7 +113,7 @@ export class RuntimeDriver implements ContainerRuntime {
   constructor(readonly o: DriverOptions) {}
 
   private rt(h: RuntimeHandler, args: string[]): string[] {
-    return ['--root', h.root, ...args];
+    return ['--root', h.root, ...(h.flags ?? []), ...args];
   }
 
   get exitDir(): string {
@@ -135,7 +139,8 @@ export class RuntimeDriver implements ContainerRuntime {
       '-c', a.id, '-n', a.name, '-u', a.id, '-r', h.path, '-b', a.bundle,
       '-p', path.join(a.bundle, 'pidfile'), '-P', path.join(a.bundle, 'conmon-pidfile'),
       '-l', `k8s-file:${a.logPath}`, '--exit-dir', this.o.exitDir, '--socket-dir-path', this.o.socketDir,
-      '--persist-dir', a.bundle, '--runtime-arg', `--root=${h.root}`, '--log-level', this.o.logLevel,
+      '--persist-dir', a.bundle, '--runtime-arg', `--root=${h.root}`, ...(h.flags ?? []).flatMap((f) => ['--runtime-arg', f]),
+      '--log-level', this.o.logLevel,
     ];
     if (a.tty) args.push('-t');
     if (a.stdin) {
@@ -143,11 +148,12 @@ export class RuntimeDriver implements ContainerRuntime {
       if (!a.stdinOnce) args.push('--leave-stdin-open');
     }
     await mkdir(this.o.socketDir, { recursive: true, mode: 0o700 });
-    const child = spawn(this.o.conmon, args, {
+    const cmd = this.o.launch ? await this.o.launch(a.id, this.o.conmon, args) : { file: this.o.conmon, args };
+    const child = spawn(cmd.file, cmd.args, {
       // conmon writes its `oom` marker into its working directory; berth reads it from the bundle.
       cwd: a.bundle,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      env: { ...process.env, ...cmd.env, _OCI_SYNCPIPE: '3' },
     });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < 8192) stderr += s; });

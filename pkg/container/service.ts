@@ -6,6 +6,8 @@ import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Cgroups } from '../cgroups/cgroups.js';
+import { OomKillWatch } from '../cgroups/oom-watch.js';
 import type { BerthConfig } from '../config/config.js';
 import { AlreadyExistsError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { ImageService } from '../image/types.js';
@@ -34,6 +36,7 @@ import type {
 
 export interface ContainerManagerOptions {
   config: BerthConfig;
+  cgroups: Cgroups;
   log: Logger;
   store: Store;
   sandboxes: SandboxService;
@@ -63,6 +66,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   readonly table: ContainerTable;
   readonly driver: ContainerRuntime;
   readonly exits: ExitWatcher;
+  /** OOM kills seen while containers run (v2: a systemd scope's cgroup is gone by the exit). */
+  readonly oomWatch: OomKillWatch;
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   readonly bundlesDir: string;
 
@@ -74,14 +79,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     this.driver = o.driver ?? new RuntimeDriver({
       conmon: o.config.runtime.conmon, exitDir, socketDir: path.join(o.config.state, 'attach'),
       logLevel: 'error', createTimeoutMs: 120_000,
+      launch: (id, conmon, args) => o.cgroups.conmon(id, conmon, args),
     });
     this.exits = new ExitWatcher(exitDir, (id, code) => this.onExit(id, code));
+    this.oomWatch = new OomKillWatch((cg) => o.cgroups.memoryEventsFile(cg));
   }
 
-  handler(name: string): RuntimeHandler {
+  /** The runtime of handler `name`, with the flags of the cgroup driver that made `cgroupsPath`. */
+  handler(name: string, cgroupsPath?: string): RuntimeHandler {
     const h = this.o.config.runtime.handlers[name];
     if (!h) throw new InvalidArgumentError(`unknown runtime handler "${name}"`);
-    return { name, path: h.path, root: h.root || path.join(this.o.config.state, 'runtime', name) };
+    return { name, path: h.path, root: h.root || path.join(this.o.config.state, 'runtime', name), flags: this.o.cgroups.runtimeFlags(cgroupsPath) };
   }
 
   emit(type: ContainerEventType, info: ContainerInfo): void {
@@ -201,22 +209,25 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   /** After an exit is recorded: wake stop() waiters, emit the event, free the runtime's state. */
   private exited(r: ContainerRecord): void {
     const id = r.info.id;
+    this.oomWatch.forget(id);
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
     // Free the runtime's state and the cgroup now, off the caller's path, so RemoveContainer has
     // less to do; remove repeats it (a container the runtime no longer knows is fine).
-    const h = this.handler(r.info.runtimeHandler);
+    const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
     void this.locks.run(`delete:${id}`, () => this.driver.delete(h, id)).catch((err: unknown) =>
       this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed'));
   }
 
-  /** conmon's oom file, or (cgroup v1) the memory cgroup's oom_kill count, which outlives the exit until delete. */
+  /**
+   * conmon's oom file, or the memory cgroup's oom_kill count (v2 memory.events, v1
+   * memory.oom_control), which outlives the exit until the runtime deletes the cgroup.
+   */
   private async oomKilled(r: ContainerRecord): Promise<boolean> {
+    if (await this.oomWatch.seen(r.info.id)) return true;
     if (await stat(path.join(r.info.bundle, 'oom')).then(() => true, () => false)) return true;
-    if (!r.cgroupsPath || this.o.host.cgroupV2) return false;
-    const text = await readFile(path.join('/sys/fs/cgroup/memory', r.cgroupsPath, 'memory.oom_control'), 'utf8').catch(() => '');
-    return Number(/oom_kill (\d+)/.exec(text)?.[1] ?? 0) > 0;
+    return !!r.info.cgroupsPath && (await this.o.cgroups.oomKills(r.info.cgroupsPath)) > 0;
   }
 
   /** The file the container's termination message is in: the first 4 KiB of a regular file, never blocking. */
@@ -253,7 +264,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       if (r.info.state !== 'CONTAINER_CREATED') {
         throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
       }
-      const h = this.handler(r.info.runtimeHandler);
+      const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
       try {
         await this.driver.start(h, r.info.id);
       } catch (err) {
@@ -263,6 +274,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         this.exited(r);
         throw new FailedPreconditionError(`start container "${r.info.id}": ${message}`);
       }
+      this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
       // A container may have exited before we got here; its exit is already recorded.
       const running = (r.info.state as string) === 'CONTAINER_CREATED';
       this.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
@@ -298,7 +310,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       if (r.info.pid > 0 && (await deliverSignal(r.info.pid, r.info.stopSignal, exited, deadline))) return;
       if (await exited(Math.max(0, deadline - Date.now()))) return;
     }
-    const h = this.handler(r.info.runtimeHandler);
+    const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
     if (r.ownPidNs) this.signal(r, 'SIGKILL');
     else await this.driver.kill(h, id, 'KILL', true).catch(() => this.signal(r, 'SIGKILL'));
     // conmon reports the exit within milliseconds; if it does not, conmon itself may be gone
@@ -322,13 +334,14 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     await this.locks.run(r.info.id, async () => {
       if (!this.records.has(r.info.id)) return;
       if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
-      const h = this.handler(r.info.runtimeHandler);
+      const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
       await this.locks.run(`delete:${r.info.id}`, () => this.driver.delete(h, r.info.id));
       await unmountImageVolumes(r.info.bundle);
       await unmountRootfs(r.rootfs);
       await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
       await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
       this.exits.forget(r.info.id);
+      this.oomWatch.forget(r.info.id);
       this.table.delete(r.info.id);
       this.records.delete(r.info.id);
       this.byName.delete(nameKey(r.info));
@@ -366,7 +379,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       checkResources('linux', res);
       const oci = buildResources(res, this.o.host.cgroupV2);
       try {
-        await this.driver.update(this.handler(r.info.runtimeHandler), r.info.id, oci, r.info.bundle);
+        await this.driver.update(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, oci, r.info.bundle);
       } catch (err) {
         throw new InvalidArgumentError(`update resources of container "${r.info.id}": ${errorMessage(err)}`);
       }
@@ -385,6 +398,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
 
   close(): void {
     this.exits.close();
+    this.oomWatch.close();
   }
 
   /** The process of the container's spec, with another command, for exec. */

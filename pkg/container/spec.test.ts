@@ -6,7 +6,7 @@ import { DEFAULT_PROFILE_PATH, compileProfile, type SeccompProfileFile } from '.
 import { buildSpec, clampOomScoreAdj, mergeEnv, processArgs, DEFAULT_MASKED_PATHS, type SpecInput } from './spec.js';
 import { resolveUser } from './user.js';
 import { InvalidArgumentError } from '../errors/errors.js';
-import type { ContainerConfigInput } from './types.js';
+import type { ContainerConfigInput, SecurityProfileInput } from './types.js';
 
 const ALL_BUT_SYS_RESOURCE = capsFromMask('000001fffeffffff');
 const daemonCaps = { bounding: ALL_BUT_SYS_RESOURCE, sysResource: false, oomScoreAdj: -500 };
@@ -30,9 +30,10 @@ function input(c: ContainerConfigInput, over: Partial<SpecInput> = {}): SpecInpu
     image: { entrypoint: ['/bin/ep'], cmd: ['cmd1'], env: ['PATH=/bin', 'FOO=image'], workingDir: '/w', user: '' },
     sandbox: {
       id: 'sb', hostname: 'pod', netnsPath: '/run/ns/net', ipcnsPath: '/run/ns/ipc', utsnsPath: '/run/ns/uts',
-      cgroupParent: '/berth-test-ct/pod1', hostsPath: '/sb/hosts', resolvConfPath: '/sb/resolv.conf',
+      hostsPath: '/sb/hosts', resolvConfPath: '/sb/resolv.conf',
       hostnamePath: '/sb/hostname', shmPath: '/sb/shm',
     },
+    cgroupsPath: 'kubepods-besteffort-pod1.slice:berth:abc',
     rootfs: '/b/rootfs', user: { uid: 0, gid: 0, additionalGids: [0] }, devices: [],
     host: { caps: daemonCaps, apparmorEnabled: false, apparmorProfiles: [], cgroupV2: false, hostDevices: [] },
     ...over,
@@ -143,7 +144,7 @@ describe('container spec: namespaces, mounts, paths', () => {
     assert.ok(!host.linux.namespaces.some((n) => n.type === 'pid'));
     const pod = buildSpec(input(config(), { pidNamespace: '/proc/42/ns/pid' }));
     assert.deepEqual(pod.linux.namespaces[1], { type: 'pid', path: '/proc/42/ns/pid' });
-    assert.equal(s.linux.cgroupsPath, '/berth-test-ct/pod1/abc');
+    assert.equal(s.linux.cgroupsPath, 'kubepods-besteffort-pod1.slice:berth:abc', 'as pkg/cgroups named it');
   });
   it('default mounts, pod files, CRI mounts with ro and propagation', () => {
     const c = config({
@@ -191,15 +192,20 @@ describe('container spec: seccomp, apparmor, resources', () => {
     const p = buildSpec(input(config({ security: { ...config().security, privileged: true } }), { seccompProfile: profile }));
     assert.equal(p.linux.seccomp, undefined);
   });
-  it('AppArmor Localhost on a host without AppArmor is a clear error', () => {
-    const c = config({ security: { ...config().security, apparmor: { type: 'Localhost', localhostRef: 'p' } } });
-    assert.throws(() => buildSpec(input(c)), /AppArmor is not enabled/);
-    assert.equal(buildSpec(input(config({ security: { ...config().security, apparmor: { type: 'RuntimeDefault' } } }))).process.apparmorProfile, undefined);
+  it('AppArmor: Localhost must be loaded (and AppArmor on); RuntimeDefault or nothing is berth-default where it is loaded', () => {
+    const sec = (apparmor?: SecurityProfileInput, privileged = false) => config({ security: { ...config().security, apparmor, privileged } });
+    const c = sec({ type: 'Localhost', localhostRef: 'localhost/p' });
+    assert.throws(() => buildSpec(input(c)), /AppArmor profile "p" requested, but AppArmor is not enabled on this host/);
+    assert.equal(buildSpec(input(sec({ type: 'RuntimeDefault' }))).process.apparmorProfile, undefined, 'no AppArmor: the default is none');
     const aaHost = { caps: daemonCaps, apparmorEnabled: true, apparmorProfiles: ['berth-default', 'mine'], cgroupV2: false, hostDevices: [] };
-    assert.equal(buildSpec(input(c, { host: { ...aaHost, apparmorProfiles: ['p'] } })).process.apparmorProfile, 'p');
-    const rd = config({ security: { ...config().security, apparmor: { type: 'RuntimeDefault' } } });
-    assert.equal(buildSpec(input(rd, { host: aaHost })).process.apparmorProfile, 'berth-default');
-    assert.throws(() => buildSpec(input(c, { host: aaHost })), /"p" is not loaded/);
+    assert.equal(buildSpec(input(c, { host: { ...aaHost, apparmorProfiles: ['p'] } })).process.apparmorProfile, 'p', 'localhost/ prefix dropped');
+    assert.equal(buildSpec(input(sec({ type: 'RuntimeDefault' }), { host: aaHost })).process.apparmorProfile, 'berth-default');
+    assert.equal(buildSpec(input(sec(), { host: aaHost })).process.apparmorProfile, 'berth-default', 'none asked: the runtime default');
+    assert.equal(buildSpec(input(sec(undefined, true), { host: aaHost })).process.apparmorProfile, undefined, 'privileged: unconfined by default');
+    assert.equal(buildSpec(input(sec({ type: 'Unconfined' }), { host: aaHost })).process.apparmorProfile, undefined);
+    assert.equal(buildSpec(input(sec(), { host: { ...aaHost, apparmorProfiles: [] } })).process.apparmorProfile, undefined, 'default not loaded: unconfined');
+    assert.throws(() => buildSpec(input(c, { host: aaHost })), /"p" is not loaded on this host/);
+    assert.throws(() => buildSpec(input(sec({ type: 'Localhost' }), { host: aaHost })), /needs localhost_ref/);
   });
   it('resources and oom_score_adj clamped to the daemon own value without CAP_SYS_RESOURCE', () => {
     const c = config({

@@ -4,8 +4,9 @@ import { InvalidArgumentError } from '../errors/errors.js';
 import { normalizeCap, resolveCaps, type DaemonCaps } from './caps.js';
 import { buildMounts, rootfsPropagation, type PodFiles } from './mounts.js';
 import type { OciDevice, OciDeviceRule, OciResources, OciSpec } from './oci.js';
+import { APPARMOR_DEFAULT } from './apparmor.js';
 import { compileProfile, type SeccompProfileFile } from './seccomp.js';
-import type { ContainerConfigInput, ContainerUser, ResourcesInput } from './types.js';
+import type { ContainerConfigInput, ContainerUser, ResourcesInput, SecurityInput } from './types.js';
 import type { IdMapping } from '../sandbox/types.js';
 
 export interface ImageConfigInput {
@@ -26,13 +27,12 @@ export interface SandboxSpecInput extends PodFiles {
   usernsPath?: string;
   uidMappings?: IdMapping[];
   gidMappings?: IdMapping[];
-  cgroupParent: string;
 }
 
 export interface HostFacts {
   caps: DaemonCaps;
   apparmorEnabled: boolean;
-  /** Names of the AppArmor profiles loaded in the kernel (when enabled). */
+  /** Names of the AppArmor profiles loaded in the kernel (when enabled), read at CreateContainer. */
   apparmorProfiles: string[];
   cgroupV2: boolean;
   /** Every device on the host, for privileged containers. */
@@ -45,6 +45,8 @@ export interface SpecInput {
   image: ImageConfigInput;
   imageName: string;
   sandbox: SandboxSpecInput;
+  /** linux.cgroupsPath, in the form of the cgroup driver in use (pkg/cgroups). */
+  cgroupsPath: string;
   rootfs: string;
   user: ContainerUser & { home?: string };
   /** Path of the PID namespace to join (POD or TARGET), or 'host' for NODE, undefined for its own. */
@@ -62,7 +64,6 @@ export const DEFAULT_MASKED_PATHS = [
 ];
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-export const APPARMOR_DEFAULT = 'berth-default';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -183,7 +184,7 @@ export function buildSpec(inp: SpecInput): OciSpec {
     linux: {
       namespaces,
       resources,
-      cgroupsPath: `${sb.cgroupParent.replace(/\/+$/, '')}/${inp.id}`,
+      cgroupsPath: inp.cgroupsPath,
     },
   };
   if (devices.length) spec.linux.devices = devices;
@@ -210,18 +211,25 @@ export function buildSpec(inp: SpecInput): OciSpec {
     spec.linux.readonlyPaths = sec.readonlyPaths.length ? [...sec.readonlyPaths] : [...DEFAULT_READONLY_PATHS];
     if (inp.seccompProfile) spec.linux.seccomp = compileProfile(inp.seccompProfile, caps);
   }
-  const aa = sec.apparmor;
-  if (aa && aa.type !== 'Unconfined' && !privileged) {
-    if (!host.apparmorEnabled) {
-      if (aa.type === 'Localhost') throw new InvalidArgumentError(`AppArmor profile "${aa.localhostRef ?? ''}" requested but AppArmor is not enabled on this host`);
-    } else if (aa.type === 'Localhost') {
-      const name = (aa.localhostRef ?? '').replace(/^localhost\//, '');
-      if (!host.apparmorProfiles.includes(name)) throw new InvalidArgumentError(`AppArmor profile "${name}" is not loaded on this host`);
-      spec.process.apparmorProfile = name;
-    } else if (host.apparmorProfiles.includes(APPARMOR_DEFAULT)) {
-      // berth does not load profiles itself; an operator-loaded "berth-default" is the default.
-      spec.process.apparmorProfile = APPARMOR_DEFAULT;
-    }
-  }
+  const profile = apparmorProfile(sec.apparmor, privileged, host);
+  if (profile) spec.process.apparmorProfile = profile;
   return spec;
+}
+
+/**
+ * The AppArmor profile of a container. No profile asked is the runtime default, as containerd
+ * and CRI-O have it: berth-default where AppArmor is on (berth loads it at start), none where it
+ * is off or for privileged containers. A Localhost profile must be loaded in the kernel.
+ */
+export function apparmorProfile(aa: SecurityInput['apparmor'], privileged: boolean, host: HostFacts): string | undefined {
+  const type = aa?.type ?? 'RuntimeDefault';
+  if (type === 'Unconfined' || (privileged && type === 'RuntimeDefault')) return undefined;
+  if (type === 'Localhost') {
+    const name = (aa?.localhostRef ?? '').replace(/^localhost\//, '');
+    if (!name) throw new InvalidArgumentError('security_context.apparmor: a Localhost profile needs localhost_ref');
+    if (!host.apparmorEnabled) throw new InvalidArgumentError(`AppArmor profile "${name}" requested, but AppArmor is not enabled on this host`);
+    if (!host.apparmorProfiles.includes(name)) throw new InvalidArgumentError(`AppArmor profile "${name}" is not loaded on this host (load it with apparmor_parser first)`);
+    return name;
+  }
+  return host.apparmorEnabled && host.apparmorProfiles.includes(APPARMOR_DEFAULT) ? APPARMOR_DEFAULT : undefined;
 }

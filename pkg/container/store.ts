@@ -13,8 +13,6 @@ export interface ContainerRecord {
   /** Overlay upper/work parent directory. */
   layerDir: string;
   rootfs: string;
-  /** linux.cgroupsPath of the spec (cgroupfs), to read OOM kills after an exit. */
-  cgroupsPath?: string;
   /** Hash of the CreateContainer request, to answer a kubelet retry with this container. */
   fingerprint?: string;
 }
@@ -50,10 +48,13 @@ export class ContainerTable {
   all(): ContainerRecord[] {
     const rows = this.store.db.prepare('SELECT record FROM containers').all() as { record: string }[];
     return rows.map((row) => {
-      const r = JSON.parse(row.record) as ContainerRecord;
+      const r = JSON.parse(row.record) as ContainerRecord & { cgroupsPath?: string };
       const info = r.info as unknown as Record<string, unknown>;
       for (const k of BIG) info[k] = BigInt(info[k] as string);
       upgradeStopSignal(r as ContainerRecord & { stopSignal?: string });
+      // Records written before the path was published kept it beside the info.
+      if (r.cgroupsPath) r.info.cgroupsPath ??= r.cgroupsPath;
+      delete r.cgroupsPath;
       return r;
     });
   }

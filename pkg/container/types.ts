@@ -130,6 +130,8 @@ export interface ContainerInfo {
   bundle: string;
   /** Linux number of the signal StopContainer sends (CRI override, else the image's, else SIGTERM). */
   stopSignal: number;
+  /** linux.cgroupsPath in the form of the cgroup driver that made it (pkg/cgroups). */
+  cgroupsPath?: string;
 }
 
 export interface ContainerFilter {

@@ -2,6 +2,7 @@
 // ContainerStatus, ListContainers, ExecSync, ReopenContainerLog, UpdateContainerResources.
 // Conversion only; the work is in pkg/container.
 import { recoverContainers } from '../container/recover.js';
+import { APPARMOR_DEFAULT, ensureDefaultProfile } from '../container/apparmor.js';
 import { readHostFacts } from '../container/host.js';
 import { ContainerManager } from '../container/service.js';
 import { clampTimeoutSeconds } from '../container/timeouts.js';
@@ -156,7 +157,13 @@ export const containerModule: CriModule = {
   async start(ctx) {
     const sandboxes = need(ctx, 'sandboxes');
     const images = need(ctx, 'images');
-    const m = new ContainerManager({ config: ctx.config, log: ctx.log, store: ctx.store, sandboxes, images, host: await readHostFacts() });
+    const host = await readHostFacts(ctx.cgroups.version === 2);
+    if (host.apparmorEnabled) {
+      const why = await ensureDefaultProfile();
+      if (why) ctx.log.warn({ err: why }, `AppArmor: the default profile ${APPARMOR_DEFAULT} is not loaded; containers asking for the runtime default run unconfined`);
+      else ctx.log.info(`AppArmor: containers get the ${APPARMOR_DEFAULT} profile by default`);
+    }
+    const m = new ContainerManager({ config: ctx.config, cgroups: ctx.cgroups, log: ctx.log, store: ctx.store, sandboxes, images, host });
     await recoverContainers(m);
     ctx.services.containers = m;
     sandboxes.setContainerHooks(m.sandboxHooks());

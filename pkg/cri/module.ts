@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { Cgroups } from '../cgroups/cgroups.js';
 import type { BerthConfig } from '../config/config.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -20,7 +21,10 @@ export interface Condition {
 }
 
 export interface DaemonContext {
+  /** The effective config: cgroup_driver and runtime.cgroup_parent resolved for this host. */
   config: BerthConfig;
+  /** This host's cgroups and the driver in use: every cgroup name and path comes from here. */
+  cgroups: Cgroups;
   log: Logger;
   store: Store;
   metrics: Metrics;

@@ -104,6 +104,8 @@ export const runtimeInfoModule: CriModule = {
           if (req.verbose) {
             info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state });
             info.features = JSON.stringify(nodeFeatures);
+            // The node's cgroup facts: version (1 also on hybrid hosts), driver, controllers.
+            info.cgroups = JSON.stringify(ctx.cgroups.info());
           }
           return {
             status: { conditions: have },
@@ -113,7 +115,7 @@ export const runtimeInfoModule: CriModule = {
           };
         },
         RuntimeConfig: async () => ({
-          linux: { cgroup_driver: ctx.config.cgroup_driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' },
+          linux: { cgroup_driver: ctx.cgroups.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' },
         }),
       },
     };

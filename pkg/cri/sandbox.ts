@@ -124,7 +124,7 @@ export const sandboxModule: CriModule = {
       const s = cni.networkStatus();
       return { type: 'NetworkReady', status: s.ready, reason: s.reason, message: s.message };
     });
-    const mgr = new SandboxManager({ config, log, store: ctx.store, cni });
+    const mgr = new SandboxManager({ config, cgroups: ctx.cgroups, log, store: ctx.store, cni });
     await mgr.init();
     await recoverSandboxes(mgr, cni, log);
     ctx.services.sandboxes = mgr;

@@ -9,12 +9,16 @@ import { BlockDeviceNames } from '../stats/devices.js';
 import {
   StatsService, type ContainerStatsFilter, type ContainerStatsResult, type PodStatsFilter, type PodStatsResult,
 } from '../stats/service.js';
-import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats } from '../stats/types.js';
+import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats, type PsiData, type PsiStats } from '../stats/types.js';
 import { createEventStream } from './events.js';
 import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
 import type { ContainerStatsFilter__Output } from './gen/runtime/v1/ContainerStatsFilter.js';
 import type { PodSandboxStatsFilter__Output } from './gen/runtime/v1/PodSandboxStatsFilter.js';
 import type { CpuUsage } from './gen/runtime/v1/CpuUsage.js';
+import type { IoUsage } from './gen/runtime/v1/IoUsage.js';
+import type { PsiData as PsiDataMsg } from './gen/runtime/v1/PsiData.js';
+import type { PsiStats as PsiStatsMsg } from './gen/runtime/v1/PsiStats.js';
+import type { SwapUsage } from './gen/runtime/v1/SwapUsage.js';
 import type { MemoryUsage } from './gen/runtime/v1/MemoryUsage.js';
 import type { Metric } from './gen/runtime/v1/Metric.js';
 import type { NetworkInterfaceUsage } from './gen/runtime/v1/NetworkInterfaceUsage.js';
@@ -32,9 +36,26 @@ declare module './module.js' {
 
 const u64 = (v: bigint | undefined) => (v === undefined ? null : { value: v.toString() });
 
+const psiData = (d: PsiData | undefined): PsiDataMsg | null =>
+  d ? { Total: d.total.toString(), Avg10: d.avg10, Avg60: d.avg60, Avg300: d.avg300 } : null;
+const psi = (p: PsiStats | undefined): PsiStatsMsg | null => (p ? { Some: psiData(p.some), Full: psiData(p.full) } : null);
+
 function cpu(s: CgroupStats | undefined): CpuUsage | null {
   if (!s?.cpu) return null;
-  return { timestamp: s.timestamp.toString(), usage_core_nano_seconds: u64(s.cpu.usageCoreNanoSeconds), usage_nano_cores: u64(s.cpu.usageNanoCores) };
+  return {
+    timestamp: s.timestamp.toString(), usage_core_nano_seconds: u64(s.cpu.usageCoreNanoSeconds), usage_nano_cores: u64(s.cpu.usageNanoCores),
+    psi: psi(s.cpu.psi),
+  };
+}
+
+/** IoUsage carries only pressure: none on cgroup v1. */
+function io(s: CgroupStats | undefined): IoUsage | null {
+  return s?.ioPsi ? { timestamp: s.timestamp.toString(), psi: psi(s.ioPsi) } : null;
+}
+
+function swap(s: CgroupStats | undefined): SwapUsage | null {
+  if (!s?.swap) return null;
+  return { timestamp: s.timestamp.toString(), swap_usage_bytes: u64(s.swap.usageBytes), swap_available_bytes: u64(s.swap.availableBytes) };
 }
 
 function memory(s: CgroupStats | undefined): MemoryUsage | null {
@@ -43,6 +64,7 @@ function memory(s: CgroupStats | undefined): MemoryUsage | null {
   return {
     timestamp: s.timestamp.toString(), working_set_bytes: u64(m.workingSetBytes), available_bytes: u64(m.availableBytes),
     usage_bytes: u64(m.usageBytes), rss_bytes: u64(m.rssBytes), page_faults: u64(m.pageFaults), major_page_faults: u64(m.majorPageFaults),
+    psi: psi(m.psi),
   };
 }
 
@@ -64,6 +86,8 @@ export function toContainerStats(r: ContainerStatsResult): ContainerStats {
     attributes: { id: c.id, metadata: { name: c.name, attempt: c.attempt }, labels: c.labels, annotations: c.annotations },
     cpu: cpu(r.cgroup),
     memory: memory(r.cgroup),
+    swap: swap(r.cgroup),
+    io: io(r.cgroup),
     writable_layer: w
       ? { timestamp: w.timestamp.toString(), fs_id: { mountpoint: w.mountpoint }, used_bytes: u64(w.bytes), inodes_used: u64(w.inodes) }
       : null,
@@ -83,6 +107,7 @@ export function toPodStats(p: PodStatsResult): PodSandboxStats {
       network: network(p.network),
       process: p.cgroup?.processes !== undefined ? { timestamp: p.cgroup.timestamp.toString(), process_count: u64(p.cgroup.processes) } : null,
       containers: p.containers.map(toContainerStats),
+      io: io(p.cgroup),
     },
   };
 }
@@ -154,8 +179,7 @@ export const statsModule: CriModule = {
       collector,
       containers: () => ctx.services.containers,
       sandboxes: () => ctx.services.sandboxes,
-      cgroupDriver: ctx.config.cgroup_driver,
-      defaultCgroupParent: ctx.config.runtime.cgroup_parent,
+      cgroups: ctx.cgroups,
       writableLayerRoot: () => ctx.services.images?.writableLayerRoot(),
     });
     ctx.services.stats = stats;

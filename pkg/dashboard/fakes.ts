@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { ContainerEvent, ContainerEvents, ContainerInfo, ContainerService } from '../container/types.js';
 import { DEFAULT_CONFIG } from '../config/config.js';
 import { NotFoundError } from '../errors/errors.js';
+import { Cgroups } from '../cgroups/cgroups.js';
 import type { DaemonContext } from '../cri/module.js';
 import { PullActivity } from '../image/activity.js';
 import type { ImageRecord, ImageService } from '../image/types.js';
@@ -80,6 +81,7 @@ export function fakeNode(): FakeNode {
   } as Partial<ImageService>;
   const ctx: DaemonContext = {
     config: structuredClone(DEFAULT_CONFIG), log: silentLogger(), store: undefined as never,
+    cgroups: new Cgroups({ version: 2, unified: { mountpoint: '/sys/fs/cgroup', root: '/' } }, 'cgroupfs', '/berth', ['cpu', 'memory', 'pids'], false),
     metrics: { registry: new Registry() } as Metrics,
     services: { containers: containers as ContainerService, sandboxes: sandboxes as SandboxService, images: imageSvc as ImageService },
     conditions: new Map([['RuntimeReady', () => ({ type: 'RuntimeReady', status: true, reason: '', message: '' })]]),

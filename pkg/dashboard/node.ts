@@ -2,20 +2,15 @@
 // and writable-layer disk use, object counts, pulls under way, and the daemon's own footprint.
 import os from 'node:os';
 import type { DaemonContext } from '../cri/module.js';
-import { detectLayout } from '../cgroups/index.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { NodeView } from './web/views.js';
 
-let cgroupVersion: Promise<number | null> | undefined;
-
 export async function nodeView(ctx: DaemonContext): Promise<NodeView> {
   const { sandboxes, containers, images } = ctx.services;
-  cgroupVersion ??= detectLayout().then((l) => l?.version ?? null, () => null);
-  const [conditions, imageFs, writableFs, cgv] = await Promise.all([
+  const [conditions, imageFs, writableFs] = await Promise.all([
     Promise.all([...ctx.conditions.values()].map(async (f) => f())),
     images?.imageFsUsage(),
     images?.writableFsUsage(),
-    cgroupVersion,
   ]);
   const pods = sandboxes?.list() ?? [];
   const ctrs = containers?.list() ?? [];
@@ -26,7 +21,7 @@ export async function nodeView(ctx: DaemonContext): Promise<NodeView> {
   return {
     runtime: { name: RUNTIME_NAME, version: VERSION, apiVersion: CRI_API_VERSION },
     handlers: Object.entries(runtime.handlers).map(([name, h]) => ({ name, path: h.path, isDefault: name === runtime.default_handler })),
-    cgroup: { version: cgv, driver: ctx.config.cgroup_driver },
+    cgroup: { version: ctx.cgroups.version ?? null, driver: ctx.cgroups.driver },
     conditions: conditions.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
     disk,
     counts: {

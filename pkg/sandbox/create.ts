@@ -40,7 +40,7 @@ export async function createSandbox(m: SandboxManager, req: SandboxRequest, hand
   const info: SandboxInfo = {
     id, name: req.name, namespace: req.namespace, uid: req.uid, attempt: req.attempt,
     state: 'SANDBOX_READY', createdAt: BigInt(Date.now()) * 1_000_000n, runtimeHandler: handler,
-    pidMode, cgroupParent: req.cgroupParent || c.runtime.cgroup_parent, logDirectory: req.logDirectory,
+    pidMode, cgroupParent: m.o.cgroups.podParent(req.cgroupParent), logDirectory: req.logDirectory,
     hostsPath: path.join(dir, 'hosts'), resolvConfPath: path.join(dir, 'resolv.conf'), hostnamePath: path.join(dir, 'hostname'),
     shmPath: podIpc ? path.join(dir, 'shm') : undefined, hostname, additionalIps: [],
     ...(userns ? { uidMappings: req.namespaces.uids, gidMappings: req.namespaces.gids } : {}),
@@ -69,7 +69,7 @@ export async function createSandbox(m: SandboxManager, req: SandboxRequest, hand
       writeFile(info.resolvConfPath, renderResolvConf(req.dns, hostResolv), { mode: 0o644 }),
       writeFile(info.hostnamePath, `${hostname}\n`, { mode: 0o644 }),
       // Recorded as soon as it is made, so a failure below removes it too.
-      claimPodCgroup(c.cgroup_driver, req.cgroupParent, () => writeFile(path.join(dir, POD_CGROUP_CLAIM), req.cgroupParent)).then((owner) => void (rec.podCgroupOwner = owner)),
+      claimPodCgroup(m.o.cgroups.driver, req.cgroupParent, () => writeFile(path.join(dir, POD_CGROUP_CLAIM), req.cgroupParent)).then((owner) => void (rec.podCgroupOwner = owner)),
       info.shmPath ? mountShm(info.shmPath) : undefined,
       req.logDirectory ? mkdirHostPath(req.logDirectory).catch((err: unknown) => {
         throw new InvalidArgumentError(`config.log_directory: ${errorMessage(err)}`);
@@ -84,10 +84,10 @@ export async function createSandbox(m: SandboxManager, req: SandboxRequest, hand
     if (pidMode === 'POD') {
       const rt = m.runtime(handler);
       undo.add('pause', async () => {
-        await stopPause(rt.path, rt.root, id, (await pause?.catch(() => undefined))?.pid);
+        await stopPause(rt.path, rt.root, id, (await pause?.catch(() => undefined))?.pid, m.o.cgroups.runtimeFlags(rec.pauseCgroupsPath));
         await removePauseBundle(path.join(dir, 'pause'));
       });
-      pause = startPauseFor(m, info);
+      pause = startPauseFor(m, info, rec);
       pause.catch(() => undefined); // awaited below; a failure there is the one reported
     }
     let ips: string[] = [];
@@ -154,12 +154,14 @@ async function mountShm(p: string): Promise<void> {
   mount('shm', p, 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${SHM_SIZE}`);
 }
 
-async function startPauseFor(m: SandboxManager, info: SandboxInfo): Promise<{ pid: number; root: string }> {
+async function startPauseFor(m: SandboxManager, info: SandboxInfo, rec: SandboxRecord): Promise<{ pid: number; root: string }> {
   const rt = m.runtime(info.runtimeHandler);
-  const cgroupsPath = m.o.config.cgroup_driver === 'systemd' ? `${info.cgroupParent || 'system.slice'}:berth:${info.id}` : path.posix.join(info.cgroupParent || '/', info.id);
+  const cgroupsPath = m.o.cgroups.containerPath(info.cgroupParent, info.id);
+  // Recorded before the start, so a failed start is cleaned up with the same driver's flags.
+  rec.pauseCgroupsPath = cgroupsPath;
   const pid = await startPause({
     id: info.id, runtimePath: rt.path, runtimeRoot: rt.root, bundleDir: path.join(m.sandboxesDir, info.id, 'pause'),
-    rootfs: m.pauseRootfs, cgroupsPath, netns: info.netnsPath, ipcns: info.ipcnsPath, utsns: info.utsnsPath,
+    rootfs: m.pauseRootfs, cgroupsPath, runtimeFlags: m.o.cgroups.runtimeFlags(cgroupsPath), netns: info.netnsPath, ipcns: info.ipcnsPath, utsns: info.utsnsPath,
     userns: info.usernsPath ? { path: info.usernsPath, uidMappings: info.uidMappings ?? [], gidMappings: info.gidMappings ?? [] } : undefined,
   });
   return { pid, root: rt.root };

@@ -14,6 +14,8 @@ export interface PauseOptions {
   bundleDir: string;
   rootfs: string;
   cgroupsPath: string;
+  /** Global runtime flags (--systemd-cgroup under the systemd driver). */
+  runtimeFlags: string[];
   netns?: string;
   ipcns?: string;
   utsns?: string;
@@ -84,7 +86,7 @@ export async function startPause(o: PauseOptions): Promise<number> {
   await writeFile(path.join(o.bundleDir, 'config.json'), JSON.stringify(spec(o)));
   const pidFile = path.join(o.bundleDir, 'pid');
   const logFile = path.join(o.bundleDir, 'runtime.log');
-  const args = ['--root', o.runtimeRoot, '--log', logFile, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)];
+  const args = ['--root', o.runtimeRoot, ...o.runtimeFlags, '--log', logFile, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)];
   const r = await run(o.runtimePath, args, { stdout: 'ignore', stderr: 'ignore', timeoutMs: 60_000 }).catch((e: Error) => e.message);
   if (typeof r === 'string' || r.code !== 0 || r.timedOut) {
     const log = await readFile(logFile, 'utf8').catch(() => '');
@@ -95,7 +97,7 @@ export async function startPause(o: PauseOptions): Promise<number> {
         return l;
       }
     });
-    await stopPause(o.runtimePath, o.runtimeRoot, o.id).catch(() => undefined);
+    await stopPause(o.runtimePath, o.runtimeRoot, o.id, undefined, o.runtimeFlags).catch(() => undefined);
     throw new Error(`start pause for sandbox ${o.id}: ${o.runtimePath} run: ${msgs.join('; ') || (typeof r === 'string' ? r : failureText(r))}`);
   }
   return Number((await readFile(pidFile, 'utf8')).trim());
@@ -112,7 +114,7 @@ async function dead(pid: number): Promise<boolean> {
  * first because `runc delete --force` on a running container sleeps in 100 ms steps until it is
  * gone, while on a stopped one it only cleans up.
  */
-export async function stopPause(runtimePath: string, runtimeRoot: string, id: string, pid?: number): Promise<void> {
+export async function stopPause(runtimePath: string, runtimeRoot: string, id: string, pid?: number, flags: string[] = []): Promise<void> {
   if (pid) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     if (cmdline === '/pause\0') {
@@ -124,7 +126,7 @@ export async function stopPause(runtimePath: string, runtimeRoot: string, id: st
       for (let i = 0; i < 1000 && !(await dead(pid)); i++) await new Promise((r) => setTimeout(r, 2));
     }
   }
-  const r = await run(runtimePath, ['--root', runtimeRoot, 'delete', '--force', pauseContainerId(id)], { timeoutMs: 60_000 });
+  const r = await run(runtimePath, ['--root', runtimeRoot, ...flags, 'delete', '--force', pauseContainerId(id)], { timeoutMs: 60_000 });
   if (r.code === 0 && !r.timedOut) return;
   if (/does not exist|not found/i.test(r.stderr.toString())) return;
   throw new Error(`stop pause of sandbox ${id}: ${failureText(r)}`);

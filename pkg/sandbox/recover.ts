@@ -77,7 +77,7 @@ async function removeRemains(mgr: SandboxManager, cni: PodNetwork, id: string): 
   if (pauseSpec) {
     for (const name of Object.keys(mgr.o.config.runtime.handlers)) {
       const rt = mgr.runtime(name);
-      await stopPause(rt.path, rt.root, id);
+      await stopPause(rt.path, rt.root, id, undefined, mgr.o.cgroups.runtimeFlags(pauseSpec.linux?.cgroupsPath));
     }
     if (pauseSpec.linux?.cgroupsPath) await removeCgroup(pauseSpec.linux.cgroupsPath);
   }

@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { Cgroups } from '../cgroups/cgroups.js';
 import type { BerthConfig } from '../config/config.js';
 import type { PodNetwork } from '../cni/manager.js';
 import type { CniResult } from '../cni/result.js';
@@ -27,6 +28,7 @@ const RETRY_WINDOW_MS = 5 * 60_000;
 
 export interface SandboxManagerOptions {
   config: BerthConfig;
+  cgroups: Cgroups;
   log: Logger;
   store: Store;
   cni: PodNetwork;
@@ -133,6 +135,7 @@ export class SandboxManager implements SandboxService {
   async run(req: SandboxRequest): Promise<string> {
     const c = this.o.config;
     const handler = await validateRequest(req, c.runtime.handlers, c.runtime.default_handler);
+    this.o.cgroups.podParent(req.cgroupParent);
     const key = this.nameKey(req);
     const fingerprint = fingerprintOf({ ...req, runtimeHandler: handler });
     return this.requests.run(key, fingerprint, () => {
@@ -180,7 +183,7 @@ export class SandboxManager implements SandboxService {
       step('pause', async () => {
         if (info.pidMode === 'POD' && !left.pauseDeleted) {
           const rt = this.runtime(info.runtimeHandler);
-          await stopPause(rt.path, rec.runtimeRoot ?? rt.root, info.id, info.pausePid);
+          await stopPause(rt.path, rec.runtimeRoot ?? rt.root, info.id, info.pausePid, this.o.cgroups.runtimeFlags(rec.pauseCgroupsPath));
           left.pauseDeleted = true;
         }
       }),

@@ -12,6 +12,8 @@ export interface SandboxRecord {
   readyAt: number;
   /** Runtime root the pause container was started under. */
   runtimeRoot?: string;
+  /** linux.cgroupsPath of the pause container (its form says which cgroup driver made it). */
+  pauseCgroupsPath?: string;
   networkAttached: boolean;
   /** The pause container (pid POD) has been deleted from the runtime. */
   pauseDeleted?: boolean;

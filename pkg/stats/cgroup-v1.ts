@@ -5,7 +5,7 @@ import { cgroupDir, type CgroupLayout, type CgroupMount } from '../cgroups/index
 import { readExtendedV1, type V1Dirs } from './cgroup-extended.js';
 import { cgroupPids, OpenFiles } from './fsread.js';
 import { NO_LIMIT_THRESHOLD, parseBlkioV1, parseFlatKeyed, parseSingle } from './parse.js';
-import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions } from './types.js';
+import { nowNs, type CgroupReader, type CgroupStats, type MemoryStats, type ReadOptions, type SwapStats } from './types.js';
 
 type V1Controllers = Extract<CgroupLayout, { version: 1 }>['controllers'];
 
@@ -35,7 +35,11 @@ export class CgroupV1Reader implements CgroupReader {
     const out: CgroupStats = { timestamp: nowNs() };
     const usage = cpuUsage !== undefined ? parseSingle(cpuUsage) : undefined;
     if (usage !== undefined) out.cpu = { usageCoreNanoSeconds: usage };
-    if (memUsage !== undefined && memStat !== undefined) out.memory = v1Memory(memUsage, memStat);
+    if (memUsage !== undefined && memStat !== undefined) {
+      out.memory = v1Memory(memUsage, memStat);
+      const swap = v1Swap(memStat);
+      if (swap) out.swap = swap;
+    }
     const p = pids !== undefined ? parseSingle(pids) : undefined;
     if (p !== undefined) out.processes = p;
     if (blkBytes !== undefined) out.io = parseBlkioV1(blkBytes, blkOps ?? '');
@@ -78,4 +82,19 @@ export function v1Memory(usageText: string, statText: string, limitText?: string
     m.availableBytes = limit > workingSet ? limit - workingSet : 0n;
   }
   return m;
+}
+
+/**
+ * Swap on v1, from memory.stat alone: `total_swap` exists only with swap accounting on
+ * (swapaccount=1); the swap limit is the memory+swap limit minus the memory limit.
+ */
+export function v1Swap(statText: string): SwapStats | undefined {
+  const st = parseFlatKeyed(statText);
+  const usage = st.get('total_swap') ?? st.get('swap');
+  if (usage === undefined) return undefined;
+  const mem = st.get('hierarchical_memory_limit');
+  const memsw = st.get('hierarchical_memsw_limit');
+  if (mem === undefined || memsw === undefined || memsw >= NO_LIMIT_THRESHOLD || mem >= NO_LIMIT_THRESHOLD) return { usageBytes: usage };
+  const limit = memsw > mem ? memsw - mem : 0n;
+  return { usageBytes: usage, availableBytes: limit > usage ? limit - usage : 0n };
 }

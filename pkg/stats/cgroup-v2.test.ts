@@ -57,6 +57,20 @@ describe('stats: cgroup v2 reader on recorded trees', () => {
     assert.equal((await reader.read(p))?.cpu?.usageCoreNanoSeconds, 2_500_000_000n);
   });
 
+  it('reads pressure (PSI) for CPU, memory and I/O, and swap in use and left', async () => {
+    const s = await reader.read(CTR);
+    assert.deepEqual(s?.cpu?.psi, {
+      some: { total: 8123456n, avg10: 12.5, avg60: 4.25, avg300: 1.02 },
+      full: { total: 2000000n, avg10: 3.1, avg60: 1, avg300: 0.2 },
+    });
+    assert.equal(s?.memory?.psi?.some?.total, 1500n);
+    assert.equal(s?.ioPsi?.full?.avg10, 0.3);
+    assert.deepEqual(s?.swap, { usageBytes: 4194304n, availableBytes: 67108864n - 4194304n });
+    const pod = await reader.read(POD);
+    assert.equal(pod?.cpu?.psi, undefined, 'no pressure file (a kernel without PSI): none');
+    assert.equal(pod?.swap, undefined);
+  });
+
   it('a missing cgroup (container gone) reads as undefined', async () => {
     assert.equal(await reader.read(`${POD}:cri-berth:deadbeef`), undefined);
   });

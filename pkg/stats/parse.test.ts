@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../version/version.js';
-import { parseBlkioV1, parseFlatKeyed, parseIoStat, parseNetDev, parseSingle } from './parse.js';
-import { v1Memory } from './cgroup-v1.js';
+import { parseBlkioV1, parseFlatKeyed, parseIoStat, parseNetDev, parsePsi, parseSingle } from './parse.js';
+import { v1Memory, v1Swap } from './cgroup-v1.js';
+import { v2Swap } from './cgroup-v2.js';
 import { CpuRateTracker } from './rate.js';
 
 const TD = path.join(PROJECT_ROOT, 'pkg/stats/testdata');
@@ -52,6 +53,29 @@ describe('stats: parsers', () => {
     const tight = v1Memory('500\n', stat, '4096\n');
     assert.equal(tight.workingSetBytes, 0n, 'inactive file above usage clamps to 0');
     assert.equal(tight.availableBytes, 4096n);
+  });
+});
+
+describe('stats: pressure and swap', () => {
+  it('parses a pressure file; cpu.pressure of the root has no "full" line on old kernels', () => {
+    assert.deepEqual(parsePsi('some avg10=1.50 avg60=0.50 avg300=0.10 total=123\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=4\n'), {
+      some: { total: 123n, avg10: 1.5, avg60: 0.5, avg300: 0.1 },
+      full: { total: 4n, avg10: 0, avg60: 0, avg300: 0 },
+    });
+    assert.deepEqual(parsePsi('some avg10=0.00 avg60=0.00 avg300=0.00 total=9\n'), { some: { total: 9n, avg10: 0, avg60: 0, avg300: 0 } });
+    assert.deepEqual(parsePsi(''), {});
+  });
+
+  it('v2 swap: current and what memory.swap.max leaves; "max" has no limit', () => {
+    assert.deepEqual(v2Swap('100\n', '1000\n'), { usageBytes: 100n, availableBytes: 900n });
+    assert.deepEqual(v2Swap('100\n', 'max\n'), { usageBytes: 100n });
+    assert.deepEqual(v2Swap('0\n', undefined), { usageBytes: 0n });
+  });
+
+  it('v1 swap from memory.stat: only with swap accounting; the limit is memsw − memory', () => {
+    assert.equal(v1Swap('total_rss 10\nhierarchical_memory_limit 100\n'), undefined, 'no swap accounting');
+    assert.deepEqual(v1Swap('total_swap 5\nhierarchical_memory_limit 100\nhierarchical_memsw_limit 150\n'), { usageBytes: 5n, availableBytes: 45n });
+    assert.deepEqual(v1Swap('total_swap 5\nhierarchical_memory_limit 100\nhierarchical_memsw_limit 9223372036854771712\n'), { usageBytes: 5n });
   });
 });
 

@@ -1,6 +1,6 @@
 // Parsers for the kernel's text formats: cgroup flat-keyed files, single values, io.stat and
 // /proc/net/dev. Pure functions so they are tested on recorded contents.
-import type { IoDeviceStats, NetInterfaceStats } from './types.js';
+import type { IoDeviceStats, NetInterfaceStats, PsiData, PsiStats } from './types.js';
 
 /** "key value" per line (memory.stat, cpu.stat, cpuacct.stat) into a map. */
 export function parseFlatKeyed(text: string): Map<string, bigint> {
@@ -89,3 +89,18 @@ export function parseNetDev(text: string): NetInterfaceStats[] {
 
 /** A cgroup "unlimited" memory value in v1 is a page-rounded LONG_MAX; anything this large means no limit. */
 export const NO_LIMIT_THRESHOLD = 1n << 62n;
+
+/** A pressure file: "some avg10=0.12 avg60=0.05 avg300=0.01 total=12345" and the same for "full". */
+export function parsePsi(text: string): PsiStats {
+  const out: PsiStats = {};
+  for (const line of text.split('\n')) {
+    const [kind, ...fields] = line.trim().split(/\s+/);
+    if (kind !== 'some' && kind !== 'full') continue;
+    const kv = new Map(fields.map((f) => f.split('=') as [string, string]));
+    const total = toBig(kv.get('total') ?? '');
+    if (total === undefined) continue;
+    const d: PsiData = { total, avg10: Number(kv.get('avg10') ?? 0), avg60: Number(kv.get('avg60') ?? 0), avg300: Number(kv.get('avg300') ?? 0) };
+    out[kind] = d;
+  }
+  return out;
+}

@@ -12,6 +12,14 @@ import { PROJECT_ROOT } from '../version/version.js';
 import { CgroupV2Reader } from './cgroup-v2.js';
 import { StatsCollector } from './collector.js';
 import { StatsService, sumCgroups } from './service.js';
+import { containerCgroupsPath, podCgroupPath } from '../cgroups/paths.js';
+
+// Pods here have cgroupfs parents; containers without a published cgroupsPath are <parent>/<id>.
+const CGROUPFS = {
+  defaultParent: '/berth',
+  containerPath: (parent: string, id: string) => containerCgroupsPath('cgroupfs', parent || '/berth', id),
+  podPath: (parent: string) => podCgroupPath('cgroupfs', parent || '/berth'),
+};
 
 const POD = 'kubepods-burstable-pod6f1c2a9e_3b4d_4e5f_8a7b_9c0d1e2f3a4b.slice';
 const FIX_CTR = 'cri-berth-4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b.scope';
@@ -73,7 +81,7 @@ describe('stats: StatsService', () => {
     } as unknown as SandboxService;
     collector = new StatsCollector(new CgroupV2Reader({ mountpoint: tree, root: '/' }), { diskRefreshMs: 60_000 });
     svc = new StatsService({
-      collector, containers: () => cs, sandboxes: () => ss, cgroupDriver: 'systemd', defaultCgroupParent: '/berth', mountinfo: path.join(dir, 'mountinfo'),
+      collector, containers: () => cs, sandboxes: () => ss, cgroups: CGROUPFS, mountinfo: path.join(dir, 'mountinfo'),
     });
   });
   after(async () => {
@@ -116,7 +124,7 @@ describe('stats: StatsService', () => {
     await writeFile(path.join(root, 'c1', 'upper', 'f'), Buffer.alloc(8192, 1));
     const s2 = new StatsService({
       collector, containers: () => ({ list: () => containers, iterate: () => containers, get: (id: string) => containers.find((c) => c.id === id)! }) as unknown as ContainerService,
-      sandboxes: () => undefined, cgroupDriver: 'systemd', defaultCgroupParent: '/berth', writableLayerRoot: () => root,
+      sandboxes: () => undefined, cgroups: CGROUPFS, writableLayerRoot: () => root,
     });
     await s2.warm('c1');
     await collector.disk.refresh(path.join(root, 'c1', 'upper'));

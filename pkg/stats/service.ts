@@ -3,6 +3,7 @@
 // add up. Everything is read in parallel; nothing here spawns a process per container.
 import { readFile, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import type { Cgroups } from '../cgroups/cgroups.js';
 import type { ContainerInfo, ContainerService } from '../container/types.js';
 import { NotFoundError } from '../errors/errors.js';
 import type { SandboxInfo, SandboxService } from '../sandbox/types.js';
@@ -51,9 +52,8 @@ export interface StatsServiceDeps {
   /** Looked up at each call: the services may start after stats, or not at all. */
   containers(): ContainerService | undefined;
   sandboxes(): SandboxService | undefined;
-  cgroupDriver: 'cgroupfs' | 'systemd';
-  /** runtime.cgroup_parent: shared by every pod kubelet gave no cgroup, so never one pod's total. */
-  defaultCgroupParent: string;
+  /** Cgroup names of the driver in use (pkg/cgroups); its default parent is shared by every pod kubelet gave no cgroup, so never one pod's total. */
+  cgroups: Pick<Cgroups, 'containerPath' | 'podPath' | 'defaultParent'>;
   /**
    * The image module's container-layer directory: a container's writable layer is
    * `<root>/<id>/upper`, and `<root>` is the filesystem ImageFsInfo reports for containers.
@@ -67,16 +67,6 @@ export interface StatsServiceDeps {
 const labelsMatch = (labels: Record<string, string>, sel: Record<string, string> | undefined): boolean =>
   Object.entries(sel ?? {}).every(([k, v]) => labels[k] === v);
 
-/**
- * The cgroup a container runs in: its own `cgroupsPath` when the container service publishes
- * it, else as berth's spec builder names it (`<pod cgroup parent>/<id>`).
- */
-export function containerCgroupPath(c: ContainerInfo, sb: SandboxInfo | undefined, defaultParent: string): string {
-  const own = (c as ContainerInfo & { cgroupsPath?: string }).cgroupsPath;
-  if (own) return own;
-  const parent = sb?.cgroupParent || defaultParent;
-  return `${parent.replace(/\/+$/, '')}/${c.id}`;
-}
 
 interface Layer {
   upper: string;
@@ -154,7 +144,7 @@ export class StatsService {
   /** cgroup parents that are not one pod's own cgroup: the default, and any two pods share. */
   private sharedParents(all: Iterable<SandboxInfo>): Set<string> {
     const seen = new Set<string>();
-    const shared = new Set<string>([this.d.defaultCgroupParent]);
+    const shared = new Set<string>([this.d.cgroups.defaultParent]);
     for (const s of all) {
       if (seen.has(s.cgroupParent)) shared.add(s.cgroupParent);
       seen.add(s.cgroupParent);
@@ -164,7 +154,7 @@ export class StatsService {
 
   private async containerStats(c: ContainerInfo, sb: SandboxInfo | undefined, opts: ReadOptions = {}): Promise<ContainerStatsResult> {
     const [cgroup, layer] = await Promise.all([
-      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, containerCgroupPath(c, sb, this.d.defaultCgroupParent), opts),
+      c.state === 'CONTAINER_CREATED' ? undefined : this.d.collector.cgroup(c.id, this.containerCgroup(c, sb), opts),
       this.layerOf(c),
     ]);
     const out: ContainerStatsResult = { container: c };
@@ -192,15 +182,21 @@ export class StatsService {
     return info;
   }
 
+  /** The container's own cgroupsPath as created, else what the spec builder would name it. */
+  private containerCgroup(c: ContainerInfo, sb: SandboxInfo | undefined): string {
+    return c.cgroupsPath || this.d.cgroups.containerPath(sb?.cgroupParent ?? '', c.id);
+  }
+
   private async podStats(sb: SandboxInfo, shared: Set<string>, opts: ReadOptions = {}): Promise<PodStatsResult> {
     const ctrs = (this.d.containers()?.list() ?? []).filter((c) => c.sandboxId === sb.id);
     await this.resolveLayers(ctrs);
     const own = !shared.has(sb.cgroupParent);
+    const podPath = this.d.cgroups.podPath(sb.cgroupParent);
     const [containers, podCgroup, network] = await Promise.all([
       Promise.all(ctrs.map((c) => this.containerStats(c, sb, opts))),
-      own ? this.d.collector.cgroup(`pod:${sb.id}`, sb.cgroupParent, opts) : undefined,
+      own ? this.d.collector.cgroup(`pod:${sb.id}`, podPath, opts) : undefined,
       sb.netnsPath && sb.state === 'SANDBOX_READY'
-        ? this.d.collector.network(sb.netnsPath, own ? sb.cgroupParent : undefined, [
+        ? this.d.collector.network(sb.netnsPath, own ? podPath : undefined, [
           ...ctrs.filter((c) => c.state === 'CONTAINER_RUNNING' && c.pid > 0).map((c) => c.pid),
           ...(sb.pausePid ? [sb.pausePid] : []),
         ])
@@ -300,5 +296,8 @@ export function sumCgroups(list: (CgroupStats | undefined)[]): CgroupStats | und
   }
   const procs = have.flatMap((s) => (s.processes !== undefined ? [s.processes] : []));
   if (procs.length) out.processes = procs.reduce((a, b) => a + b, 0n);
+  // Swap in use adds up; pressure (shares of time) does not, so a summed pod has none.
+  const swaps = have.flatMap((s) => (s.swap ? [s.swap.usageBytes] : []));
+  if (swaps.length) out.swap = { usageBytes: swaps.reduce((a, b) => a + b, 0n) };
   return out;
 }

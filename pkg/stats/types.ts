@@ -1,11 +1,27 @@
 // Plain stats types of pkg/stats. Counters are bigint: CPU nanoseconds and byte counters pass
 // 2^53 on long-lived nodes, and the CRI carries them as uint64 anyway.
 
+/** One line of a pressure (PSI) file: the share of time tasks stalled, averaged over 10/60/300 s. */
+export interface PsiData {
+  /** Total stall time in microseconds. */
+  total: bigint;
+  avg10: number;
+  avg60: number;
+  avg300: number;
+}
+
+/** cpu.pressure, memory.pressure or io.pressure (cgroup v2): some task stalled / all tasks stalled. */
+export interface PsiStats {
+  some?: PsiData;
+  full?: PsiData;
+}
+
 export interface CpuStats {
   /** Cumulative CPU time of every task in the cgroup, in nanoseconds. */
   usageCoreNanoSeconds: bigint;
   /** CPU rate since the previous sample of the same cgroup, in nano-cores (1e9 = one core); absent on the first sample. */
   usageNanoCores?: bigint;
+  psi?: PsiStats;
 }
 
 export interface MemoryStats {
@@ -18,6 +34,13 @@ export interface MemoryStats {
   /** The memory limit, when one is set. */
   limitBytes?: bigint;
   /** limit − working set, when a limit is set. */
+  availableBytes?: bigint;
+  psi?: PsiStats;
+}
+
+export interface SwapStats {
+  usageBytes: bigint;
+  /** swap limit − usage, when a swap limit is set. */
   availableBytes?: bigint;
 }
 
@@ -67,6 +90,9 @@ export interface CgroupStats {
   /** Number of tasks (pids.current). */
   processes?: bigint;
   io?: IoDeviceStats[];
+  /** io.pressure (cgroup v2). */
+  ioPsi?: PsiStats;
+  swap?: SwapStats;
   extended?: ExtendedStats;
 }
 

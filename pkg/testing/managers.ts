@@ -4,6 +4,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FakeNetwork } from '../cni/testing/fake-network.js';
+import { Cgroups } from '../cgroups/cgroups.js';
 import { DEFAULT_CONFIG, type BerthConfig } from '../config/config.js';
 import { readHostFacts } from '../container/host.js';
 import { ContainerManager } from '../container/service.js';
@@ -65,11 +66,13 @@ export async function startManagers(): Promise<ManagersEnv> {
   const store = Store.open(path.join(config.root, 'berth.db'));
   const log = silentLogger();
   const network = new FakeNetwork();
-  const sandboxes = new SandboxManager({ config, log, store, cni: network });
+  const cgroups = await Cgroups.detect({ driver: 'cgroupfs', parent: config.runtime.cgroup_parent });
+  config.cgroup_driver = cgroups.driver;
+  const sandboxes = new SandboxManager({ config, cgroups, log, store, cni: network });
   await sandboxes.init();
   const runtime = new FakeRuntime(path.join(config.state, 'exits'), path.join(config.state, 'attach'));
   const leases = new Map<string, number>();
-  const containers = new ContainerManager({ config, log, store, sandboxes, images: fakeImages(dir, leases), host: await readHostFacts(), driver: runtime });
+  const containers = new ContainerManager({ config, cgroups, log, store, sandboxes, images: fakeImages(dir, leases), host: await readHostFacts(cgroups.version === 2), driver: runtime });
   await containers.exits.start();
   sandboxes.setContainerHooks(containers.sandboxHooks());
   const mounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(config.state));
