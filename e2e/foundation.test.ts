@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { VERSION } from '../pkg/version/version.js';
-import { BERTH_BIN, startDaemon, waitExit, type TestDaemon } from './harness.js';
+import { BERTH_BIN, scaled, startDaemon, waitExit, type TestDaemon } from './harness.js';
 
 describe('foundation: the daemon serves CRI v1', () => {
   let d: TestDaemon;
@@ -74,7 +74,7 @@ describe('foundation: the daemon serves CRI v1', () => {
 
   it('refuses a second daemon on the same socket', () => {
     const r = spawnSync(process.execPath, [BERTH_BIN, 'daemon', '--config', d.configFile, '--listen', `unix://${d.socket}`,
-      '--root', path.join(d.dir, 'root2'), '--state', path.join(d.dir, 'state2'), '--metrics-listen', ''], { encoding: 'utf8', timeout: 20_000 });
+      '--root', path.join(d.dir, 'root2'), '--state', path.join(d.dir, 'state2'), '--metrics-listen', ''], { encoding: 'utf8', timeout: scaled(20_000) });
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /already listening/);
     assert.ok(existsSync(d.socket), 'the first daemon keeps its socket');

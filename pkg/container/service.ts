@@ -409,10 +409,15 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   }
 }
 
-/** runc logs in logrus format; keep its msg="…" text when there is one. */
+/**
+ * runc logs in logrus format; keep the msg="…" text of its error when there is one. Warnings come
+ * first (under the systemd driver runc warns of every absent device before failing), so the
+ * error's line wins over the first line.
+ */
 export function runtimeMessage(err: unknown): string {
   const m = errorMessage(err);
-  const inner = /msg="((?:[^"\\]|\\.)*)"/.exec(m);
+  const msg = (level: string) => new RegExp(`${level}msg="((?:[^"\\\\]|\\\\.)*)"`).exec(m);
+  const inner = msg('level=(?:error|fatal) ') ?? msg('');
   if (!inner) return m;
   return `${m.slice(0, m.indexOf(':') + 1)} ${inner[1]!.replace(/\\"/g, '"')}`;
 }

@@ -9,7 +9,7 @@
 set -u
 . /mnt/out/job.env
 B=/opt/berth
-FILES="${BERTH_VM_FILES:-e2e/cgroups e2e/foundation e2e/sandbox.test e2e/container.test e2e/container-recovery e2e/stats-containers}"
+FILES="${BERTH_VM_FILES:-e2e/cgroups e2e/sandbox.test e2e/container.test e2e/container-recovery e2e/stats-containers}"
 rc=0
 now() { date +%s; }
 
