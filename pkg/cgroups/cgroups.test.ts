@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../config/config.js';
+import { ConfigError, DEFAULT_CONFIG } from '../config/config.js';
+import { diffConfig } from '../config/reload.js';
 import { PROJECT_ROOT } from '../version/version.js';
 import { Cgroups } from './cgroups.js';
 import { conmonLaunch } from './conmon.js';
@@ -51,6 +52,19 @@ describe('cgroups: driver', () => {
     assert.equal(v1.defaultParent, '/pods');
     assert.deepEqual(v1.controllers, ['blkio', 'cpu', 'cpuacct', 'cpuset', 'memory', 'pids']);
     assert.match(v1.warnings()[0]!, /kubelet >= 1.35 refuses.*failCgroupV1: false/);
+  });
+
+  it('the effective config: "auto" and "" resolved as at start, so an unchanged file reloads as unchanged', async () => {
+    const sd = await Cgroups.detect({ driver: 'auto', parent: '', mountinfo: path.join(TD, 'mountinfo-v2'), systemdRunDir: TD });
+    const file = structuredClone(DEFAULT_CONFIG);
+    const eff = sd.effectiveConfig(file);
+    assert.equal(eff.cgroup_driver, 'systemd');
+    assert.equal(eff.runtime.cgroup_parent, 'berth.slice');
+    assert.deepEqual(diffConfig(eff, sd.effectiveConfig(structuredClone(DEFAULT_CONFIG))), { changed: [], restartRequired: [] });
+    assert.equal(file.cgroup_driver, 'auto', 'the file as read is left alone');
+    const other = sd.effectiveConfig({ ...file, cgroup_driver: 'cgroupfs' });
+    assert.equal(other.runtime.cgroup_parent, '/berth', 'another driver named in the file: that driver\'s default parent');
+    assert.deepEqual(diffConfig(eff, other).restartRequired, ['cgroup_driver', 'runtime.cgroup_parent']);
   });
 
   it('a configured default parent the driver cannot use is refused at start', async () => {
