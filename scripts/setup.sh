@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine (as root) to a running berth:
-#   Debian packages (OCI runtimes, conmon, CNI plugins, registry and image tools, C toolchain,
-#   qemu and debootstrap for the VM test),
+#   Debian packages (OCI runtimes, conmon, CNI plugins, registry and image tools, C toolchain),
 #   npm dependencies, the TypeScript build and native helpers, node preparation (cgroup
 #   hierarchy crun needs, default config and CNI network), then the daemon itself.
 # Flags: --no-start (CI: set up and build only), --stop (stop a daemon this script started).
@@ -24,8 +23,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
   || { echo "setup: berth needs Node.js >= 20 on PATH" >&2; exit 1; }
 
 PACKAGES=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux
-  docker-registry skopeo umoci busybox-static apache2-utils zstd openssl gcc make libc6-dev chromium
-  qemu-system-x86 debootstrap e2fsprogs)
+  docker-registry skopeo umoci busybox-static apache2-utils zstd openssl gcc make libc6-dev chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -38,7 +38,7 @@ if [ -f "$out/ready" ]; then
 fi
 
 for tool in debootstrap mkfs.ext4; do
-  command -v "$tool" >/dev/null || { log "$tool is missing (scripts/setup.sh installs it)"; exit 1; }
+  command -v "$tool" >/dev/null || { log "$tool is missing (run.mjs installs it)"; exit 1; }
 done
 mkdir -p "$CACHE"
 t0=$(date +%s)

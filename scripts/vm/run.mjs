@@ -29,7 +29,13 @@ function fail(msg) {
 
 if (process.getuid?.() !== 0) fail('run as root (debootstrap, chroot and mkfs build the image)');
 if (!existsSync(path.join(ROOT, 'dist/e2e'))) fail('no dist/e2e: run npm run build first');
-if (spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status !== 0) fail('qemu-system-x86_64 is missing (scripts/setup.sh installs qemu-system-x86)');
+// The VM's tools, from Debian, installed here on first use (not by setup.sh: npm test needs none).
+const missingTools = ['qemu-system-x86_64', 'debootstrap', 'mkfs.ext4'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+if (missingTools.length) {
+  say(`installing qemu-system-x86, debootstrap and e2fsprogs (missing: ${missingTools.join(', ')})`);
+  const apt = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-x86 debootstrap e2fsprogs'], { stdio: 'inherit' });
+  if (apt.status !== 0) fail('apt-get install qemu-system-x86 debootstrap e2fsprogs failed');
+}
 
 // 1. The image.
 const tb = Date.now();
