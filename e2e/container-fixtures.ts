@@ -176,7 +176,7 @@ export async function waitExited(env: { d: TestDaemon }, id: string, timeoutMs =
   }
 }
 
-export async function execText(env: CtEnv, id: string, cmd: string[], timeout = 10) {
+export async function execText(env: CtEnv, id: string, cmd: string[], timeout = scaled(10_000) / 1000) {
   const r = await env.d.client.runtime('ExecSync', { container_id: id, cmd, timeout });
   return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), code: r.exit_code };
 }
