@@ -3,7 +3,7 @@
 // handlers over pkg/image. Archives travel over the socket (not as file paths the daemon
 // opens), so a client in another mount namespace or on a forwarded socket works the same.
 import type * as grpc from '@grpc/grpc-js';
-import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
+import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
 import { loadArchive } from '../image/archive-load.js';
 import { saveArchive } from '../image/archive-save.js';
 import { ImageServiceImpl } from '../image/service.js';
@@ -100,7 +100,7 @@ export const berthImagesModule: CriModule = {
       const req = call.request;
       if (!req.image) return failStream(call, new InvalidArgumentError('PullImage: image reference is empty'));
       const abort = new AbortController();
-      call.once('cancelled', () => abort.abort(new Error('PullImage cancelled by the client')));
+      call.once('cancelled', () => abort.abort(new CancelledError('PullImage cancelled by the client')));
       const auth = req.username || req.password ? { username: req.username, password: req.password } : undefined;
       const progress = progressSender(call);
       images.pull(req.image, auth, abort.signal, progress.listener).then(

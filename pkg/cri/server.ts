@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { DeadlineExceededError } from '../errors/errors.js';
+import { CancelledError, DeadlineExceededError } from '../errors/errors.js';
 import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -111,7 +111,7 @@ export class CriServer {
         return;
       }
       const abort = new AbortController();
-      call.once('cancelled', () => abort.abort(new Error(`${method} cancelled by the client`)));
+      call.once('cancelled', () => abort.abort(new CancelledError(`${method} cancelled by the client`)));
       let res: Promise<unknown>;
       try {
         res = handler(call.request, { method, signal: abort.signal });
@@ -160,7 +160,7 @@ export class CriServer {
       };
       if (!handler) return fail(grpc.status.UNIMPLEMENTED, `${service}.${method} is not implemented by berth yet`);
       const abort = new AbortController();
-      call.once('cancelled', () => abort.abort(new Error(`${method} cancelled by the client`)));
+      call.once('cancelled', () => abort.abort(new CancelledError(`${method} cancelled by the client`)));
       let res: Promise<unknown>;
       try {
         res = handler(call, { method, signal: abort.signal });

@@ -11,6 +11,7 @@ const CODES: Record<ErrorKind, grpc.status> = {
   Unavailable: grpc.status.UNAVAILABLE,
   DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
   Unimplemented: grpc.status.UNIMPLEMENTED,
+  Cancelled: grpc.status.CANCELLED,
   Internal: grpc.status.INTERNAL,
 };
 

@@ -11,6 +11,7 @@ export type ErrorKind =
   | 'Unavailable'
   | 'DeadlineExceeded'
   | 'Unimplemented'
+  | 'Cancelled'
   | 'Internal';
 
 export class BerthError extends Error {
@@ -46,6 +47,10 @@ export class DeadlineExceededError extends BerthError {
 }
 export class UnimplementedError extends BerthError {
   constructor(message: string, options?: { cause?: unknown }) { super('Unimplemented', message, options); }
+}
+/** The caller went away (cancelled its call): the work stops, nobody hears the answer. */
+export class CancelledError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('Cancelled', message, options); }
 }
 
 export function errorMessage(err: unknown): string {
