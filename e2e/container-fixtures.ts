@@ -60,10 +60,12 @@ export interface CtEnvOptions extends Omit<DaemonOptions, 'toml' | 'dir'> {
   net?: { bridge: string; subnet: string; cgroupRoot: string };
   /** Set up before the daemon starts, in the env's temporary directory: extra config and CNI plugins. */
   prepare?: (tmp: string) => Promise<{ runtimeToml?: string; imageToml?: string; binDirs?: string[]; extraPlugins?: Record<string, unknown>[] }>;
+  /** A test's own config sections, appended. */
+  extraToml?: string;
 }
 
 export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
-  const { net: ownNet, prepare, ...daemonOpts } = opts;
+  const { net: ownNet, prepare, extraToml, ...daemonOpts } = opts;
   const tmp = await mkdtemp('/tmp/berth-ct-');
   const extra = (await prepare?.(tmp)) ?? {};
   const net = ownNet ?? { bridge: BRIDGE, subnet: '10.202.0.0/16', cgroupRoot: CGROUP_ROOT };
@@ -72,7 +74,7 @@ export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
   await writeNet(confDir, '10-ct.conflist', { bridge: net.bridge, subnet: net.subnet, dataDir: ipamDir, portmap: false, extraPlugins: extra.extraPlugins });
   const reg = await startRegistry({ port: await myPort() });
   const binDirs = JSON.stringify([...(extra.binDirs ?? []), '/usr/lib/cni']);
-  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ${binDirs}\n[runtime]\ncgroup_parent = "${testParent(net.cgroupRoot, 'default')}"\n${extra.runtimeToml ?? ''}\n[registry]\ninsecure = ["${reg.host}"]\n${extra.imageToml ? `[image]\n${extra.imageToml}\n` : ''}`;
+  const toml = `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ${binDirs}\n[runtime]\ncgroup_parent = "${testParent(net.cgroupRoot, 'default')}"\n${extra.runtimeToml ?? ''}\n[registry]\ninsecure = ["${reg.host}"]\n${extra.imageToml ? `[image]\n${extra.imageToml}\n` : ''}${extraToml ?? ''}`;
   const image = `${reg.host}/ct/busybox:1`;
   const userImage = `${reg.host}/ct/busybox-user:1`;
   await pushImage(reg.host, 'ct/busybox', '1', buildBusyboxImage());

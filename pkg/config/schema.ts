@@ -50,6 +50,10 @@ export interface BerthConfig {
     /** Template written by UpdateRuntimeConfig; `{{.PodCIDR}}` is replaced. Empty disables. */
     conf_template: string;
   };
+  cdi: {
+    /** CDI spec directories, lowest priority first: a device defined again in a later directory is the later one's. */
+    spec_dirs: string[];
+  };
   streaming: {
     /** host:port; port 0 lets the OS pick. */
     listen: string;
@@ -84,6 +88,7 @@ export const DEFAULT_CONFIG: BerthConfig = {
   image: { max_concurrent_downloads: 3, pull_progress_timeout: '1m' },
   registry: { insecure: [], mirrors: {}, auths: {} },
   cni: { conf_dir: '/etc/cni/net.d', bin_dirs: ['/opt/cni/bin', '/usr/lib/cni'], conf_template: '' },
+  cdi: { spec_dirs: ['/etc/cdi', '/var/run/cdi'] },
   streaming: { listen: '127.0.0.1:0' },
   dashboard: { listen: '127.0.0.1:9468', token: '', token_file: '' },
 };

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { SandboxInfo } from '../sandbox/types.js';
 import { mkdirHostPath } from '../sys/files.js';
+import { applyEdits, type ResolvedEdits } from '../cdi/edits.js';
+import { devicesFromAnnotations } from '../cdi/names.js';
 import { deviceFromHost } from './host.js';
 import { checkImageVolumes, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
@@ -67,7 +69,7 @@ async function createWithImage(
     mark('rootfs');
     undo.add('rootfs mount', () => unmountRootfs(rootfs));
     const sec = cfg.security;
-    const [passwd, group, pidNamespace, hostMounts, devices, seccompProfile] = await Promise.all([
+    const [passwd, group, pidNamespace, hostMounts, devices, seccompProfile, cdiEdits] = await Promise.all([
       readImageFile(rootfs, 'etc/passwd'),
       readImageFile(rootfs, 'etc/group'),
       resolvePidNamespace(m, sb, cfg),
@@ -80,6 +82,7 @@ async function createWithImage(
         return { device, permissions: d.permissions };
       })),
       loadSeccomp(cfg),
+      resolveCdi(m, cfg),
     ]);
     undo.add('image volume mounts', () => unmountImageVolumes(bundle));
     const mounts = await mountImageVolumes(m.o.images, bundle, hostMounts);
@@ -89,12 +92,13 @@ async function createWithImage(
       imageUser: img.User ?? '', supplementalGroups: sec.supplementalGroups, supplementalGroupsPolicy: sec.supplementalGroupsPolicy,
     }, passwd, group);
     const resolved: ContainerConfigInput = { ...cfg, mounts };
-    const spec = buildSpec({
+    const built = buildSpec({
       id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath,
       host: m.o.host.apparmorEnabled ? { ...m.o.host, apparmorProfiles: await loadedProfiles() } : m.o.host,
       image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
       sandbox: sb,
     });
+    const spec = cdiEdits ? applyEdits(built, cdiEdits) : built;
     // The working directory and the image's volumes exist in the container's own layer (CRI-O's
     // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
     const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
@@ -194,6 +198,19 @@ async function resolveMounts(cfg: ContainerConfigInput): Promise<ContainerConfig
     }
     return { ...m, hostPath: host };
   }));
+}
+
+/** The CDI devices the config and its `cdi.k8s.io/*` annotations ask for, resolved; undefined for none. */
+async function resolveCdi(m: ContainerManager, cfg: ContainerConfigInput): Promise<ResolvedEdits | undefined> {
+  let names: string[];
+  try {
+    names = [...(cfg.cdiDevices ?? []), ...devicesFromAnnotations(cfg.annotations)];
+  } catch (err) {
+    throw new InvalidArgumentError(`CDI device request in ${errorMessage(err)}`);
+  }
+  if (!names.length) return undefined;
+  if (!m.o.cdi) throw new FailedPreconditionError(`CDI devices ${names.join(', ')} requested, but this berth has no CDI registry`);
+  return m.o.cdi.resolve(names);
 }
 
 async function loadSeccomp(cfg: ContainerConfigInput): Promise<SeccompProfileFile | undefined> {

@@ -62,9 +62,29 @@ export interface OciProcess {
   oomScoreAdj?: number;
 }
 
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export type OciHookName = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
+
+export interface OciIntelRdt {
+  closID?: string;
+  l3CacheSchema?: string;
+  memBwSchema?: string;
+  schemata?: string[];
+  enableMonitoring?: boolean;
+  enableCMT?: boolean;
+  enableMBM?: boolean;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
+  hooks?: Partial<Record<OciHookName, OciHook[]>>;
   root: { path: string; readonly: boolean };
   hostname?: string;
   mounts: OciMount[];
@@ -81,6 +101,9 @@ export interface OciSpec {
     sysctl?: Record<string, string>;
     uidMappings?: OciIdMapping[];
     gidMappings?: OciIdMapping[];
+    intelRdt?: OciIntelRdt;
+    /** Host interface name → its name in the container (runtime-spec 1.3). */
+    netDevices?: Record<string, { name: string }>;
   };
 }
 

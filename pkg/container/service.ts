@@ -8,6 +8,7 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cgroups } from '../cgroups/cgroups.js';
 import { OomKillWatch } from '../cgroups/oom-watch.js';
+import type { ResolvedEdits } from '../cdi/edits.js';
 import type { BerthConfig } from '../config/config.js';
 import { AlreadyExistsError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, NotFoundError, errorMessage } from '../errors/errors.js';
 import type { ImageService } from '../image/types.js';
@@ -44,6 +45,8 @@ export interface ContainerManagerOptions {
   host: HostFacts;
   /** The OCI runtime (conmon + runc/crun by default; a fake in unit tests). */
   driver?: ContainerRuntime;
+  /** CDI devices by qualified name (pkg/cdi); without it a container asking for one is refused. */
+  cdi?: { resolve(names: string[]): Promise<ResolvedEdits | undefined> };
 }
 
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);

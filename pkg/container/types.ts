@@ -90,6 +90,8 @@ export interface ContainerConfigInput {
   security: SecurityInput;
   /** Linux number of the CRI stop_signal; undefined = the image's StopSignal (or SIGTERM). */
   stopSignal?: number;
+  /** Qualified CDI device names (ContainerConfig.CDI_devices); `cdi.k8s.io/*` annotations add more. */
+  cdiDevices?: string[];
 }
 
 export interface ContainerUser {

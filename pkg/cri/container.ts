@@ -1,6 +1,7 @@
 // Container rpcs: CreateContainer, StartContainer, StopContainer, RemoveContainer,
 // ContainerStatus, ListContainers, ExecSync, ReopenContainerLog, UpdateContainerResources.
 // Conversion only; the work is in pkg/container.
+import { CdiRegistry } from '../cdi/registry.js';
 import { recoverContainers } from '../container/recover.js';
 import { APPARMOR_DEFAULT, ensureDefaultProfile } from '../container/apparmor.js';
 import { readHostFacts } from '../container/host.js';
@@ -102,6 +103,7 @@ export function toConfigInput(c: ContainerConfig__Output | null): ContainerConfi
     resources: toResources(c.linux?.resources),
     security: security(c.linux?.security_context),
     stopSignal: signalFromCri(c.stop_signal),
+    cdiDevices: (c.CDI_devices ?? []).map((d) => d.name),
   };
 }
 
@@ -152,25 +154,36 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
   };
 }
 
+declare module './module.js' {
+  interface Services {
+    cdi: CdiRegistry;
+  }
+}
+
 export const containerModule: CriModule = {
   name: 'containers',
   async start(ctx) {
     const sandboxes = need(ctx, 'sandboxes');
     const images = need(ctx, 'images');
+    const cdi = new CdiRegistry({ specDirs: ctx.config.cdi.spec_dirs, log: ctx.log.child({ module: 'cdi' }) });
+    ctx.services.cdi = cdi;
     const host = await readHostFacts(ctx.cgroups.version === 2);
     if (host.apparmorEnabled) {
       const why = await ensureDefaultProfile();
       if (why) ctx.log.warn({ err: why }, `AppArmor: the default profile ${APPARMOR_DEFAULT} is not loaded; containers asking for the runtime default run unconfined`);
       else ctx.log.info(`AppArmor: containers get the ${APPARMOR_DEFAULT} profile by default`);
     }
-    const m = new ContainerManager({ config: ctx.config, cgroups: ctx.cgroups, log: ctx.log, store: ctx.store, sandboxes, images, host });
+    const m = new ContainerManager({ config: ctx.config, cgroups: ctx.cgroups, log: ctx.log, store: ctx.store, sandboxes, images, host, cdi });
     await recoverContainers(m);
     ctx.services.containers = m;
     sandboxes.setContainerHooks(m.sandboxHooks());
     // A container's own image and the images it mounts as volumes are in use until it is removed.
     images.setInUseCheck((imageId) => m.list().some((c) => c.imageId === imageId || c.config.mounts.some((x) => x.imageId === imageId)));
     return {
-      close: async () => m.close(),
+      close: async () => {
+        cdi.close();
+        await m.close();
+      },
       handlers: {
         CreateContainer: async (req) => {
           if (!req.pod_sandbox_id) throw new InvalidArgumentError('CreateContainer: pod_sandbox_id is required');

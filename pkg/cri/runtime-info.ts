@@ -85,9 +85,9 @@ export const runtimeInfoModule: CriModule = {
     // Probing runs each runtime binary: start-up does not wait for it, only Status does.
     const runtimeHandlers = probeHandlers(ctx);
     // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
-    // node labels. berth does not inject CDI devices (ContainerConfig.CDI_devices) yet.
+    // node labels. cdi: ContainerConfig.CDI_devices and cdi.k8s.io annotations are injected.
     const layout = await detectLayout();
-    const nodeFeatures = { cgroupVersion: layout ? layoutName(layout) : 'unknown', cdi: false };
+    const nodeFeatures = { cgroupVersion: layout ? layoutName(layout) : 'unknown', cdi: true };
     return {
       handlers: {
         Version: async () => ({
@@ -100,12 +100,15 @@ export const runtimeInfoModule: CriModule = {
           const have = await Promise.all([...ctx.conditions.values()].map((f) => f()));
           if (!have.some((c) => c.type === 'NetworkReady')) have.push(NO_NETWORK);
           const info: Record<string, string> = {};
-          // stateDir (containerd's name) is where critest probes for idmapped mount support.
+          // stateDir (containerd's name) is where critest probes for idmapped mount support;
+          // enableCDI and cdiSpecDirs are containerd's names for CDI support.
           if (req.verbose) {
-            info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state });
+            info.config = JSON.stringify({ ...redactConfig(ctx.config), stateDir: ctx.config.state, enableCDI: true, cdiSpecDirs: ctx.config.cdi.spec_dirs });
             info.features = JSON.stringify(nodeFeatures);
             // The node's cgroup facts: version (1 also on hybrid hosts), driver, controllers.
             info.cgroups = JSON.stringify(ctx.cgroups.info());
+            const cdi = ctx.services.cdi;
+            if (cdi) info.cdi = JSON.stringify(await cdi.snapshot());
           }
           return {
             status: { conditions: have },
