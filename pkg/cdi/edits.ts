@@ -66,9 +66,10 @@ export function applyEdits(input: OciSpec, e: ResolvedEdits): OciSpec {
     const at = devices.findIndex((d) => d.path === n.path);
     if (at >= 0) devices[at] = dev;
     else devices.push(dev);
-    if (n.type === 'b' || n.type === 'c') {
-      const access = n.permissions === 'none' ? '' : n.permissions || 'rwm';
-      (spec.linux.resources.devices ??= []).push({ allow: true, type: n.type, major: n.major, minor: n.minor, access });
+    // "none" grants nothing: the CDI library writes an allow rule with empty access for it,
+    // which runc 1.1 refuses, so none is written.
+    if ((n.type === 'b' || n.type === 'c') && n.permissions !== 'none') {
+      (spec.linux.resources.devices ??= []).push({ allow: true, type: n.type, major: n.major, minor: n.minor, access: n.permissions || 'rwm' });
     }
   }
   for (const d of e.netDevices ?? []) (spec.linux.netDevices ??= {})[d.hostInterfaceName] = { name: d.name };
