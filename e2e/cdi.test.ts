@@ -122,7 +122,7 @@ describe('CDI devices e2e', () => {
     await writeFile(path.join(dynamicDir, 'late.json'), JSON.stringify({
       cdiVersion: '0.6.0', kind: 'berth.test/late', devices: [{ name: 'l0', containerEdits: { env: ['BERTH_TEST_LATE=1'] } }],
     }));
-    // The write's inotify event reaches the daemon before this request does: no wait, no restart.
+    // No wait, no restart: the watch marks the cache stale, and a name it lacks is looked for again.
     const id = await runCtr(env, pod, ctrConfig(env, 'late', { command: ['sleep', '3600'], CDI_devices: [{ name: 'berth.test/late=l0' }] }));
     assert.equal((await execText(env, id, ['sh', '-c', 'echo $BERTH_TEST_LATE'])).stdout.trim(), '1');
     const st = await env.d.client.runtime('Status', { verbose: true });

@@ -5,6 +5,7 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,6 +88,14 @@ describe('cdi: registry', () => {
     await rm(path.join(run, 'gpu.json'));
     await changed;
     await assert.rejects(reg.resolve(['vendor.com/gpu=g']), invalid(/unknown/));
+  });
+
+  it('finds a device whose spec was written just before the request, before its watch event is seen', async () => {
+    assert.deepEqual((await reg.snapshot()).devices, [], 'loaded and watching');
+    // Written and asked for in one tick: the watch callback cannot have run yet.
+    writeFileSync(path.join(run, 'fresh.json'), json('vendor.com/gpu', { g: { env: ['FRESH=1'] } }));
+    assert.deepEqual((await reg.resolve(['vendor.com/gpu=g']))!.env, ['FRESH=1']);
+    await assert.rejects(reg.resolve(['vendor.com/gpu=g', 'vendor.com/gpu=none']), invalid(/unknown CDI device "vendor\.com\/gpu=none"/));
   });
 
   it('watches for a spec directory that does not exist yet', async () => {

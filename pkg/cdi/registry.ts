@@ -1,7 +1,8 @@
 // The CDI devices this host offers: every spec file (*.json, *.yaml) in the configured spec
 // directories, read into a cache of qualified device names. The directories are watched
 // (inotify through fs.watch); any change marks the cache stale and the next request re-reads
-// them, so a spec a driver writes is usable at once, and nothing is re-read per request.
+// them, so a spec a driver writes is usable at once, and nothing is re-read per request (only a
+// request naming an unknown device re-reads them, in case its spec's event is still on its way).
 // A device defined in two directories is the later directory's; defined twice in one directory
 // it is a conflict and unusable until one goes away (the CDI library's priority rules).
 import { EventEmitter } from 'node:events';
@@ -147,6 +148,9 @@ export class CdiRegistry extends EventEmitter {
       }
     }
     await this.current();
+    // A spec written just before this request may not have had its watch event seen yet: an
+    // unknown name is looked for once more in freshly read directories before it is refused.
+    if (names.some((n) => !this.devices.has(n))) await this.refresh();
     const missing = names.filter((n) => !this.devices.has(n));
     if (missing.length) throw new InvalidArgumentError(this.unknownMessage(missing));
     const entries = names.map((n) => this.devices.get(n)!);
