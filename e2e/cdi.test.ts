@@ -130,5 +130,6 @@ describe('CDI devices e2e', () => {
     assert.deepEqual(cdi.devices, ['berth.test/dev=extra', 'berth.test/dev=tun', 'berth.test/dev=tun-no-access', 'berth.test/dev=zero0', 'berth.test/late=l0']);
     assert.ok(Object.keys(cdi.errors).some((f) => f.endsWith('broken.json')));
     assert.equal((JSON.parse(st.info.config!) as { enableCDI: boolean }).enableCDI, true);
+    assert.equal((JSON.parse(st.info.features!) as { cdi: boolean }).cdi, true, 'the node feature berth agent reads');
   });
 });
