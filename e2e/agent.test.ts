@@ -145,7 +145,7 @@ describe('berth agent (test API server, installed berth)', () => {
     assert.equal(labels['kubernetes.io/hostname'], NODE);
     assert.equal(labels['berth.io/version'], '0.1.0');
     assert.match(labels['berth.io/cgroup']!, /^(v1|v2|hybrid)$/);
-    assert.equal(labels['berth.io/cdi'], 'false');
+    assert.equal(labels['berth.io/cdi'], 'true', 'berth injects CDI devices');
     assert.equal(node.metadata!.annotations!['berth.io/handlers'], 'runc,crun');
     for (const h of ['runc', 'crun']) {
       const rc = await until(`RuntimeClass berth-${h}`, () => nodeApi.readRuntimeClass({ name: `berth-${h}` }));
