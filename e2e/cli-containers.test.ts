@@ -5,15 +5,13 @@
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { startDaemon, BERTH_BIN, type TestDaemon } from './harness.js';
-import { buildBusyboxImage } from './fixtures/busybox.js';
-import { pushImage } from './fixtures/oci.js';
-import { startRegistry, type TestRegistry } from './fixtures/registry.js';
-import { sh, writeNet } from './sandbox-fixtures.js';
-import { berth, berthPty, withSocket } from './cli-fixtures.js';
+import { BERTH_BIN, type TestDaemon } from './harness.js';
+import type { TestRegistry } from './fixtures/registry.js';
+import { sh } from './sandbox-fixtures.js';
+import { berth, berthPty, startCliEnv, withSocket, type CliEnv } from './cli-fixtures.js';
 
 const BRIDGE = 'berth-cli0';
 
@@ -45,33 +43,19 @@ function startCommand(socket: string, args: string[], re: RegExp) {
 }
 
 describe('berth CLI: containers and pods', () => {
+  let ce: CliEnv;
   let reg: TestRegistry;
   let d: TestDaemon;
-  let tmp: string;
   let image: string;
   let env: Record<string, string>;
   const cli = (args: string[], input?: string) => berth(d.socket, args, { input, env });
 
   before(async () => {
-    tmp = await mkdtemp('/tmp/berth-cli-');
-    reg = await startRegistry();
-    const confDir = path.join(tmp, 'net.d');
-    await writeNet(confDir, '10-cli.conflist', { bridge: BRIDGE, subnet: '10.208.0.0/16', dataDir: path.join(tmp, 'ipam') });
-    d = await startDaemon({ toml: `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ["/usr/lib/cni"]\n[registry]\ninsecure = ["${reg.host}"]\n` });
-    image = `${reg.host}/cli/busybox:1`;
-    await pushImage(reg.host, 'cli/busybox', '1', buildBusyboxImage());
-    env = { BERTH_POD_LOG_DIR: path.join(tmp, 'logs') };
+    ce = await startCliEnv(BRIDGE, '10.208.0.0/16', 'cli/busybox');
+    ({ reg, d, image, env } = ce);
   });
   after(async () => {
-    for (const s of (await d.client.runtime('ListPodSandbox', {}).catch(() => ({ items: [] }))).items) {
-      await d.client.runtime('StopPodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
-      await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
-    }
-    await d.kill();
-    await d.cleanup();
-    await reg.stop();
-    await rm(tmp, { recursive: true, force: true });
-    await sh('ip', ['link', 'del', BRIDGE]).catch(() => undefined);
+    await ce.close();
   });
 
   it('run in the foreground pulls the image, prints stdout and stderr apart, exits with the code; --rm leaves nothing', async () => {

@@ -1,7 +1,51 @@
 // Runs the real bin/berth client against a test daemon: plainly (pipes), or under a
 // pseudo-terminal made by python3's pty module, with a way to type and to resize the window.
 import { spawn } from 'node:child_process';
-import { BERTH_BIN } from './harness.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { buildBusyboxImage } from './fixtures/busybox.js';
+import { pushImage } from './fixtures/oci.js';
+import { startRegistry, type TestRegistry } from './fixtures/registry.js';
+import { BERTH_BIN, startDaemon, type TestDaemon } from './harness.js';
+import { sh, writeNet } from './sandbox-fixtures.js';
+
+export interface CliEnv {
+  d: TestDaemon;
+  reg: TestRegistry;
+  tmp: string;
+  /** The busybox fixture in the registry (not pulled). */
+  image: string;
+  /** Environment for the client: pods of `berth run` log under tmp. */
+  env: Record<string, string>;
+  /** Removes every pod, stops the daemon and registry, removes tmp and the bridge. */
+  close(): Promise<void>;
+}
+
+/** A daemon on a private CNI network (`bridge`, `subnet`, portmap) and a registry holding busybox as `REPO:1`. */
+export async function startCliEnv(bridge: string, subnet: string, repo: string): Promise<CliEnv> {
+  const tmp = await mkdtemp(`/tmp/${bridge}-`);
+  const reg = await startRegistry();
+  const confDir = path.join(tmp, 'net.d');
+  await writeNet(confDir, `10-${bridge}.conflist`, { bridge, subnet, dataDir: path.join(tmp, 'ipam') });
+  const d = await startDaemon({ toml: `[cni]\nconf_dir = "${confDir}"\nbin_dirs = ["/usr/lib/cni"]\n[registry]\ninsecure = ["${reg.host}"]\n` });
+  await pushImage(reg.host, repo, '1', buildBusyboxImage());
+  return {
+    d, reg, tmp,
+    image: `${reg.host}/${repo}:1`,
+    env: { BERTH_POD_LOG_DIR: path.join(tmp, 'logs') },
+    async close() {
+      for (const s of (await d.client.runtime('ListPodSandbox', {}).catch(() => ({ items: [] }))).items) {
+        await d.client.runtime('StopPodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
+        await d.client.runtime('RemovePodSandbox', { pod_sandbox_id: s.id }).catch(() => {});
+      }
+      await d.kill();
+      await d.cleanup();
+      await reg.stop();
+      await rm(tmp, { recursive: true, force: true });
+      await sh('ip', ['link', 'del', bridge]).catch(() => undefined);
+    },
+  };
+}
 
 export interface CliResult {
   code: number | null;
@@ -96,8 +140,20 @@ export interface PtySession {
   exited: Promise<number | null>;
 }
 
-export function berthPty(socket: string, args: string[], opts: { rows?: number; cols?: number; env?: Record<string, string> } = {}): PtySession {
-  const p = spawn('python3', ['-c', PTY_PY, String(opts.rows ?? 24), String(opts.cols ?? 80), process.execPath, BERTH_BIN, ...withSocket(args, socket)], {
+export interface PtyOptions {
+  rows?: number;
+  cols?: number;
+  env?: Record<string, string>;
+}
+
+/** `berth COMMAND --socket SOCKET ARGS…` under a pseudo-terminal. */
+export function berthPty(socket: string, args: string[], opts: PtyOptions = {}): PtySession {
+  return ptySession([process.execPath, BERTH_BIN, ...withSocket(args, socket)], opts);
+}
+
+/** Any program (argv) under a pseudo-terminal of rows × cols, TERM=xterm. */
+export function ptySession(argv: string[], opts: PtyOptions = {}): PtySession {
+  const p = spawn('python3', ['-c', PTY_PY, String(opts.rows ?? 24), String(opts.cols ?? 80), ...argv], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, TERM: 'xterm', ...opts.env },
   });
@@ -134,7 +190,7 @@ export function berthPty(socket: string, args: string[], opts: { rows?: number; 
   };
 }
 
-/** Removes terminal escape sequences and carriage returns, for matching what a person reads. */
+/** Removes terminal escape sequences (CSI, keypad mode) and carriage returns, for matching what a person reads. */
 export function plain(s: string): string {
-  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
+  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[=>]/g, '').replace(/\r/g, '');
 }
