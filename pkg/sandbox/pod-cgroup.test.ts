@@ -43,3 +43,22 @@ describe('pod cgroup limits', () => {
     });
   });
 });
+
+describe('pod cgroup berth makes', () => {
+  it('is removed from every hierarchy, the hybrid host\'s unified one too (runc makes its container cgroups there)', async () => {
+    const { mkdir, rmdir, stat } = await import('node:fs/promises');
+    const { cgroupMounts } = await import('../cgroups/index.js');
+    const { claimPodCgroup, releasePodCgroup } = await import('./pod-cgroup.js');
+    const parent = `/berth-test-podcg-${process.pid}`;
+    const mounts = await cgroupMounts();
+    assert.equal(await claimPodCgroup('cgroupfs', parent), 'berth');
+    // What runc does for a container of the pod: its cgroup (with any missing parent) in every hierarchy, removed at delete.
+    for (const m of mounts) await mkdir(`${m}${parent}/ctr`, { recursive: true });
+    for (const m of mounts) await rmdir(`${m}${parent}/ctr`);
+    await releasePodCgroup(parent);
+    const left = [];
+    for (const m of mounts) if (await stat(`${m}${parent}`).then(() => true, () => false)) left.push(m);
+    for (const m of left) await rmdir(`${m}${parent}`);
+    assert.deepEqual(left, []);
+  });
+});

@@ -16,8 +16,9 @@ export const POD_CGROUP_CLAIM = 'pod-cgroup';
 let layout: Promise<CgroupLayout | undefined> | undefined;
 const hostLayout = (): Promise<CgroupLayout | undefined> => (layout ??= detectLayout().catch(() => undefined));
 
+/** Every hierarchy the pod's cgroup lives in: on a hybrid host the unified one too, where runc makes its containers' cgroups (and so their parents). */
 function mounts(l: CgroupLayout): CgroupMount[] {
-  return l.version === 2 ? [l.unified] : Object.values(l.controllers);
+  return l.version === 2 ? [l.unified] : [...Object.values(l.controllers), ...(l.unified ? [l.unified] : [])];
 }
 
 /**
