@@ -134,6 +134,10 @@ describe('berth agent (test API server, installed berth)', () => {
       '--listen', `unix://${socket()}`, '--root', path.join(host, 'var/lib/berth'), '--state', path.join(host, 'run/berth'), '--metrics-listen', ''], /"msg":"berth ready"/);
     cri = new CriClient(socket());
     assert.equal((await cri.runtime('Version', {})).runtime_name, 'berth');
+    // The package's wrapper runs its node with the node flags of the repository's bin/berth.
+    const flags = /^#!\/usr\/bin\/env -S node (.+)$/m.exec(await readFile(path.join(PROJECT_ROOT, 'bin/berth'), 'utf8'))?.[1];
+    const argv = (await readFile(`/proc/${daemon.proc.pid}/cmdline`, 'utf8')).split('\0');
+    for (const f of flags?.split(/\s+/) ?? []) assert.ok(argv.includes(f), `the daemon runs with ${f}: ${argv.join(' ')}`);
   });
 
   it('labels and annotates the node (keeping its other labels) and creates the RuntimeClasses', async () => {

@@ -57,7 +57,9 @@ mkdirSync(path.join(out, 'node/bin'), { recursive: true });
 copyFileSync(process.execPath, path.join(out, 'node/bin/node'));
 chmodSync(path.join(out, 'node/bin/node'), 0o755);
 mkdirSync(path.join(out, 'bin'));
-writeFileSync(path.join(out, 'bin/berth'), '#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" "$here/../dist/cmd/berth/main.js" "$@"\n', { mode: 0o755 });
+// The node flags of the repository's bin/berth (a small young generation for the long-lived daemon).
+const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(path.join(root, 'bin/berth'), 'utf8'))?.[1]?.trim() ?? '';
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/../dist/cmd/berth/main.js" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};
