@@ -113,7 +113,9 @@ export async function debug(cli: Cli, flags: Flags, args: string[]): Promise<num
       if (isNotRunning(err)) return { url: '' };
       throw err;
     });
-    if (url) await session(url, { tty, stdin: true });
+    // A command that ended before we attached: its output is in the log.
+    if (!url) return await followOutput(cli, id);
+    await session(url, { tty, stdin: true });
     return await waitForExit(cli, id);
   } finally {
     const c = await resolveContainer(cli, id).catch(() => undefined);
