@@ -95,11 +95,12 @@ export function streamingBackends(ctx: DaemonContext): StreamingBackends {
       },
     },
     attach: {
+      // The state is checked again here: the container may have ended since the Attach rpc.
       attach: (id, io) =>
         new ConmonAttach({
           attachSocketPath: (cid) => containers(ctx).attachSocketPath(cid),
           controlPath: (cid) => containers(ctx).controlPath(cid),
-        }).attach(id, io),
+        }).attach(runningContainer(ctx, id), io),
     },
     portForward: {
       // A pod in the host's network namespace has no netnsPath: its ports are the host's.

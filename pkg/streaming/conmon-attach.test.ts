@@ -135,3 +135,23 @@ test('attach with a TTY over WebSocket: input is echoed and a resize reaches the
     await server.close();
   }
 });
+
+test('attach to a container that already exited: a "not running" failure, not an internal error', async () => {
+  const server = new StreamingServer({ listen: '127.0.0.1:0', log: silentLogger(), backends: { attach } });
+  await server.start();
+  try {
+    const id = `berth-st-att-${process.pid}-x`;
+    const bundle = await startContainer(id, ['/bin/sh', '-c', 'echo done'], false);
+    bundles.set(id, bundle);
+    // conmon leaves when the container exited: its attach socket goes with it.
+    const conmonPid = Number(await readFile(path.join(bundle, 'conmon.pid'), 'utf8'));
+    for (let i = 0; i < 500 && alive(conmonPid); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(!alive(conmonPid), 'conmon exited with its container');
+    const url = server.url({ kind: 'attach', params: { containerId: id, tty: false, stdin: true, stdout: true, stderr: true } });
+    const st = JSON.parse((await wsExec(url)).error);
+    assert.deepEqual([st.status, st.reason, st.code], ['Failure', 'BadRequest', 400]);
+    assert.match(st.message, new RegExp(`container "${id}" is not running`));
+  } finally {
+    await server.close();
+  }
+});

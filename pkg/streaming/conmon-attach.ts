@@ -12,6 +12,7 @@ import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import koffi from 'koffi';
+import { FailedPreconditionError } from '../errors/errors.js';
 import type { AttachBackend, AttachSession, StdioStreams } from './types.js';
 
 const libc = koffi.load('libc.so.6');
@@ -22,6 +23,8 @@ const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
 const SUN_PATH_MAX = 107;
+const ENOENT = 2;
+const ECONNREFUSED = 111;
 const O_PATH = 0o10000000;
 
 const STDOUT_PIPE = 2;
@@ -38,6 +41,13 @@ function pipeHandleClass() {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   pipeWrap ??= (process as any).binding('pipe_wrap') as { Pipe: PipeHandleCtor; constants: { SOCKET: number } };
   return pipeWrap;
+}
+
+/** A failed connect(2), with its errno. */
+export class SocketConnectError extends Error {
+  constructor(message: string, readonly errno: number) {
+    super(message);
+  }
 }
 
 /** Connects to a SOCK_SEQPACKET unix socket; paths too long for sun_path go through /proc/self/fd. */
@@ -57,7 +67,8 @@ export function connectSeqpacket(file: string): net.Socket {
     if (connectFn(fd, addr, 2 + Buffer.byteLength(target) + 1) !== 0) {
       const errno = koffi.errno();
       closeFn(fd);
-      throw new Error(`connect ${file}: ${errno === 2 ? 'no such socket' : errno === 111 ? 'connection refused' : `errno ${errno}`}`);
+      const why = errno === ENOENT ? 'no such socket' : errno === ECONNREFUSED ? 'connection refused' : `errno ${errno}`;
+      throw new SocketConnectError(`connect ${file}: ${why}`, errno);
     }
   } finally {
     if (dirFd >= 0) closeSync(dirFd);
@@ -81,7 +92,7 @@ export class ConmonAttach implements AttachBackend {
   constructor(private readonly paths: ConmonPaths) {}
 
   async attach(containerId: string, io: StdioStreams): Promise<AttachSession> {
-    const sock = connectSeqpacket(this.paths.attachSocketPath(containerId));
+    const sock = this.connect(containerId);
     const ctl = this.paths.controlPath(containerId);
     sock.on('error', () => {});
 
@@ -112,5 +123,17 @@ export class ConmonAttach implements AttachBackend {
     }
     const done = new Promise<void>((resolve) => sock.once('close', () => resolve()));
     return { done, detach: () => sock.destroy() };
+  }
+
+  /** conmon serves the socket while the container runs; a socket gone or refused means it exited. */
+  private connect(containerId: string): net.Socket {
+    try {
+      return connectSeqpacket(this.paths.attachSocketPath(containerId));
+    } catch (err) {
+      if (err instanceof SocketConnectError && (err.errno === ENOENT || err.errno === ECONNREFUSED)) {
+        throw new FailedPreconditionError(`container "${containerId}" is not running (it exited; its output is in its log)`, { cause: err });
+      }
+      throw err;
+    }
   }
 }

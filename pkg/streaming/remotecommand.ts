@@ -2,13 +2,16 @@
 // WebSocket channels) supplies the client's stdio and a way to report the outcome; this file
 // runs the backend, reports exit codes the way kubelet does, and ends the process — and only
 // the process — when the client goes away.
+import { BerthError } from '../errors/errors.js';
 import type { Logger } from '../log/log.js';
 import type { StreamRequest, StdioStreams, StreamingBackends, TermSize } from './types.js';
 
 export type Outcome =
   | { kind: 'success' }
   | { kind: 'exit'; code: number; cmd: string[] }
-  | { kind: 'error'; message: string };
+  | { kind: 'error'; message: string }
+  /** The request cannot run in the object's state (a container that is not running): the client's to handle, not a server fault. */
+  | { kind: 'refused'; message: string };
 
 export interface RemoteCommandChannels {
   io: StdioStreams;
@@ -90,6 +93,7 @@ export function statusJson(o: Outcome): string {
       details: { causes: [{ reason: 'ExitCode', message: String(o.code) }] },
     });
   }
+  if (o.kind === 'refused') return JSON.stringify({ metadata: {}, status: 'Failure', message: o.message, reason: 'BadRequest', code: 400 });
   return JSON.stringify({
     metadata: {},
     status: 'Failure',
@@ -105,6 +109,13 @@ export function statusText(o: Outcome): string | undefined {
   if (o.kind === 'success') return undefined;
   if (o.kind === 'exit') return `command terminated with non-zero exit code: error executing command [${o.cmd.join(' ')}], exit code ${o.code}`;
   return o.message;
+}
+
+/** A typed precondition error is the client's to handle; anything else is the server's fault. */
+function failure(kind: 'exec' | 'attach', err: unknown): Outcome {
+  const message = (err as Error).message;
+  if (err instanceof BerthError && err.kind === 'FailedPrecondition') return { kind: 'refused', message };
+  return { kind: 'error', message: `error ${kind === 'exec' ? 'executing command in' : 'attaching to'} container: ${message}` };
 }
 
 export async function runRemoteCommand(
@@ -132,9 +143,8 @@ export async function runRemoteCommand(
       outcome = { kind: 'success' };
     }
   } catch (err) {
-    const message = `error ${req.kind === 'exec' ? 'executing command in' : 'attaching to'} container: ${(err as Error).message}`;
+    outcome = failure(req.kind, err);
     log.warn({ container: req.params.containerId, err: (err as Error).message }, `streaming ${req.kind} failed`);
-    outcome = { kind: 'error', message };
   }
   ended = true;
   if (!clientGone) ch.writeStatus(outcome);
