@@ -57,14 +57,15 @@ describe('CDI devices e2e', () => {
       '- name: extra',
       '  containerEdits:',
       '    env: ["BERTH_TEST_EXTRA=yes"]',
-      // /dev/net/tun (10:200) is not among the devices every container may open: only the
-      // device cgroup rule this spec adds lets the container open it.
-      '- name: tun',
+      // /dev/kmsg (1:11) is not among the devices every container may open (runc 1.1 allows
+      // /dev/net/tun to every container, so tun cannot show a refusal); opened write-only it needs
+      // no capability, so only the device cgroup rule this spec adds lets the container open it.
+      '- name: kmsg',
       '  containerEdits:',
-      '    deviceNodes: [{path: /dev/berth-tun, hostPath: /dev/net/tun}]',
-      '- name: tun-no-access',
+      '    deviceNodes: [{path: /dev/berth-kmsg, hostPath: /dev/kmsg}]',
+      '- name: kmsg-no-access',
       '  containerEdits:',
-      '    deviceNodes: [{path: /dev/berth-tun, hostPath: /dev/net/tun, permissions: none}]',
+      '    deviceNodes: [{path: /dev/berth-kmsg, hostPath: /dev/kmsg, permissions: none}]',
     ].join('\n'));
     await writeFile(path.join(staticDir, 'broken.json'), '{"cdiVersion": "0.3.0", "kind": "berth.test/broken", "devices": [{"name": "b"}]}');
     env = await startCtEnv({ extraToml: `[cdi]\nspec_dirs = ["${staticDir}", "${dynamicDir}"]\n` });
@@ -95,10 +96,10 @@ describe('CDI devices e2e', () => {
     assert.ok(lines[5]!.split(' ').includes('4242'), `additional gid in ${lines[5]}`);
     const state = JSON.parse(await readFile(path.join(tmp, 'hook-state.json'), 'utf8')) as { id: string; pid: number };
     assert.equal(state.id, id, 'the createRuntime hook ran with the container state on stdin');
-    const open = 'exec 3<>/dev/berth-tun && echo opened';
-    const tun = await runCtr(env, pod, ctrConfig(env, 'tun', { command: ['sleep', '3600'], CDI_devices: [{ name: 'berth.test/dev=tun' }] }));
-    assert.equal((await execText(env, tun, ['sh', '-c', open])).stdout.trim(), 'opened', 'rwm by default');
-    const denied = await runCtr(env, pod, ctrConfig(env, 'tun-denied', { command: ['sleep', '3600'], CDI_devices: [{ name: 'berth.test/dev=tun-no-access' }] }));
+    const open = 'exec 3>/dev/berth-kmsg && echo opened';
+    const kmsg = await runCtr(env, pod, ctrConfig(env, 'kmsg', { command: ['sleep', '3600'], CDI_devices: [{ name: 'berth.test/dev=kmsg' }] }));
+    assert.equal((await execText(env, kmsg, ['sh', '-c', open])).stdout.trim(), 'opened', 'rwm by default');
+    const denied = await runCtr(env, pod, ctrConfig(env, 'kmsg-denied', { command: ['sleep', '3600'], CDI_devices: [{ name: 'berth.test/dev=kmsg-no-access' }] }));
     const r = await execText(env, denied, ['sh', '-c', open]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /not permitted/i, 'the node is there, the cgroup refuses it');
@@ -127,7 +128,7 @@ describe('CDI devices e2e', () => {
     assert.equal((await execText(env, id, ['sh', '-c', 'echo $BERTH_TEST_LATE'])).stdout.trim(), '1');
     const st = await env.d.client.runtime('Status', { verbose: true });
     const cdi = JSON.parse(st.info.cdi!) as { devices: string[]; errors: Record<string, string> };
-    assert.deepEqual(cdi.devices, ['berth.test/dev=extra', 'berth.test/dev=tun', 'berth.test/dev=tun-no-access', 'berth.test/dev=zero0', 'berth.test/late=l0']);
+    assert.deepEqual(cdi.devices, ['berth.test/dev=extra', 'berth.test/dev=kmsg', 'berth.test/dev=kmsg-no-access', 'berth.test/dev=zero0', 'berth.test/late=l0']);
     assert.ok(Object.keys(cdi.errors).some((f) => f.endsWith('broken.json')));
     assert.equal((JSON.parse(st.info.config!) as { enableCDI: boolean }).enableCDI, true);
     assert.equal((JSON.parse(st.info.features!) as { cdi: boolean }).cdi, true, 'the node feature berth agent reads');

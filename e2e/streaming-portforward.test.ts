@@ -98,7 +98,9 @@ describe('streaming e2e: port-forward', () => {
     const before = await eventually('the first session ended', counts, (c) => c.children <= base.children, 3000);
     for (let i = 0; i < 20; i++) await one();
     const now = await eventually('the sessions ended', counts, (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => counts());
-    assert.deepEqual(now, before);
+    // A leak is growth: a helper of an earlier call (e.g. the runtime feature probe, now run in the
+    // background) may still be alive at the baseline and gone by now.
+    assert.ok(now.fds <= before.fds && now.children <= before.children, `daemon ${JSON.stringify(before)} -> ${JSON.stringify(now)}`);
   });
 
   it('tokens are single-use; unknown sandboxes and bad ports are refused by the rpc', async () => {
