@@ -1,6 +1,6 @@
 // The berth CLI's remaining options against a real daemon (private CNI network berth-cli1,
 // 10.214.0.0/16) and local registries: run's -i/-v/-u/--privileged/--entrypoint, the socket from
-// --config, ps --pod and --format json, prune's selectors one by one,
+// --config, ps --pod and --format json, prune's selectors one by one, debug with a command,
 // inspect of a pod, pull --creds from a registry that asks for them, the live stats screen on a
 // terminal, zsh completion in an interactive zsh, rm -f and rmp -f, and --help on every command.
 import { describe, it, after, before } from 'node:test';
@@ -78,7 +78,7 @@ describe('berth CLI: options', () => {
     assert.deepEqual([piped.code, piped.stdout], [0, 'PIPED IN\n'], `run -i without a terminal takes stdin: ${piped.stderr}`);
   });
 
-  it('ps --pod and -q, --format json for ps and pods; inspect finds a pod by ID prefix', async () => {
+  it('ps --pod and -q, --format json for ps and pods; inspect finds a pod by ID prefix; debug runs a command', async () => {
     const a = (await cli(['run', '-d', '--name', 'alpha', image, 'sleep', '1000'])).stdout.trim();
     const b = (await cli(['run', '-d', '--name', 'beta', image, 'sleep', '1000'])).stdout.trim();
     assert.equal((await cli(['ps', '-q', '--pod', 'alpha'])).stdout, `${a}\n`);
@@ -95,6 +95,11 @@ describe('berth CLI: options', () => {
     assert.equal(alphaPod.state, 'SANDBOX_READY');
     const shown = JSON.parse((await cli(['inspect', alphaPod.id.slice(0, 12)])).stdout) as { Type: string; id: string }[];
     assert.deepEqual([shown[0]!.Type, shown[0]!.id], ['pod', alphaPod.id]);
+    // The command may end before the attach connects: its output then comes from the log.
+    const dbg = await cli(['debug', '--image', image, 'alpha', '--', 'sh', '-c', 'hostname; exit 3']);
+    assert.equal(dbg.code, 3, dbg.stderr);
+    assert.equal(dbg.stdout, 'alpha\n', "the pod's UTS namespace");
+    assert.ok(!(await cli(['ps', '-a'])).stdout.includes('debugger-'), 'the debug container is removed');
   });
 
   it('prune --containers, --pods and --images each remove only their kind', async () => {

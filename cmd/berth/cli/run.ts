@@ -2,6 +2,7 @@
 // its output and exit with its code. debug: a temporary interactive container in a pod.
 import { randomBytes } from 'node:crypto';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { RemoteCommandError } from '../../../pkg/client/remotecommand.js';
 import { strFlag, type Flags } from './args.js';
 import { CliError, type Cli } from './context.js';
 import { removeContainer, waitForExit } from './containers.js';
@@ -36,8 +37,10 @@ async function followOutput(cli: Cli, id: string): Promise<number> {
   return exit;
 }
 
+/** The container ended before the attach: said by the Attach rpc, or by the streaming server once connected. */
 function isNotRunning(err: unknown): boolean {
-  return (err as { code?: number }).code === GrpcStatus.FAILED_PRECONDITION && /not running/.test((err as Error).message);
+  const refused = err instanceof RemoteCommandError || (err as { code?: number }).code === GrpcStatus.FAILED_PRECONDITION;
+  return refused && /not running/.test((err as Error).message);
 }
 
 export async function run(cli: Cli, flags: Flags, args: string[]): Promise<number> {
@@ -109,13 +112,14 @@ export async function debug(cli: Cli, flags: Flags, args: string[]): Promise<num
   });
   try {
     await cli.cri.runtime('StartContainer', { container_id: id });
-    const { url } = await cli.cri.runtime('Attach', { container_id: id, tty, stdin: true, stdout: true, stderr: !tty }).catch((err: unknown) => {
-      if (isNotRunning(err)) return { url: '' };
-      throw err;
-    });
-    // A command that ended before we attached: its output is in the log.
-    if (!url) return await followOutput(cli, id);
-    await session(url, { tty, stdin: true });
+    try {
+      const { url } = await cli.cri.runtime('Attach', { container_id: id, tty, stdin: true, stdout: true, stderr: !tty });
+      await session(url, { tty, stdin: true });
+    } catch (err) {
+      // A command that ended before we attached: its output is in the log.
+      if (!isNotRunning(err)) throw err;
+      return await followOutput(cli, id);
+    }
     return await waitForExit(cli, id);
   } finally {
     const c = await resolveContainer(cli, id).catch(() => undefined);
