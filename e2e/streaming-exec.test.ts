@@ -138,8 +138,9 @@ describe('streaming e2e: exec and attach', () => {
       assert.equal(r.stdout, `${i}\n`);
     }
     const now = await eventually('the sessions ended', () => daemonCounts(pid), (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => daemonCounts(pid));
-    assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
-    assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
+    // A leak is growth; an fd of earlier work (a stats or log file) may close in the meantime.
+    assert.ok(now.fds <= before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
+    assert.ok(now.children <= before.children, `daemon children before ${before.children}, after ${now.children}`);
   });
 
   it('20 TTY execs and 20 attaches whose client vanishes leave no fd or process behind', async () => {
@@ -161,8 +162,9 @@ describe('streaming e2e: exec and attach', () => {
       up.socket!.destroy();
     }
     const now = await eventually('the sessions ended', () => daemonCounts(pid), (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => daemonCounts(pid));
-    assert.equal(now.fds, before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
-    assert.equal(now.children, before.children, `daemon children before ${before.children}, after ${now.children}`);
+    // A leak is growth; an fd of earlier work (a stats or log file) may close in the meantime.
+    assert.ok(now.fds <= before.fds, `daemon fds before ${before.fds}, after ${now.fds}`);
+    assert.ok(now.children <= before.children, `daemon children before ${before.children}, after ${now.children}`);
     assert.equal((await env.d.client.runtime('ContainerStatus', { container_id: ctr })).status!.state, 'CONTAINER_RUNNING');
   });
 
