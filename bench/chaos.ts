@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { CriClient, CriError } from '../pkg/client/cri.js';
 import { ctrConfig, podConfig, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
 import { countLeaks, NO_LEAKS, scopeOf, type Leaks } from '../e2e/leaks.js';
+import { seededRng } from '../e2e/fuzz/gen.js';
 import { summarize } from './summary.js';
 
 export interface ChaosOptions {
@@ -43,23 +44,11 @@ export interface ChaosReport {
   seconds: number;
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const seed = o.seed ?? Date.now() % 100_000;
-  const rand = rng(seed);
+  const rand = seededRng(seed);
   const log = o.progress ?? (() => undefined);
   const t0 = Date.now();
   const env = await startCtEnv({ net: { bridge: 'berth-chaos0', subnet: '10.216.0.0/16', cgroupRoot: '/berth-chaos' }, logLevel: 'info' });
