@@ -2,6 +2,7 @@
 // fields its log lines carry, how long berth gives it, and how much of an error goes back.
 import { randomBytes } from 'node:crypto';
 import { MAX_TIMER_MS, clampTimeoutSeconds } from '../container/timeouts.js';
+import { ResourceExhaustedError } from '../errors/errors.js';
 
 /** Metadata key a client may set to choose the request id (else berth makes one). */
 export const REQUEST_ID_KEY = 'x-request-id';
@@ -61,4 +62,29 @@ export function boundDetails(details: string): string {
   if (details.length <= MAX_DETAILS) return details;
   const kept = MAX_DETAILS - 48; // room for the note
   return `${details.slice(0, kept)} … (${details.length - kept} more characters cut)`;
+}
+
+/** Largest message berth sends or takes (kubelet's client takes 16 MiB too). */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/** The streaming rpc that gives what a List rpc does, item by item, whatever the total size. */
+const STREAM_OF: Record<string, string> = {
+  ListPodSandbox: 'StreamPodSandboxes',
+  ListContainers: 'StreamContainers',
+  ListContainerStats: 'StreamContainerStats',
+  ListPodSandboxStats: 'StreamPodSandboxStats',
+  ListPodSandboxMetrics: 'StreamPodSandboxMetrics',
+  ListImages: 'StreamImages',
+};
+
+/**
+ * An encoded unary answer, or the error that replaces it when it is over the message limit: a
+ * RESOURCE_EXHAUSTED that says how big it was and, for a List, which Stream rpc to use (rather
+ * than the transport's own error, which names no way out).
+ */
+export function boundAnswer(method: string, encoded: Buffer, limit = MAX_MESSAGE_BYTES): Buffer {
+  if (encoded.length <= limit) return encoded;
+  const stream = STREAM_OF[method];
+  const way = stream ? `: use ${stream}, which sends it item by item, or a narrower filter` : '';
+  throw new ResourceExhaustedError(`${method}: the answer is ${encoded.length} bytes, over the ${limit}-byte message limit${way}`);
 }

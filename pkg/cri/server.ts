@@ -3,7 +3,7 @@ import { CancelledError, DeadlineExceededError } from '../errors/errors.js';
 import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { REQUEST_ID_KEY, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
+import { MAX_MESSAGE_BYTES, REQUEST_ID_KEY, boundAnswer, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
 import { RequestGuard, tolerantDeserializers } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
 import type { ExtraService } from './module.js';
@@ -23,8 +23,8 @@ type AnyClientStream = (call: grpc.ServerReadableStream<unknown, unknown>, ctx: 
  */
 export class CriServer {
   readonly grpc = new grpc.Server({
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    'grpc.max_send_message_length': 16 * 1024 * 1024,
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
   private inFlight = 0;
   /** Open server streams, by the method they serve. */
@@ -53,10 +53,9 @@ export class CriServer {
     const def = guarded ? tolerantDeserializers(loaded) : loaded;
     const served: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     for (const [method, md] of Object.entries(def)) {
-      // List streams write responses they encoded item by item (list-stream.ts): pass those through.
-      served[method] = md.responseStream
-        ? { ...md, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : md.responseSerialize(v)) }
-        : md;
+      // List streams write responses they encoded item by item (list-stream.ts), and unary
+      // answers are encoded by wrapUnary (to bound their size): pass those through.
+      served[method] = md.requestStream ? md : { ...md, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : md.responseSerialize(v)) };
       const handler = table[method];
       if (md.requestStream) {
         impl[method] = this.wrapClientStream(service, method, handler as AnyClientStream | undefined);
@@ -66,7 +65,7 @@ export class CriServer {
       const check = (req: unknown): void => void (reqType && this.guard.check(reqType, req));
       impl[method] = md.responseStream
         ? this.wrapStream(service, method, check, handler as AnyStream | undefined)
-        : this.wrapUnary(service, method, check, handler as AnyUnary | undefined);
+        : this.wrapUnary(service, method, check, handler as AnyUnary | undefined, (v) => boundAnswer(method, md.responseSerialize(v)));
     }
     this.grpc.addService(served as grpc.ServiceDefinition, impl);
   }
@@ -88,7 +87,7 @@ export class CriServer {
     this.inFlight--;
   }
 
-  private wrapUnary(service: string, method: string, check: (req: unknown) => void, handler: AnyUnary | undefined): grpc.handleUnaryCall<unknown, unknown> {
+  private wrapUnary(service: string, method: string, check: (req: unknown) => void, handler: AnyUnary | undefined, encode: (v: unknown) => Buffer): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => this.inCallContext(method, call, () => {
       const start = process.hrtime.bigint();
       this.inFlight++;
@@ -135,8 +134,15 @@ export class CriServer {
       res.then(
         (value) => {
           clearTimeout(timer);
+          let encoded: Buffer;
+          try {
+            encoded = encode(value);
+          } catch (err) {
+            fail(err);
+            return;
+          }
           this.finish(service, method, start, grpc.status.OK);
-          callback(null, value);
+          callback(null, encoded);
         },
         (err: unknown) => {
           clearTimeout(timer);

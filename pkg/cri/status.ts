@@ -12,6 +12,7 @@ const CODES: Record<ErrorKind, grpc.status> = {
   DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
   Unimplemented: grpc.status.UNIMPLEMENTED,
   Cancelled: grpc.status.CANCELLED,
+  ResourceExhausted: grpc.status.RESOURCE_EXHAUSTED,
   Internal: grpc.status.INTERNAL,
 };
 

@@ -12,6 +12,7 @@ export type ErrorKind =
   | 'DeadlineExceeded'
   | 'Unimplemented'
   | 'Cancelled'
+  | 'ResourceExhausted'
   | 'Internal';
 
 export class BerthError extends Error {
@@ -51,6 +52,11 @@ export class UnimplementedError extends BerthError {
 /** The caller went away (cancelled its call): the work stops, nobody hears the answer. */
 export class CancelledError extends BerthError {
   constructor(message: string, options?: { cause?: unknown }) { super('Cancelled', message, options); }
+}
+
+/** An answer or a request beyond a limit berth keeps (the message names the limit and the way around it). */
+export class ResourceExhaustedError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) { super('ResourceExhausted', message, options); }
 }
 
 export function errorMessage(err: unknown): string {
