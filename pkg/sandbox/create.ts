@@ -10,7 +10,7 @@ import { podIps } from '../cni/result.js';
 import { FailedPreconditionError, InvalidArgumentError, errorMessage } from '../errors/errors.js';
 import { mkdirHostPath } from '../sys/files.js';
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount } from '../sys/mount.js';
-import { CleanupStack, describeFailures } from '../sync/cleanup.js';
+import { CleanupStack, describeFailures, settleAll } from '../sync/cleanup.js';
 import { renderHosts, renderResolvConf } from './files.js';
 import { pinNamespaces, unpinNamespaces, type NsKind } from './namespaces.js';
 import { claimPodCgroup, POD_CGROUP_CLAIM, releasePodCgroup } from './pod-cgroup.js';
@@ -62,7 +62,9 @@ export async function createSandbox(m: SandboxManager, req: SandboxRequest, hand
     await mkdir(dir, { recursive: true, mode: 0o711 });
     const hostResolv = req.dns && (req.dns.servers.length || req.dns.searches.length || req.dns.options.length) ? '' : await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     // Independent steps in parallel: the namespaces, the files that need no IP, shm, log dir.
-    const [pins] = await Promise.all([
+    // All of them settle before a failure unwinds, or a step still running would make what its
+    // undo had already taken away (pins, the shm mount, the pod cgroup) and leave it behind.
+    const [pins] = await settleAll([
       kinds.length
         ? pinNamespaces({ nsDir: m.nsDir, id, kinds, hostname, sysctls: req.sysctls, uidMapping: info.uidMappings?.[0], gidMapping: info.gidMappings?.[0] })
         : Promise.resolve({} as Partial<Record<NsKind, string>>),

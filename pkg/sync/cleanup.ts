@@ -46,3 +46,14 @@ export class CleanupStack {
 export function describeFailures(failed: CleanupFailure[]): string {
   return failed.map((f) => `${f.step}: ${f.error}`).join('; ');
 }
+
+/**
+ * Promise.all for steps that make things: waits for every step to settle before it throws the
+ * first failure, so an undo never runs while a sibling step is still making what it undoes.
+ */
+export async function settleAll<T extends readonly unknown[]>(steps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(steps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
