@@ -5,11 +5,13 @@
 // exchange directory shared over 9p, boots the VM; the guest (guest-run.sh) runs the tests once
 // per cgroup driver and the systemd unit test, then powers off. Prints the guest's output, the
 // timings and a closing line "test:vm: N passed, M failed"; exits non-zero on any failure.
-// Env: BERTH_VM_DRIVERS ("systemd cgroupfs"), BERTH_VM_FILES (e2e file filters), CRITEST
+// Env: BERTH_VM_DRIVERS ("systemd cgroupfs"), BERTH_VM_SET ("ci" or "full": which e2e files,
+// see guest-run.sh), BERTH_VM_FILES (e2e file filters instead), BERTH_VM_CACHE (the image cache
+// directory, /var/cache/berth-vm), BERTH_VM_APPEND (extra kernel arguments), CRITEST
 // (a critest binary: run it in the VM against berth under systemd), BERTH_VM_MEM_MB (3072),
 // BERTH_VM_TIMEOUT_MIN (60), BERTH_VM_KEEP=1 keeps the exchange directory.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +51,7 @@ say(`image ${imageDir} (${secs(buildMs)})`);
 const xdir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-'));
 const job = {
   BERTH_VM_DRIVERS: env.BERTH_VM_DRIVERS ?? 'systemd cgroupfs',
+  BERTH_VM_SET: env.BERTH_VM_SET ?? 'ci',
   BERTH_VM_FILES: env.BERTH_VM_FILES ?? '',
   BERTH_VM_CRITEST: '',
   BERTH_VM_CRITEST_FOCUS: env.CRITEST_FOCUS ?? '',
@@ -65,10 +68,11 @@ if (env.CRITEST) {
   if (spawnSync('cp', ['-a', registry, path.join(xdir, 'registry')]).status !== 0) fail(`copying ${registry} failed`);
   job.BERTH_VM_CRITEST = '/mnt/out/critest.bin';
 }
-// The built tree as one file, packed now: the guest unpacks it onto its disk (Node reads
-// thousands of small files at start-up, slow over 9p under TCG) and runs its scripts, so edits
-// of the checkout during a run do not reach the VM. Build inputs (TypeScript, sqlite's sources,
-// koffi for other platforms) stay behind.
+// The built tree as an ext4 disk of its own, made now (the guest mounts it at /opt/berth; run
+// with snapshot=on, its writes stay in the VM): Node reads thousands of small files at start-up,
+// slow over 9p under TCG, and unpacking a tar in the guest took 20-65 s. Edits of the checkout
+// during a run do not reach the VM. Build inputs (TypeScript, sqlite's sources, koffi for other
+// platforms) stay behind.
 const koffiOther = (() => {
   try {
     return readdirSync(path.join(ROOT, 'node_modules/koffi/build/koffi')).filter((d) => d !== 'linux_x64').map((d) => `node_modules/koffi/build/koffi/${d}`);
@@ -77,16 +81,28 @@ const koffiOther = (() => {
   }
 })();
 const excludes = ['node_modules/typescript', 'node_modules/better-sqlite3/deps', 'node_modules/better-sqlite3/src', ...koffiOther].map((e) => `--exclude=${e}`);
-const tar = spawnSync('tar', ['-C', ROOT, '-cf', path.join(xdir, 'tree.tar'), ...excludes, 'package.json', 'bin', 'dist', 'native/build', 'node_modules', 'proto', 'deploy', 'scripts', 'pkg'], { stdio: 'inherit' });
-if (tar.status !== 0) fail('packing the built tree failed');
+const treeDir = path.join(xdir, 'tree');
+mkdirSync(treeDir);
+const treeTar = path.join(xdir, 'tree.tar');
+const packed = spawnSync('tar', ['-C', ROOT, '-cf', treeTar, ...excludes, 'package.json', 'bin', 'dist', 'native/build', 'node_modules', 'proto', 'deploy', 'scripts', 'pkg'], { stdio: 'inherit' });
+if (packed.status !== 0 || spawnSync('tar', ['-C', treeDir, '-xf', treeTar], { stdio: 'inherit' }).status !== 0) fail('packing the built tree failed');
+rmSync(treeTar);
+const treeMb = Math.ceil(Number(spawnSync('du', ['-sm', treeDir], { encoding: 'utf8' }).stdout.split('\t')[0]) * 1.3) + 64;
+if (spawnSync('mkfs.ext4', ['-q', '-F', '-L', 'berth-tree', '-d', treeDir, path.join(xdir, 'tree.img'), `${treeMb}M`], { stdio: ['ignore', 'ignore', 'inherit'] }).status !== 0) fail('mkfs.ext4 of the built tree failed');
+rmSync(treeDir, { recursive: true, force: true });
 writeFileSync(path.join(xdir, 'job.env'), Object.entries(job).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`).join('\n') + '\n');
 
 // 3. Boot.
 const qemuArgs = [
   '-accel', 'tcg', '-m', env.BERTH_VM_MEM_MB ?? '3072', '-smp', '2', '-nodefaults', '-no-reboot', '-display', 'none',
   '-kernel', path.join(imageDir, 'vmlinuz'), '-initrd', path.join(imageDir, 'initrd.img'),
-  '-append', 'console=ttyS0 panic=-1 quiet systemd.show_status=0',
+  // TCG offers no kvm-clock and the kernel distrusts the emulated TSC, falling back to HPET: every
+  // clock read became a trapped MMIO access (node -e 0 took 3.5-3.8 s, 1.4 s on the TSC). The
+  // guest runs nothing but the tests, so the speculation mitigations (page-table switches on
+  // every syscall, costly under TCG) are off too.
+  '-append', `console=ttyS0 panic=-1 quiet systemd.show_status=0 clocksource=tsc tsc=reliable mitigations=off ${env.BERTH_VM_APPEND ?? ''}`.trim(),
   '-drive', `file=${path.join(imageDir, 'rootfs.img')},if=virtio,format=raw,snapshot=on`,
+  '-drive', `file=${path.join(xdir, 'tree.img')},if=virtio,format=raw,snapshot=on`,
   '-virtfs', `local,path=${xdir},mount_tag=out,security_model=none`,
   '-serial', `file:${path.join(xdir, 'console.log')}`, '-monitor', 'none', '-nic', 'none',
 ];
