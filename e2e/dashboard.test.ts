@@ -60,9 +60,16 @@ describe('dashboard in a browser', () => {
   };
 
   it('lists the running pods with their state, IP and containers', async () => {
+    // index.html's early module asks for the pods before the page's scripts run; the page uses
+    // that answer rather than asking again.
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => void (new URL(r.url()).pathname === '/api/pods' && asked.push(r.url()));
+    page.on('request', onRequest);
     await open('pods', 'Pods');
     const row = page.locator('tr', { hasText: 'dash-web' });
     await row.waitFor();
+    page.off('request', onRequest);
+    assert.equal(asked.length, 1, 'one request for the pods');
     const text = await row.innerText();
     assert.match(text, /ready/);
     assert.match(text, /10\.202\.\d+\.\d+/, 'the pod IP from CNI');

@@ -119,6 +119,16 @@ describe('dashboard server', () => {
     assert.equal((await get(open.address, '/assets/%2e%2e%2fpackage.json')).status, 404);
   });
 
+  it('names every module the page imports as a modulepreload, so none waits for the one importing it', async () => {
+    const page = (await get(open.address, '/')).body;
+    const preloaded = [...page.matchAll(/<link rel="modulepreload" href="\/assets\/([\w.-]+)">/g)].map((m) => m[1]);
+    assert.ok(preloaded.includes('pages.js') && preloaded.includes('charts.js'), `direct and indirect imports: ${preloaded.join(' ')}`);
+    assert.ok(!preloaded.includes('views.js'), 'a types-only module is imported by nothing');
+    assert.ok(!preloaded.includes('main.js') && !preloaded.includes('early.js'), 'the scripts with their own tag');
+    assert.match(page, /<script type="module" async src="\/assets\/early.js">/, 'the early data request does not wait for the page');
+    for (const m of preloaded) assert.equal((await get(open.address, `/assets/${m}`)).status, 200, m);
+  });
+
   it('answers the API from the services and 404s an unknown container', async () => {
     const pods = JSON.parse((await get(open.address, '/api/pods')).body) as { pods: { name: string; containers: { name: string }[] }[] };
     assert.deepEqual(pods.pods.map((p) => [p.name, p.containers.map((c) => c.name)]), [['web', ['nginx']]]);

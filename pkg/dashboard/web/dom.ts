@@ -1,6 +1,7 @@
 // Small DOM helpers for the dashboard: elements built with textContent (never HTML strings, so
 // nothing from the node can inject markup), number and time formatting, and accessible tables
 // that turn into labelled cards on narrow screens (each cell carries its column's label).
+import { JSON_REQUEST, takeEarly } from './early.js';
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined>;
@@ -100,7 +101,7 @@ export function facts(pairs: [string, Child][]): HTMLElement {
 }
 
 export async function getJson<T>(url: string): Promise<T> {
-  const r = await fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' });
+  const r = await (takeEarly(url) ?? fetch(url, JSON_REQUEST));
   if (r.status === 401) {
     location.href = '/login';
     throw new Error('not logged in');
