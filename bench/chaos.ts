@@ -10,10 +10,13 @@
 //
 // Own network (bridge berth-chaos0, 10.216.0.0/16), cgroup root /berth-chaos and temp paths;
 // the registry takes a free port in 5200–5299. Run it under the host lock.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CriClient, CriError } from '../pkg/client/cri.js';
+import { errorMessage } from '../pkg/errors/errors.js';
 import { ctrConfig, podConfig, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
-import { countLeaks, NO_LEAKS, scopeOf, type Leaks } from '../e2e/leaks.js';
+import { countLeaks, NO_LEAKS, scopeOf, type Leaks, type LeakScope } from '../e2e/leaks.js';
 import { seededRng } from '../e2e/fuzz/gen.js';
 import { summarize } from './summary.js';
 
@@ -41,6 +44,14 @@ export interface ChaosReport {
   restartMs: ReturnType<typeof summarize>;
   leaks: Leaks;
   leaked: boolean;
+  /** What was left on the host, by name, when anything leaked: sandbox dirs, pins, mounts. */
+  leftovers: string[];
+  /** The last daemon's warnings and errors (reconciliation that could not remove something says so here). */
+  warnings: string[];
+  /** The run stopped early: why (the report holds what was counted until then). */
+  aborted?: string;
+  /** Cleanup steps that failed at the end, each naming what it could not remove. */
+  uncleaned: string[];
   seconds: number;
 }
 
@@ -53,7 +64,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const t0 = Date.now();
   const env = await startCtEnv({ net: { bridge: 'berth-chaos0', subnet: '10.216.0.0/16', cgroupRoot: '/berth-chaos' }, logLevel: 'info' });
   const report: ChaosReport = {
-    kills: 0, seed, cycles: 0, interrupted: 0, lost: [], errors: [], restartMs: summarize([]), leaks: NO_LEAKS, leaked: false, seconds: 0,
+    kills: 0, seed, cycles: 0, interrupted: 0, lost: [], errors: [], restartMs: summarize([]), leaks: NO_LEAKS, leaked: false, leftovers: [], warnings: [], uncleaned: [], seconds: 0,
   };
   // Each daemon life is a generation; a call that fails while its generation was killed is expected.
   let gen = 0;
@@ -113,14 +124,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const left = await call('ListPodSandbox', (c) => c.runtime('ListPodSandbox', {}));
     const leftC = await call('ListContainers', (c) => c.runtime('ListContainers', {}));
     if (left.items.length || leftC.containers.length) report.lost.push(`records left: ${left.items.length} pods, ${leftC.containers.length} containers`);
-    report.leaks = await countLeaks(scopeOf(env));
-    report.leaked = JSON.stringify(report.leaks) !== JSON.stringify(NO_LEAKS);
-  } finally {
-    report.restartMs = summarize(restartMs);
-    report.seconds = Math.round((Date.now() - t0) / 1000);
-    await env.close();
+  } catch (err) {
+    report.aborted = errorMessage(err);
   }
+  // Counted and reported whatever happened above, and before the env's cleanup (which a leak can make fail).
+  const scope = scopeOf(env);
+  report.leaks = await countLeaks(scope);
+  report.leaked = JSON.stringify(report.leaks) !== JSON.stringify(NO_LEAKS);
+  if (report.leaked) report.leftovers = await leftovers(scope);
+  report.warnings = env.d.logs().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-50);
+  report.restartMs = summarize(restartMs);
+  report.seconds = Math.round((Date.now() - t0) / 1000);
+  await env.close().catch((err: Error) => report.uncleaned.push(err.message));
   return report;
+}
+
+/** Names of the sandbox directories, pins and mounts a daemon left (the counts say how many; these say which). */
+async function leftovers(s: LeakScope): Promise<string[]> {
+  const ls = (...p: string[]) => readdir(path.join(...p)).catch(() => [] as string[]);
+  const out = (await ls(s.state, 'sandboxes')).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sandbox dir ${n}`);
+  for (const k of ['net', 'ipc', 'uts', 'user']) out.push(...(await ls(s.state, 'ns', k)).map((n) => `${k} pin ${n}`));
+  const mounts = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${s.state}/`));
+  return [...out, ...mounts.map((m) => `mount ${m}`)];
 }
 
 interface Steady {
@@ -199,7 +224,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const seed = process.argv[3] ? Number(process.argv[3]) : undefined;
   runChaos({ kills, seed, progress: (l) => console.error(l) }).then((r) => {
     console.log(JSON.stringify({ chaos: r }, null, 2));
-    process.exit(r.lost.length || r.errors.length || r.leaked ? 1 : 0);
+    process.exit(r.lost.length || r.errors.length || r.leaked || r.aborted || r.uncleaned.length ? 1 : 0);
   }, (err: Error) => {
     console.error(err);
     process.exit(1);

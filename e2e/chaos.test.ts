@@ -8,10 +8,12 @@ import { NO_LEAKS } from './leaks.js';
 describe('chaos: kill -9 during pod churn', () => {
   it('5 kills: 0 lost, 0 errors after restart, 0 leaks', async () => {
     const r = await runChaos({ kills: 5 });
+    assert.equal(r.aborted, undefined, `seed ${r.seed}`);
     assert.equal(r.kills, 5);
     assert.deepEqual(r.lost, [], `seed ${r.seed}`);
     assert.deepEqual(r.errors, [], `seed ${r.seed}`);
-    assert.deepEqual(r.leaks, NO_LEAKS, `seed ${r.seed}`);
+    assert.deepEqual(r.leaks, NO_LEAKS, `seed ${r.seed}: ${r.leftovers.join(', ')}`);
+    assert.deepEqual(r.uncleaned, [], `seed ${r.seed}`);
     assert.ok(r.cycles + r.interrupted > 0, 'the churn ran');
   });
 });

@@ -95,12 +95,17 @@ export async function startCtEnv(opts: CtEnvOptions = {}): Promise<CtEnv> {
       } catch {
         /* daemon already gone */
       }
-      await env.d.kill();
-      await env.d.cleanup();
-      await reg.stop();
-      await rm(tmp, { recursive: true, force: true });
-      await removeCgroups(net.cgroupRoot);
+      // Every step runs even when one fails (a leaked mount makes the rm fail): the host keeps
+      // as little as possible, and the error names each step that failed.
+      const failed: string[] = [];
+      const step = async (what: string, fn: () => Promise<unknown>) => fn().catch((err: Error) => void failed.push(`${what}: ${err.message}`));
+      await step('kill daemon', () => env.d.kill());
+      await step('remove daemon dir', () => env.d.cleanup());
+      await step('stop registry', () => reg.stop());
+      await step('remove test dir', () => rm(tmp, { recursive: true, force: true }));
+      await step('remove cgroups', () => removeCgroups(net.cgroupRoot));
       await sh('ip', ['link', 'del', net.bridge]).catch(() => undefined);
+      if (failed.length) throw new Error(`test env cleanup incomplete: ${failed.join('; ')}`);
     },
   };
   await env.d.client.image('PullImage', { image: { image } });
