@@ -4,44 +4,25 @@
 // writable layer, cgroup, veth, IP, pins, CNI cache), and the retried call succeeds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, startCtEnv, type CtEnv } from './container-fixtures.js';
-import { failpointCni, failpointRuntime, FAILPOINT_CNI_TYPE, type FailpointControl } from './fixtures/failpoints.js';
-import { countLeaks, scopeOf, type Leaks, type LeakScope } from './leaks.js';
+import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, type CtEnv } from './container-fixtures.js';
+import { startFailpointEnv, type FailpointControl, type FailpointEnv } from './fixtures/failpoints.js';
+import { countLeaks, type Leaks, type LeakScope } from './leaks.js';
 
 describe('crash in the middle of a call: the next start leaves nothing behind', () => {
+  let fp: FailpointEnv;
   let env: CtEnv;
   let rt: FailpointControl;
   let net: FailpointControl;
   let scope: LeakScope;
   let clean: Leaks;
   before(async () => {
-    env = await startCtEnv({
-      prepare: async (tmp) => {
-        const r = await failpointRuntime(tmp, 'runc', '/usr/sbin/runc');
-        const c = await failpointCni(tmp);
-        rt = r.ctl;
-        net = c.ctl;
-        return {
-          runtimeToml: `default_handler = "fprunc"\n[runtime.handlers.fprunc]\npath = "${r.path}"`,
-          binDirs: [c.binDir],
-          extraPlugins: [{ type: FAILPOINT_CNI_TYPE, controlDir: c.ctl.dir }],
-        };
-      },
-    });
-    scope = scopeOf(env);
-    clean = await countLeaks(scope);
+    fp = await startFailpointEnv('crash');
+    ({ env, rt, net, scope, clean } = fp);
   });
-  after(async () => {
-    await rt.clear();
-    await net.clear();
-    await env.close();
-  });
+  after(() => fp.close());
 
-  const run = async (config = podConfig(env, 'crash')) => ({ id: (await env.d.client.runtime('RunPodSandbox', { config })).pod_sandbox_id, config });
-  const removePod = async (id: string) => {
-    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
-    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
-  };
+  const run = (config?: Parameters<FailpointEnv['run']>[0]) => fp.run(config);
+  const removePod = (id: string) => fp.removePod(id);
   /** kill -9 while `call` is held at `hang`; then a fresh daemon on the same paths. */
   const crashDuring = async (hang: Promise<{ reached: Promise<void> }>, call: () => Promise<unknown>) => {
     const h = await hang;
@@ -82,6 +63,22 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     await crashDuring(rt.hang('run'), () => run(cfg));
     assert.deepEqual(await countLeaks(scope), clean);
     const pod = await run(cfg);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('kubelet retries RunPodSandbox and CreateContainer after a kill -9 and a restart: the same ids, no duplicates', async () => {
+    const cfg = podConfig(env, 'retry-restart');
+    const pod = await run(cfg);
+    const ccfg = ctrConfig(env, 'c', { command: ['sleep', '1000'] });
+    const create = () => env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: ccfg, sandbox_config: cfg }).then((r) => r.container_id);
+    const ctr = await create();
+    await env.d.kill();
+    await env.restart();
+    assert.equal((await run(cfg)).id, pod.id, 'RunPodSandbox retried after the restart');
+    assert.equal(await create(), ctr, 'CreateContainer retried after the restart');
+    assert.equal((await env.d.client.runtime('ListPodSandbox', {})).items.filter((p) => p.metadata?.name === 'retry-restart').length, 1);
+    assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers.map((c) => c.id), [ctr]);
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);
   });

@@ -5,10 +5,12 @@
 // retry (it gets the same object) and, for CreateContainer, RemoveImage of its image.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, startCtEnv, type CtEnv } from './container-fixtures.js';
-import { failpointCni, failpointRuntime, FAILPOINT_CNI_TYPE, type FailpointControl } from './fixtures/failpoints.js';
-import { countLeaks, scopeOf, type Leaks, type LeakScope } from './leaks.js';
+import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, type CtEnv } from './container-fixtures.js';
+import { startFailpointEnv, type FailpointControl, type FailpointEnv } from './fixtures/failpoints.js';
+import { countLeaks, type Leaks, type LeakScope } from './leaks.js';
 
 const code = (c: number) => (e: CriError) => {
   assert.equal(e.code, c, e.details);
@@ -16,40 +18,20 @@ const code = (c: number) => (e: CriError) => {
 };
 
 describe('failpoints: failures leave nothing behind, retries succeed', () => {
+  let fp: FailpointEnv;
   let env: CtEnv;
   let rt: FailpointControl;
   let net: FailpointControl;
   let scope: LeakScope;
   let clean: Leaks;
   before(async () => {
-    env = await startCtEnv({
-      prepare: async (tmp) => {
-        const r = await failpointRuntime(tmp, 'runc', '/usr/sbin/runc');
-        const c = await failpointCni(tmp);
-        rt = r.ctl;
-        net = c.ctl;
-        return {
-          runtimeToml: `default_handler = "fprunc"\n[runtime.handlers.fprunc]\npath = "${r.path}"`,
-          binDirs: [c.binDir],
-          extraPlugins: [{ type: FAILPOINT_CNI_TYPE, controlDir: c.ctl.dir }],
-        };
-      },
-    });
-    scope = scopeOf(env);
-    clean = await countLeaks(scope);
+    fp = await startFailpointEnv('fp');
+    ({ env, rt, net, scope, clean } = fp);
   });
-  after(async () => {
-    await rt.clear();
-    await net.clear();
-    await env.close();
-  });
+  after(() => fp.close());
 
-  const run = (config = podConfig(env, 'fp'), timeoutMs?: number) =>
-    env.d.client.runtime('RunPodSandbox', { config }, { timeoutMs }).then((r) => ({ id: r.pod_sandbox_id, config }));
-  const removePod = async (id: string) => {
-    await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: id });
-    await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: id });
-  };
+  const run: FailpointEnv['run'] = (config, timeoutMs) => fp.run(config, timeoutMs);
+  const removePod = (id: string) => fp.removePod(id);
   const pods = async (name: string) => (await env.d.client.runtime('ListPodSandbox', {})).items.filter((p) => p.metadata?.name === name);
 
   it('RunPodSandbox: CNI ADD fails (after bridge made its veth and IP) → nothing left; the retry succeeds', async () => {
@@ -87,6 +69,20 @@ describe('failpoints: failures leave nothing behind, retries succeed', () => {
     assert.deepEqual(await countLeaks(scope), clean);
     const pod = await run(cfg);
     assert.equal((await countLeaks(scope)).pauses, 1);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
+  it('RunPodSandbox: a step that fails at once while others still run (log directory under a file, beside pinns, shm, pod cgroup) → nothing left', async () => {
+    const file = path.join(env.tmp, 'not-a-dir');
+    await writeFile(file, '');
+    const cfg = podConfig(env, 'logdirfail', {
+      log_directory: path.join(file, 'logs'),
+      linux: { cgroup_parent: `${CGROUP_ROOT}/pod-logdirfail-${process.pid}`, security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    });
+    await assert.rejects(run(cfg), (e: CriError) => e.code === GrpcStatus.INVALID_ARGUMENT && /config\.log_directory/.test(e.details));
+    // The retry, with a log directory that can be made, runs every step to its end meanwhile.
+    const pod = await run({ ...cfg, log_directory: path.join(env.tmp, 'logs', 'logdirfail') });
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);
   });
