@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_BUDGET_MS, MAX_DETAILS, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
+import { CallAbort, DEFAULT_BUDGET_MS, MAX_DETAILS, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
 
 describe('call policy', () => {
   it('request id: a sane client token is kept, anything else replaced by 16 hex digits', () => {
@@ -34,5 +34,24 @@ describe('call policy', () => {
     assert.ok(cut.length <= MAX_DETAILS);
     assert.match(cut, /^pod "a+ … \(99\d\d\d more characters cut\)$/);
     assert.equal(Number(/\((\d+) more/.exec(cut)![1]) + cut.indexOf(' … ('), 100_016);
+  });
+
+  it('the abort signal of a call: aborted when first read after the abort, and an abort reaches a signal already read', () => {
+    const late = new CallAbort();
+    const cancelled = new Error('cancelled');
+    late.abort(cancelled);
+    late.abort(new Error('second'));
+    assert.equal(late.signal.aborted, true);
+    assert.equal(late.signal.reason, cancelled, 'the first reason stays');
+
+    const early = new CallAbort();
+    const signal = early.signal;
+    let heard: unknown;
+    signal.addEventListener('abort', () => (heard = signal.reason));
+    assert.equal(signal.aborted, false);
+    const deadline = new Error('deadline');
+    early.abort(deadline);
+    assert.equal(heard, deadline);
+    assert.equal(early.signal, signal, 'one signal per call');
   });
 });

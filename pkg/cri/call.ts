@@ -88,3 +88,26 @@ export function boundAnswer(method: string, encoded: Buffer, limit = MAX_MESSAGE
   const way = stream ? `: use ${stream}, which sends it item by item, or a narrower filter` : '';
   throw new ResourceExhaustedError(`${method}: the answer is ${encoded.length} bytes, over the ${limit}-byte message limit${way}`);
 }
+
+/**
+ * The abort signal of one call, made when its handler first reads it: most handlers never do,
+ * and an AbortController per call cost as much as a status call's own work.
+ */
+export class CallAbort {
+  private controller: AbortController | undefined;
+  private reason: Error | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}

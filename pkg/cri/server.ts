@@ -3,7 +3,7 @@ import { CancelledError, DeadlineExceededError } from '../errors/errors.js';
 import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { MAX_MESSAGE_BYTES, REQUEST_ID_KEY, boundAnswer, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
+import { CallAbort, MAX_MESSAGE_BYTES, REQUEST_ID_KEY, boundAnswer, boundDetails, callBudgetMs, callLogFields, requestId } from './call.js';
 import { RequestGuard, tolerantDeserializers } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
 import type { ExtraService } from './module.js';
@@ -91,49 +91,58 @@ export class CriServer {
     return (call, callback) => this.inCallContext(method, call, () => {
       const start = process.hrtime.bigint();
       this.inFlight++;
-      const fail = (err: unknown): void => {
-        const st = toStatus(err);
-        const details = boundDetails(st.details);
-        this.finish(service, method, start, st.code, details);
-        callback({ code: st.code, details });
-      };
       if (!handler) {
         const details = `${service}.${method} is not implemented by berth yet`;
         this.finish(service, method, start, grpc.status.UNIMPLEMENTED, details);
         callback({ code: grpc.status.UNIMPLEMENTED, details });
         return;
       }
+      const abort = new CallAbort();
+      // grpc-js reports 'cancelled' when the stream closes, also after a call that was answered:
+      // the listener goes with the answer, so only a real cancellation makes an error.
+      const onCancel = () => abort.abort(new CancelledError(`${method} cancelled by the client`));
+      let timer: NodeJS.Timeout | undefined;
+      let answered = false;
+      // The first answer counts (the handler's, or the budget's); a late outcome is dropped.
+      const answer = (): boolean => {
+        if (answered) return false;
+        answered = true;
+        clearTimeout(timer);
+        call.removeListener('cancelled', onCancel);
+        return true;
+      };
+      const fail = (err: unknown): void => {
+        if (!answer()) return;
+        const st = toStatus(err);
+        const details = boundDetails(st.details);
+        this.finish(service, method, start, st.code, details);
+        callback({ code: st.code, details });
+      };
       try {
         check(call.request);
       } catch (err) {
         fail(err);
         return;
       }
-      const abort = new AbortController();
-      call.once('cancelled', () => abort.abort(new CancelledError(`${method} cancelled by the client`)));
+      call.once('cancelled', onCancel);
       let res: Promise<unknown>;
       try {
-        res = handler(call.request, { method, signal: abort.signal });
+        res = handler(call.request, { method, get signal() { return abort.signal; } });
       } catch (err) {
         res = Promise.reject(err);
       }
       const budget = callBudgetMs(method, call.request);
-      let timer: NodeJS.Timeout | undefined;
       if (budget !== undefined) {
-        const expired = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const err = new DeadlineExceededError(`${method}: berth gave up after ${Math.round(budget / 1000)} s`);
-            abort.abort(err);
-            reject(err);
-          }, budget);
-          timer.unref();
-        });
-        res.catch(() => undefined); // answered by the budget: a late failure is only logged by finish
-        res = Promise.race([res, expired]);
+        timer = setTimeout(() => {
+          const err = new DeadlineExceededError(`${method}: berth gave up after ${Math.round(budget / 1000)} s`);
+          abort.abort(err);
+          fail(err);
+        }, budget);
+        timer.unref();
       }
       res.then(
         (value) => {
-          clearTimeout(timer);
+          if (answered) return;
           let encoded: Buffer;
           try {
             encoded = encode(value);
@@ -141,13 +150,11 @@ export class CriServer {
             fail(err);
             return;
           }
+          answer();
           this.finish(service, method, start, grpc.status.OK);
           callback(null, encoded);
         },
-        (err: unknown) => {
-          clearTimeout(timer);
-          fail(err);
-        },
+        fail,
       );
     });
   }
