@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const skip = new Set(['run.js', 'summary.js', 'containerd.js', 'compare-figures.js']);
 // Long runs with their own arguments (kills, duration): only when named.
-const onlyNamed = new Set(['chaos.js', 'soak.js']);
+const onlyNamed = new Set(['chaos.js', 'soak.js', 'lifecycle-rss.js']);
 const all = readdirSync(here).filter((f) => f.endsWith('.js') && !skip.has(f) && !f.endsWith('.test.js'));
 const isBench = (a: string) => all.includes(`${a}.js`);
 const wanted = process.argv.slice(2).filter(isBench);

@@ -1,0 +1,76 @@
+// Memory that does not grow with work (issue 13): the daemon's idle RSS after N pod lifecycles
+// against a fresh daemon's. One lifecycle = RunPodSandbox (bridge network), CreateContainer,
+// StartContainer, StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox, as kubelet
+// runs a short-lived pod. Target: idle RSS after 1,000 within 10 % of the fresh daemon's.
+// The fresh figure is taken after start-up and the image pull; the warm one after a few
+// lifecycles (code loaded on first use, first allocations), so growth from the work itself shows
+// apart from one-time costs. Idle = 2 s without calls.
+// Run under the host lock: node dist/bench/lifecycle-rss.js [lifecycles=1000] [checkpoints=10]
+//   (npm run bench -- lifecycle-rss 1000)
+import { fileURLToPath } from 'node:url';
+import { ctrConfig, runPod, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
+import { rssKiB } from './foundation.js';
+import { summarize, timeMs } from './summary.js';
+
+const WARMUP = 10;
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
+
+async function idleRssMiB(env: CtEnv): Promise<number> {
+  await settle(2000);
+  return mib(await rssKiB(env.d.proc.pid!));
+}
+
+async function lifecycle(env: CtEnv, i: number): Promise<void> {
+  const c = env.d.client;
+  const pod = await runPod(env, `lc-${i}`);
+  // `wait` returns at once on a trapped SIGTERM: the stop is the runtime's work, not a timeout.
+  const cfg = ctrConfig(env, 'app', { command: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'] });
+  const id = (await c.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config })).container_id;
+  await c.runtime('StartContainer', { container_id: id });
+  await settle(20); // let the shell install its trap
+  await c.runtime('StopContainer', { container_id: id, timeout: 10 });
+  await c.runtime('RemoveContainer', { container_id: id });
+  await c.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
+  await c.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+}
+
+export async function benchLifecycleRss(lifecycles = 1000, checkpoints = 10): Promise<Record<string, unknown>> {
+  const env = await startCtEnv({ logLevel: 'info' });
+  try {
+    const fresh = await idleRssMiB(env);
+    for (let i = 0; i < WARMUP; i++) await lifecycle(env, -1 - i);
+    const warm = await idleRssMiB(env);
+    const every = Math.max(1, Math.floor(lifecycles / checkpoints));
+    const trend: { lifecycles: number; idle_rss_mib: number }[] = [];
+    const took: number[] = [];
+    for (let i = 0; i < lifecycles; i++) {
+      took.push(await timeMs(() => lifecycle(env, i)));
+      if ((i + 1) % every === 0 || i + 1 === lifecycles) trend.push({ lifecycles: i + 1, idle_rss_mib: await idleRssMiB(env) });
+    }
+    const after = trend[trend.length - 1]!.idle_rss_mib;
+    return {
+      lifecycles,
+      idle_rss_fresh_mib: fresh,
+      idle_rss_warm_mib: warm,
+      idle_rss_after_mib: after,
+      ratio_to_fresh: Math.round((after / fresh) * 1000) / 1000,
+      ratio_to_warm: Math.round((after / warm) * 1000) / 1000,
+      target: 'idle RSS after 1,000 lifecycles <= 1.10 x a fresh daemon',
+      trend,
+      lifecycle: summarize(took),
+    };
+  } finally {
+    await env.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  benchLifecycleRss(Number(process.argv[2] ?? 1000), Number(process.argv[3] ?? 10)).then(
+    (r) => console.log(JSON.stringify({ lifecycle_rss: r }, null, 2)),
+    (err: Error) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
