@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { BERTH_BIN } from './harness.js';
+import { BERTH_BIN, untilOutput } from './harness.js';
 import { ctrConfig, execText, runCtr, runPod, startCtEnv, status, type CtEnv } from './container-fixtures.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 
@@ -29,13 +29,10 @@ async function metric(address: string, line: RegExp): Promise<string | undefined
   return text.split('\n').find((l) => line.test(l));
 }
 
-/** Waits for the n-th daemon log line matching re (bounded). */
-async function waitLog(env: CtEnv, re: RegExp, n: number): Promise<void> {
-  const until = Date.now() + 10_000;
-  while ((env.d.logs().match(new RegExp(re.source, 'g')) ?? []).length < n) {
-    if (Date.now() > until) throw new Error(`no ${n}th ${re} in the daemon log:\n${env.d.logs().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits for the n-th daemon log line matching re (each line the daemon writes is checked, no polling). */
+function waitLog(env: CtEnv, re: RegExp, n: number): Promise<void> {
+  const count = (text: string) => (text.match(new RegExp(re.source, 'g')) ?? []).length;
+  return untilOutput(env.d.proc.stderr!, () => env.d.logs(), (text) => count(text) >= n);
 }
 
 describe('config reload (SIGHUP, berth config reload)', () => {

@@ -154,11 +154,12 @@ export async function eventually<T>(what: string, probe: () => Promise<T> | T, d
   }
 }
 
-/** Resolves once `text()` matches `re`, checking each time `source` emits data (no polling). */
-export function untilOutput(source: NodeJS.EventEmitter, text: () => string, re: RegExp, timeoutMs = 10_000): Promise<void> {
+/** Resolves once `text()` matches `re` (or `re(text())` holds), checking each time `source` emits data (no polling). */
+export function untilOutput(source: NodeJS.EventEmitter, text: () => string, re: RegExp | ((text: string) => boolean), timeoutMs = 10_000): Promise<void> {
+  const matches = typeof re === 'function' ? re : (t: string) => re.test(t);
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (!re.test(text())) return;
+      if (!matches(text())) return;
       clearTimeout(t);
       source.off('data', check);
       resolve();

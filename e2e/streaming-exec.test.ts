@@ -9,7 +9,6 @@ import { waitExited } from './container-fixtures.js';
 import { eventually, untilOutput } from './harness.js';
 import { startStEnv, type StEnv } from './streaming-env.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** fds of a process and its child processes (direct children, all threads). */
 async function daemonCounts(pid: number): Promise<{ fds: number; children: number }> {
@@ -63,19 +62,24 @@ describe('streaming e2e: exec and attach', () => {
         let seen = '';
         stdout!.on('data', (d: Buffer) => (seen += d.toString()));
         const until = (re: RegExp) => untilOutput(stdout!, () => seen, re, 5000);
+        // A resize travels on its own stream, unordered with stdin: ask until the shell sees it.
+        const size = async () => {
+          const from = seen.length;
+          stdin!.write("echo sz-$(stty size | tr ' ' x)-end\n");
+          await untilOutput(stdout!, () => seen.slice(from), /sz-\d+x\d+-end/, 5000);
+          return /sz-(\d+x\d+)-end/.exec(seen.slice(from))![1];
+        };
         resize!.write(JSON.stringify({ Width: 111, Height: 44 }));
-        await sleep(100);
         stdin!.write('echo in-container-$((40+2))\n');
         await until(/in-container-42/);
-        stdin!.write('stty size\n');
-        await until(/44 111/);
+        await eventually('the shell sees 44x111', size, (s) => s === '44x111');
         resize!.write(JSON.stringify({ Width: 77, Height: 22 }));
-        await sleep(100);
-        stdin!.write('stty size; exit 3\n');
+        await eventually('the shell sees 22x77', size, (s) => s === '22x77');
+        stdin!.write('exit 3\n');
       },
     });
     assert.match(r.stdout, /echo in-container-\$\(\(40\+2\)\)/, 'the terminal echoes input');
-    assert.match(r.stdout, /22 77/);
+    assert.match(r.stdout, /sz-22x77-end/);
     assert.equal(JSON.parse(r.error).details.causes[0].message, '3');
   });
 
@@ -158,7 +162,6 @@ describe('streaming e2e: exec and attach', () => {
       err.end();
       await openStream(up.conn, { streamtype: 'stdout' });
       await openStream(up.conn, { streamtype: 'stderr' });
-      await sleep(20);
       up.socket!.destroy();
     }
     const now = await eventually('the sessions ended', () => daemonCounts(pid), (c) => c.fds <= before.fds && c.children <= before.children, 3000).catch(() => daemonCounts(pid));
