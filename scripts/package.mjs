@@ -7,9 +7,10 @@
 //   node scripts/package.mjs [--out DIR] [--tar FILE.tar.gz]     (after npm run build)
 //
 // Layout of DIR:
-//   bin/berth                 sh wrapper: runs dist/cmd/berth/main.js with node/bin/node
+//   bin/berth                 sh wrapper: runs dist/bundle/main.js (the bundled CLI and daemon) with node/bin/node
 //   node/bin/node             the node binary that built the package (same glibc needs as it)
-//   dist/cmd, dist/pkg        compiled code, without tests and source maps
+//   dist/bundle               the bundle bin/berth runs (scripts/bundle.mjs)
+//   dist/cmd, dist/pkg        compiled code, without tests and source maps (the agent's entry, child scripts)
 //   pkg/**                    non-code assets the code reads (seccomp profile)
 //   node_modules/             production dependencies only (`npm ls --omit=dev`)
 //   native/build/             pinns, pause
@@ -26,7 +27,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const { values } = parseArgs({ options: { out: { type: 'string' }, tar: { type: 'string' } } });
 const out = path.resolve(values.out ?? path.join(root, 'build', `berth-${pkg.version}`));
 
-if (!existsSync(path.join(root, 'dist/cmd/berth/main.js'))) throw new Error('dist/ is missing: run npm run build first');
+if (!existsSync(path.join(root, 'dist/cmd/berth/main.js')) || !existsSync(path.join(root, 'dist/bundle/main.js'))) throw new Error('dist/ is missing: run npm run build first');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
@@ -34,6 +35,7 @@ const skipCode = (src) => /\.test\.js$|\.js\.map$|\/testdata(\/|$)/.test(src);
 const copy = (rel, filter = () => true) => cpSync(path.join(root, rel), path.join(out, rel), { recursive: true, filter: (src) => filter(src) });
 
 copy('package.json');
+copy('dist/bundle');
 copy('dist/cmd', (s) => !skipCode(s));
 copy('dist/pkg', (s) => !skipCode(s) && !/\/dist\/pkg\/agent\/testing(\/|$)/.test(s));
 copy('pkg', (s) => statSync(s).isDirectory() ? !/\/testdata$/.test(s) : !s.endsWith('.ts'));
@@ -59,7 +61,7 @@ chmodSync(path.join(out, 'node/bin/node'), 0o755);
 mkdirSync(path.join(out, 'bin'));
 // The node flags of the repository's bin/berth (a small young generation for the long-lived daemon).
 const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(path.join(root, 'bin/berth'), 'utf8'))?.[1]?.trim() ?? '';
-writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/../dist/cmd/berth/main.js" "$@"\n`, { mode: 0o755 });
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/../dist/bundle/main.js" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};

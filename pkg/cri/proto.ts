@@ -1,12 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../version/version.js';
 import type { ProtoGrpcType } from './gen/api.js';
 import type { ProtoGrpcType as BerthProtoGrpcType } from './gen/berth.js';
 
-/** proto/api.proto, found relative to this file in both the source and the dist tree. */
-export const PROTO_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..', 'proto/api.proto');
+/** proto/api.proto, under the project root (the same from dist/ and from the bundle). */
+export const PROTO_PATH = path.join(PROJECT_ROOT, 'proto/api.proto');
 /** berth's own services (proto/berth/v1/berth.proto), served beside CRI. */
 export const BERTH_PROTO_PATH = path.resolve(path.dirname(PROTO_PATH), 'berth/v1/berth.proto');
 

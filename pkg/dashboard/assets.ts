@@ -7,11 +7,11 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PROJECT_ROOT } from '../version/version.js';
 
 export const SOURCE_DIR = path.join(PROJECT_ROOT, 'pkg/dashboard/web');
-export const BUILD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'web');
+// tsc's output of pkg/dashboard/web (its own tsconfig), also when this file runs from the bundle.
+export const BUILD_DIR = path.join(PROJECT_ROOT, 'dist/pkg/dashboard/web');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../version/version.js';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'netns-dialer-child.js');
+// Run by its own node process from tsc's output, also when this file runs from the bundle.
+const CHILD = path.join(PROJECT_ROOT, 'dist/pkg/streaming/netns-dialer-child.js');
 const NSENTER = 'nsenter';
 
 interface Reply {
