@@ -149,6 +149,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
     throw err;
   }
   log.info({ socket, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'berth ready');
+  for (const m of started) m.ready?.();
   // Type=notify under systemd: `systemctl start berth` returns once the socket serves.
   const notified = sdNotify('READY=1', notifySocket);
   if (notified instanceof Error) log.warn({ err: notified.message }, 'could not tell systemd berth is ready');

@@ -2,7 +2,7 @@
 // fields are refused, every field has its type, names their syntax, and the declared cdiVersion
 // must be at least the version that introduced each feature the file uses. Errors name the
 // field by its path in the file ("devices[1].containerEdits.mounts[0].hostPath").
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { checkDeviceName, parseKind } from './names.js';
 import { HOOK_NAMES, type ContainerEdits, type Device, type DeviceNode, type Hook, type IntelRdt, type Mount, type NetDevice, type Spec } from './types.js';
 import { checkVersion } from './version.js';
@@ -179,6 +179,13 @@ function device(v: unknown, at: string): Device {
   if (editsEmpty(e)) throw new Error(`${f.path('containerEdits')}: device "${name}" edits nothing`);
   return defined({ name, annotations: f.map('annotations'), containerEdits: e });
 }
+
+// The yaml package is a large module most daemons never use (no CDI specs, or JSON ones): it
+// loads on the first YAML spec, synchronously, from node_modules.
+const requireFromHere = createRequire(import.meta.url);
+let yaml: typeof import('yaml') | undefined;
+type YamlOptions = import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions;
+const parseYaml = (text: string, options: YamlOptions): unknown => (yaml ??= requireFromHere('yaml') as typeof import('yaml')).parse(text, options);
 
 /** Parses and validates a spec's text; `format` from the file's extension. Throws naming the field. */
 export function parseSpec(text: string, format: 'json' | 'yaml'): Spec {

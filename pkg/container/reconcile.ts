@@ -54,6 +54,8 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
   const cgroups = new Map<string, string | undefined>();
   for (const name of Object.keys(m.o.config.runtime.handlers)) {
     const h = m.handler(name);
+    // An empty or missing runtime root lists nothing: no runtime process on a fresh node's start.
+    if (!(await readdir(h.root).then((e) => e.length > 0, () => false))) continue;
     const list = await m.driver.list(h).catch(() => []);
     for (const c of list) {
       if (known(c.id) || path.dirname(c.bundle) !== m.bundlesDir) continue;

@@ -57,6 +57,8 @@ export interface ModuleInstance {
   handlers: HandlerSet;
   /** berth's own gRPC services this module serves. */
   extraServices?: ExtraService[];
+  /** Called once the socket serves: work no call needs at once, kept off the start-up path. */
+  ready?(): void;
   /** Called at shutdown in reverse start order. Must never stop containers. */
   close?(): Promise<void>;
 }

@@ -82,8 +82,9 @@ export const runtimeInfoModule: CriModule = {
   name: 'runtime-info',
   async start(ctx) {
     if (!ctx.conditions.has('RuntimeReady')) ctx.conditions.set('RuntimeReady', () => runtimeReady(ctx));
-    // Probing runs each runtime binary: start-up does not wait for it, only Status does.
-    const runtimeHandlers = probeHandlers(ctx);
+    // Probing runs each runtime binary: it starts once berth serves, and only Status waits for it.
+    let probing: ReturnType<typeof probeHandlers> | undefined;
+    const runtimeHandlers = () => (probing ??= probeHandlers(ctx));
     // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
     // node labels. cdi: ContainerConfig.CDI_devices and cdi.k8s.io annotations are injected.
     const layout = await detectLayout();
@@ -113,7 +114,7 @@ export const runtimeInfoModule: CriModule = {
           return {
             status: { conditions: have },
             info,
-            runtime_handlers: await runtimeHandlers,
+            runtime_handlers: await runtimeHandlers(),
             features: { supplemental_groups_policy: true, user_namespaces_host_network: true },
           };
         },
@@ -121,6 +122,7 @@ export const runtimeInfoModule: CriModule = {
           linux: { cgroup_driver: ctx.cgroups.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' },
         }),
       },
+      ready: () => void runtimeHandlers(),
     };
   },
 };

@@ -8,9 +8,14 @@ export interface ProcInfo {
   argv: string[];
 }
 
+/** The pids /proc lists. */
+async function processIds(): Promise<number[]> {
+  return (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+}
+
 /** Every process (except zombies and the ones that vanish while we read). */
 export async function listProcesses(): Promise<ProcInfo[]> {
-  const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n)).map(Number);
+  const pids = await processIds();
   const out = await Promise.all(pids.map(async (pid): Promise<ProcInfo | undefined> => {
     const [stat, cmdline] = await Promise.all([
       readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''),
@@ -67,11 +72,11 @@ export const OWNER_ENV = 'BERTH_STATE_DIR';
  */
 export async function killOrphanHelpers(stateDir: string): Promise<number[]> {
   const killed: number[] = [];
-  const all = await listProcesses();
-  await Promise.all(all.map(async (p) => {
-    if (p.pid === process.pid) return;
-    if ((await environValue(p.pid, OWNER_ENV)) !== stateDir) return;
-    if (killQuietly(p.pid)) killed.push(p.pid);
+  // Only the environment tells: a pid list is enough (stat and cmdline would triple the reads).
+  await Promise.all((await processIds()).map(async (pid) => {
+    if (pid === process.pid) return;
+    if ((await environValue(pid, OWNER_ENV)) !== stateDir) return;
+    if (killQuietly(pid)) killed.push(pid);
   }));
   return killed;
 }

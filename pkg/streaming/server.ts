@@ -7,16 +7,11 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import { splitHostPort } from '../config/config.js';
 import type { Logger } from '../log/log.js';
-import { PORTFORWARD_PROTOCOLS, serveSpdyPortForward } from './portforward.js';
-import { SpdySession } from './spdy/session.js';
-import { REMOTECOMMAND_PROTOCOLS, serveSpdyRemoteCommand } from './spdy-remotecommand.js';
+import type * as Protocols from './protocols.js';
 import { TokenCache } from './tokens.js';
 import type { StreamingBackends, StreamRequest } from './types.js';
-import { serveWsPortForward, WS_PORTFORWARD_PROTOCOLS, wsForwardPorts } from './ws-portforward.js';
-import { serveWsRemoteCommand, WS_REMOTECOMMAND_PROTOCOLS } from './ws-remotecommand.js';
 
 /** Subprotocol prefix of SPDY tunnelled in WebSocket binary messages (crictl/kubectl port-forward). */
 const SPDY_TUNNEL_PREFIX = 'SPDY/3.1+';
@@ -31,6 +26,11 @@ export interface StreamingServerOptions {
   log: Logger;
   tokens?: TokenCache;
 }
+
+type Protocols = typeof Protocols;
+let protocols: Promise<Protocols> | undefined;
+/** The protocol code, imported on the first upgrade (protocols.ts says why). */
+const loadProtocols = (): Promise<Protocols> => (protocols ??= import('./protocols.js'));
 
 /** Values of a header that may repeat or hold a comma-separated list. */
 function headerList(req: http.IncomingMessage, name: string): string[] {
@@ -122,15 +122,26 @@ export class StreamingServer {
 
   private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => {});
+    // Nothing reads the socket until the upgrade is handled: its bytes wait in its buffer.
+    loadProtocols().then(
+      (p) => this.upgrade(p, req, socket, head),
+      (err: Error) => {
+        this.opts.log.error({ err: err.message }, 'streaming: could not load the protocol code');
+        reject(socket, 500, 'internal error');
+      },
+    );
+  }
+
+  private upgrade(p: Protocols, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     const r = this.route(req.url);
     const sreq = r ? this.tokens.consume(r.token) : undefined;
     if (!r || !sreq || sreq.kind !== r.kind) return reject(socket, 404, '404 page not found');
     const upgrade = (req.headers.upgrade ?? '').toLowerCase();
-    if (upgrade === 'websocket') return this.upgradeWebSocket(req, socket, head, sreq);
+    if (upgrade === 'websocket') return this.upgradeWebSocket(p, req, socket, head, sreq);
     if (upgrade !== 'spdy/3.1') return reject(socket, 400, `unsupported upgrade "${req.headers.upgrade ?? ''}"`);
 
     const offered = headerList(req, 'x-stream-protocol-version');
-    const supported = sreq.kind === 'portforward' ? PORTFORWARD_PROTOCOLS : REMOTECOMMAND_PROTOCOLS;
+    const supported = sreq.kind === 'portforward' ? p.PORTFORWARD_PROTOCOLS : p.REMOTECOMMAND_PROTOCOLS;
     const protocol = offered.find((p) => supported.includes(p));
     if (offered.length && !protocol) {
       return reject(socket, 403, `unable to upgrade: unable to negotiate protocol: client supports ${JSON.stringify(offered)}, server accepts ${JSON.stringify(supported)}`,
@@ -145,38 +156,38 @@ export class StreamingServer {
         '\r\n',
     );
     if (head.length) socket.unshift(head);
-    const session = new SpdySession(socket);
-    this.serveSpdy(session, protocol ?? '', sreq);
+    const session = new p.SpdySession(socket);
+    this.serveSpdy(p, session, protocol ?? '', sreq);
   }
 
-  private serveSpdy(session: SpdySession, protocol: string, sreq: StreamRequest): void {
+  private serveSpdy(p: Protocols, session: Protocols.SpdySession, protocol: string, sreq: StreamRequest): void {
     this.live.add(session);
     session.once('close', () => this.live.delete(session));
     const { backends, log } = this.opts;
-    if (sreq.kind === 'portforward') serveSpdyPortForward(session, sreq.params, backends.portForward, log);
-    else serveSpdyRemoteCommand(session, protocol, sreq, backends, log);
+    if (sreq.kind === 'portforward') p.serveSpdyPortForward(session, sreq.params, backends.portForward, log);
+    else p.serveSpdyRemoteCommand(session, protocol, sreq, backends, log);
   }
 
-  private upgradeWebSocket(req: http.IncomingMessage, socket: Socket, head: Buffer, sreq: StreamRequest): void {
+  private upgradeWebSocket(p: Protocols, req: http.IncomingMessage, socket: Socket, head: Buffer, sreq: StreamRequest): void {
     const offered = headerList(req, 'sec-websocket-protocol');
     let protocol: string | undefined;
     let ports: number[] = [];
     if (sreq.kind === 'portforward') {
       protocol =
-        offered.find((p) => p.startsWith(SPDY_TUNNEL_PREFIX) && PORTFORWARD_PROTOCOLS.includes(p.slice(SPDY_TUNNEL_PREFIX.length))) ??
-        offered.find((p) => WS_PORTFORWARD_PROTOCOLS.includes(p)) ??
+        offered.find((o) => o.startsWith(SPDY_TUNNEL_PREFIX) && p.PORTFORWARD_PROTOCOLS.includes(o.slice(SPDY_TUNNEL_PREFIX.length))) ??
+        offered.find((o) => p.WS_PORTFORWARD_PROTOCOLS.includes(o)) ??
         (offered.length ? undefined : ''); // no subprotocol: kubelet's binary channel protocol
       if (protocol !== undefined && !protocol.startsWith(SPDY_TUNNEL_PREFIX)) {
-        const p = wsForwardPorts(req.url, sreq.params);
-        if (typeof p === 'string') return reject(socket, 400, p);
-        ports = p;
+        const wanted = p.wsForwardPorts(req.url, sreq.params);
+        if (typeof wanted === 'string') return reject(socket, 400, wanted);
+        ports = wanted;
       }
     } else {
-      protocol = offered.find((p) => WS_REMOTECOMMAND_PROTOCOLS.includes(p));
+      protocol = offered.find((o) => p.WS_REMOTECOMMAND_PROTOCOLS.includes(o));
     }
     if (protocol === undefined) {
       const accepted =
-        sreq.kind === 'portforward' ? [...PORTFORWARD_PROTOCOLS.map((p) => SPDY_TUNNEL_PREFIX + p), ...WS_PORTFORWARD_PROTOCOLS] : WS_REMOTECOMMAND_PROTOCOLS;
+        sreq.kind === 'portforward' ? [...p.PORTFORWARD_PROTOCOLS.map((o) => SPDY_TUNNEL_PREFIX + o), ...p.WS_PORTFORWARD_PROTOCOLS] : p.WS_REMOTECOMMAND_PROTOCOLS;
       return reject(socket, 400, `unable to negotiate a websocket subprotocol: client offers ${JSON.stringify(offered)}, server accepts ${JSON.stringify(accepted)}`);
     }
     const chosen = protocol;
@@ -185,21 +196,21 @@ export class StreamingServer {
     // "SPDY/3.1+…" has a '/': hand ws a placeholder to parse, answer with the real name.
     if (chosen) req.headers['sec-websocket-protocol'] = 'berth';
     else delete req.headers['sec-websocket-protocol'];
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_WS_MESSAGE, handleProtocols: () => chosen });
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+    const wss = new p.WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_WS_MESSAGE, handleProtocols: () => chosen });
+    wss.handleUpgrade(req, socket, head, (ws: Protocols.WebSocket) => {
       const entry = { destroy: () => ws.terminate() };
       this.live.add(entry);
       ws.once('close', () => this.live.delete(entry));
       const { backends, log } = this.opts;
       if (sreq.kind === 'portforward' && chosen.startsWith(SPDY_TUNNEL_PREFIX)) {
         // SPDY framing inside binary messages: the same session as over a raw socket.
-        const tunnel = createWebSocketStream(ws);
+        const tunnel = p.createWebSocketStream(ws);
         tunnel.on('error', () => {});
-        this.serveSpdy(new SpdySession(tunnel), chosen.slice(SPDY_TUNNEL_PREFIX.length), sreq);
+        this.serveSpdy(p, new p.SpdySession(tunnel), chosen.slice(SPDY_TUNNEL_PREFIX.length), sreq);
       } else if (sreq.kind === 'portforward') {
-        serveWsPortForward(ws, chosen, sreq.params, ports, backends.portForward, log);
+        p.serveWsPortForward(ws, chosen, sreq.params, ports, backends.portForward, log);
       } else {
-        serveWsRemoteCommand(ws, chosen, sreq, backends, log);
+        p.serveWsRemoteCommand(ws, chosen, sreq, backends, log);
       }
     });
   }
