@@ -34,7 +34,12 @@ export interface Workload {
   /** Pods held running for the memory and polling figures. */
   pods: number;
   pollSeconds: number;
+  /** Only these stages of a round (`--only pulls`); all when absent. */
+  only?: Stage[];
 }
+
+export const STAGES = ['pulls', 'containers', 'pods'] as const;
+export type Stage = (typeof STAGES)[number];
 
 export type Figures = Record<string, number>;
 
@@ -171,11 +176,13 @@ export async function measureRound(rt: Runtime, w: Workload): Promise<Figures> {
   for (let i = 0; i < 20; i++) await c.runtime('Version', {});
   await settle(1000);
   out.idle_rss_mib = mib(await rssKiB(rt.pid));
-  await pulls(c, w, out);
+  const run = (s: Stage) => !w.only || w.only.includes(s);
+  if (run('pulls')) await pulls(c, w, out);
+  if (!run('containers') && !run('pods')) return out;
   await c.image('PullImage', { image: { image: w.imageRef } });
-  await containerOps(c, w, out);
-  await podsUnderPolling(rt, w, out);
-  for (const ref of [w.bigRef, w.imageRef]) await c.image('RemoveImage', { image: { image: ref } });
+  if (run('containers')) await containerOps(c, w, out);
+  if (run('pods')) await podsUnderPolling(rt, w, out);
+  for (const ref of [w.bigRef, w.imageRef]) await c.image('RemoveImage', { image: { image: ref } }).catch(() => undefined);
   await settle(2000);
   out.idle_rss_after_mib = mib(await rssKiB(rt.pid));
   return out;

@@ -1,7 +1,9 @@
 // The benchmark of record for issue 13: berth and a private containerd (CONTAINERD_BIN, else
 // `containerd` on PATH) measured by the same CRI calls, in alternated rounds on fresh state, never
 // both running. Prints each figure's median over the rounds, the ratio and the target.
-// `npm run bench -- compare [--quick] [--rounds N] [--json]`; alone: node dist/bench/compare.js
+// `npm run bench -- compare [--quick] [--rounds N] [--only pulls,containers,pods] [--json]`;
+// alone: node dist/bench/compare.js. `--only` runs those stages of each round (start-up and idle
+// RSS are always taken).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { startRegistry } from '../e2e/fixtures/registry.js';
 import { CGROUP_ROOT, removeCgroups } from '../e2e/container-fixtures.js';
 import { daemonToml, sh, writeNet } from '../e2e/sandbox-fixtures.js';
 import { findContainerd, startContainerd } from './containerd.js';
-import { measureRound, type Figures, type Runtime, type Workload } from './compare-figures.js';
+import { measureRound, STAGES, type Figures, type Runtime, type Stage, type Workload } from './compare-figures.js';
 import { buildBigImage } from './pull.js';
 import { summarize, timeMs } from './summary.js';
 
@@ -54,10 +56,14 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
   const r = argv.indexOf('--rounds');
+  const o = argv.indexOf('--only');
+  const only = o >= 0 ? (argv[o + 1] ?? '').split(',') : undefined;
+  const unknown = only?.filter((s) => !(STAGES as readonly string[]).includes(s));
+  if (unknown?.length) throw new Error(`--only: unknown stage ${unknown.join(', ')} (stages: ${STAGES.join(', ')})`);
   return {
     rounds: r >= 0 ? Number(argv[r + 1]) : quick ? 1 : 2,
     json: argv.includes('--json'),
-    workload: quick ? { n: 5, pods: 5, pollSeconds: 10 } : { n: 20, pods: 20, pollSeconds: 30 },
+    workload: { ...(quick ? { n: 5, pods: 5, pollSeconds: 10 } : { n: 20, pods: 20, pollSeconds: 30 }), ...(only ? { only: only as Stage[] } : {}) },
   };
 }
 
@@ -87,6 +93,7 @@ const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'â€
 function table(berth: Figures, ctd: Figures | undefined, ctdName: string): string {
   const lines = [`| metric | ${ctdName} | berth | berth/containerd | target | met |`, '|---|---|---|---|---|---|'];
   for (const r of ROWS) {
+    if (!(r.key in berth)) continue; // a stage left out with --only
     const b = berth[r.key];
     const c = ctd?.[r.key];
     const ratio = b !== undefined && c ? b / c : undefined;

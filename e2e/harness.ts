@@ -13,7 +13,10 @@ export const BERTH_BIN = path.join(PROJECT_ROOT, 'bin/berth');
 /** The node flags bin/berth's first line gives (`#!/usr/bin/env -S node FLAGS`), for spawning it with process.execPath. */
 export function launcherNodeFlags(): string[] {
   const first = readFileSync(BERTH_BIN, 'utf8').split('\n', 1)[0]!;
-  return first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/).filter(Boolean);
+  // BERTH_DAEMON_NODE_FLAGS adds node flags for a benchmark's daemon (e.g. `--cpu-prof
+  // --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
+  const extra = process.env.BERTH_DAEMON_NODE_FLAGS ?? '';
+  return [...first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/), ...extra.split(/\s+/)].filter(Boolean);
 }
 
 export interface DaemonOptions {
