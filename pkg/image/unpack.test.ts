@@ -77,6 +77,20 @@ describe('tar path safety', () => {
     assert.equal((await lstat(path.join(root, 'bin/busybox'))).nlink, 202);
   });
 
+  it('writes file bodies of several MiB whole and in order, from chunks of any size', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const big = randomBytes((3 << 20) + 12345);
+    const root = path.join(tmp, 'bodies', 'root');
+    await mkdir(root, { recursive: true });
+    const tar = buildTar([{ type: 'file', path: 'big', data: big }, { type: 'file', path: 'small', data: 'after' }]);
+    // Chunks that straddle entry and batch boundaries.
+    const chunks: Buffer[] = [];
+    for (let i = 0, n = 1; i < tar.length; i += n, n = (n * 7 + 5001) % 300_000) chunks.push(tar.subarray(i, i + n));
+    await unpackTar(Readable.from(chunks), root);
+    assert.ok((await readFile(path.join(root, 'big'))).equals(big));
+    assert.equal(await readFile(path.join(root, 'small'), 'utf8'), 'after');
+  });
+
   it('a hard link to a name replaced by a symlink in the same layer never links through it', async () => {
     // `f` starts as a file, then becomes a symlink out of the root: linking `h` to `f` must link
     // the symlink itself (as link(2) does), not the file it points at, nor the file that was there.
