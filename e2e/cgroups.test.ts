@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { BERTH_BIN, scaled } from './harness.js';
+import { BERTH_BIN, eventually as poll, scaled } from './harness.js';
 import { CGROUP_ROOT, ctrConfig, runCtr, runPod, startCtEnv, status, waitExited, type CtEnv } from './container-fixtures.js';
 import { controllerDir, containerCgroup, E2E_DRIVER, LAYOUT, SYSTEMD_BOOTED, testParent } from './cgroup-fixtures.js';
 
@@ -21,15 +21,8 @@ const V2 = LAYOUT?.version === 2;
 const MiB = 1024 * 1024;
 const read = (dir: string, file: string) => readFile(path.join(dir, file), 'utf8').then((s) => s.trim());
 
-async function eventually<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, ms = scaled(60_000)): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`${what}: not reached in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** The harness's polling helper with a longer bound (pressure figures move slowly). */
+const eventually = <T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, ms = scaled(60_000)): Promise<T> => poll(what, f, ok, ms);
 
 /** The cgroup of a process in one hierarchy, from /proc/<pid>/cgroup ("0::/x" on v2). */
 async function procCgroup(pid: number): Promise<string> {
