@@ -17,23 +17,16 @@ import { CoreV1Api, KubeConfig, NodeV1Api, type CoreV1Event } from '@kubernetes/
 import { TestApiServer } from '../pkg/agent/testing/apiserver.js';
 import { CriClient } from '../pkg/client/cri.js';
 import { PROJECT_ROOT } from '../pkg/version/version.js';
-import { waitExit } from './harness.js';
+import { eventually, waitExit } from './harness.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
 
 const NODE = 'e2e-node';
 const NS = 'berth-system';
 const run = promisify(execFile);
 
-/** Polls `fn` (bounded) until it returns a value other than undefined/false. */
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The harness's polling helper for a probe that may throw (not ready yet) or give undefined/false. */
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> =>
+  eventually(what, () => fn().catch(() => undefined), (v) => v !== undefined && v !== false, timeoutMs) as Promise<T>;
 
 interface Proc {
   proc: ChildProcess;

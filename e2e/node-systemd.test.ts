@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CriClient } from '../pkg/client/cri.js';
 import { pushBusybox, startRegistry, type TestRegistry } from './fixtures/registry.js';
-import { scaled } from './harness.js';
+import { eventually, scaled } from './harness.js';
 import { writeNet } from './sandbox-fixtures.js';
 
 const sh = promisify(execFile);
@@ -116,11 +116,8 @@ describe('node: deploy/berth.service under systemd', { skip: !UNIT && 'not on a 
     const main = Number(await prop('MainPID'));
     const restarts = Number(await prop('NRestarts'));
     process.kill(main, 'SIGKILL');
-    const end = Date.now() + scaled(120_000);
-    while (!(Number(await prop('NRestarts')) > restarts && (await prop('ActiveState')) === 'active')) {
-      if (Date.now() > end) throw new Error(`berth did not come back within ${scaled(120)} s`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await eventually('systemd started berth again', async () => ({ restarts: Number(await prop('NRestarts')), state: await prop('ActiveState') }),
+      (v) => v.restarts > restarts && v.state === 'active', scaled(120_000));
     assert.notEqual(Number(await prop('MainPID')), main);
     connect();
     await assertAllRunning('after kill -9');
