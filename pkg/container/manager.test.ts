@@ -97,6 +97,28 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
+  it('StartContainer watches the cgroup for OOM kills before the runtime starts the process (a container killed at once is OOMKilled)', async () => {
+    const pod = await env.sandboxes.run(podRequest('oomwatch'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    const watched: string[] = [];
+    const watch = env.containers.oomWatch.watch.bind(env.containers.oomWatch);
+    env.containers.oomWatch.watch = (cid, cg) => {
+      watched.push(cid);
+      watch(cid, cg);
+    };
+    const hang = env.runtime.faults.hang('start');
+    const starting = env.containers.start(id);
+    await hang.reached;
+    const whileStarting = [...watched];
+    hang.release();
+    await starting;
+    env.containers.oomWatch.watch = watch;
+    assert.deepEqual(whileStarting, [id], 'watched while the runtime starts it');
+    await env.containers.stop(id, 0);
+    await env.containers.remove(id);
+    await env.sandboxes.remove(pod);
+  });
+
   it('a failed CreateContainer at the runtime leaves nothing behind, and a retry succeeds', async () => {
     const pod = await env.sandboxes.run(podRequest('createfail'));
     const before = await leftovers(env);

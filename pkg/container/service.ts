@@ -268,6 +268,9 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
       }
       const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
+      // Watched from before the start: the cgroup exists since create, and a container that is
+      // OOM-killed at once under the systemd driver has its scope removed before start returns.
+      this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
       try {
         await this.driver.start(h, r.info.id);
       } catch (err) {
@@ -277,7 +280,6 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         this.exited(r);
         throw new FailedPreconditionError(`start container "${r.info.id}": ${message}`);
       }
-      this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
       // A container may have exited before we got here; its exit is already recorded.
       const running = (r.info.state as string) === 'CONTAINER_CREATED';
       this.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
