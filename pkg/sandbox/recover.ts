@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { PodNetwork } from '../cni/manager.js';
 import { isNamespacePin } from '../cni/manager.js';
 import { mountsUnder } from '../container/reconcile.js';
-import { errorMessage } from '../errors/errors.js';
+import { runEveryStep, describeFailures, type CleanupFailure } from '../sync/cleanup.js';
 import type { Logger } from '../log/log.js';
 import { removeCgroup } from '../cgroups/index.js';
 import { umount } from '../sys/mount.js';
@@ -60,31 +60,37 @@ export async function recoverSandboxes(mgr: SandboxManager, cni: PodNetwork, log
     if (ID.test(id) && !known(id)) orphans.add(id);
   }
   for (const id of orphans) {
-    try {
-      await removeRemains(mgr, cni, id);
-      log.info({ sandbox: id }, 'removed remains of a sandbox with no record');
-    } catch (err) {
-      log.warn({ sandbox: id, err: errorMessage(err) }, 'could not clean up remains of a sandbox');
-    }
+    const failed = await removeRemains(mgr, cni, id);
+    if (failed.length === 0) log.info({ sandbox: id }, 'removed remains of a sandbox with no record');
+    else log.warn({ sandbox: id, failed: describeFailures(failed) }, 'could not clean up all remains of a sandbox; the rest is retried at the next start');
   }
 }
 
-/** Everything RunPodSandbox makes for `id`, in the order that undoes it; each step is harmless when there is nothing to undo. */
-async function removeRemains(mgr: SandboxManager, cni: PodNetwork, id: string): Promise<void> {
+/**
+ * Everything RunPodSandbox makes for `id`, in the order that undoes it; each step is harmless when
+ * there is nothing to undo, and each runs even when an earlier one failed (a CNI DEL that fails
+ * must not leave the pins and mounts too). The directory goes last and only when every other step
+ * worked: it holds the pause spec and the pod-cgroup claim a retry at the next start needs.
+ */
+async function removeRemains(mgr: SandboxManager, cni: PodNetwork, id: string): Promise<CleanupFailure[]> {
   const dir = path.join(mgr.sandboxesDir, id);
-  await cni.del(id);
   const pauseSpec = await readFile(path.join(dir, 'pause', 'config.json'), 'utf8').then((t) => JSON.parse(t) as { linux?: { cgroupsPath?: string } }, () => undefined);
-  if (pauseSpec) {
-    for (const name of Object.keys(mgr.o.config.runtime.handlers)) {
-      const rt = mgr.runtime(name);
-      await stopPause(rt.path, rt.root, id, undefined, mgr.o.cgroups.runtimeFlags(pauseSpec.linux?.cgroupsPath));
-    }
-    if (pauseSpec.linux?.cgroupsPath) await removeCgroup(pauseSpec.linux.cgroupsPath);
-  }
-  await unpinNamespaces(mgr.nsDir, id);
-  umount(path.join(dir, 'shm'));
-  // A pod cgroup berth was making for it (its containers could not exist yet: no record).
-  const podCgroup = await readFile(path.join(dir, POD_CGROUP_CLAIM), 'utf8').catch(() => '');
-  if (podCgroup) await releasePodCgroup(podCgroup);
-  await rm(dir, { recursive: true, force: true });
+  const cgroupsPath = pauseSpec?.linux?.cgroupsPath;
+  const failed = await runEveryStep([
+    { name: 'network', fn: () => cni.del(id) },
+    ...Object.keys(pauseSpec ? mgr.o.config.runtime.handlers : {}).map((name) => ({
+      name: `pause (${name})`,
+      fn: () => {
+        const rt = mgr.runtime(name);
+        return stopPause(rt.path, rt.root, id, undefined, mgr.o.cgroups.runtimeFlags(cgroupsPath));
+      },
+    })),
+    { name: 'pause cgroup', fn: async () => { if (cgroupsPath) await removeCgroup(cgroupsPath); } },
+    { name: 'namespace pins', fn: () => unpinNamespaces(mgr.nsDir, id) },
+    { name: 'shm', fn: async () => umount(path.join(dir, 'shm')) },
+    // A pod cgroup berth was making for it (its containers could not exist yet: no record).
+    { name: 'pod cgroup', fn: async () => { const c = await readFile(path.join(dir, POD_CGROUP_CLAIM), 'utf8').catch(() => ''); if (c) await releasePodCgroup(c); } },
+  ]);
+  if (failed.length > 0) return failed;
+  return runEveryStep([{ name: 'directory', fn: () => rm(dir, { recursive: true, force: true }) }]);
 }

@@ -23,23 +23,28 @@ export class CleanupStack {
 
   /** Runs every undo step, last first; returns the ones that failed. The stack is empty after. */
   async unwind(): Promise<CleanupFailure[]> {
-    const failed: CleanupFailure[] = [];
     const steps = this.steps.reverse();
     this.steps = [];
-    for (const s of steps) {
-      try {
-        await s.fn();
-      } catch (err) {
-        failed.push({ step: s.name, error: errorMessage(err) });
-      }
-    }
-    return failed;
+    return runEveryStep(steps);
   }
 
   /** The create succeeded: nothing is to be undone. */
   release(): void {
     this.steps = [];
   }
+}
+
+/** Runs the steps in order, each one even when an earlier one failed; returns those that failed. */
+export async function runEveryStep(steps: readonly { name: string; fn: () => Promise<unknown> }[]): Promise<CleanupFailure[]> {
+  const failed: CleanupFailure[] = [];
+  for (const s of steps) {
+    try {
+      await s.fn();
+    } catch (err) {
+      failed.push({ step: s.name, error: errorMessage(err) });
+    }
+  }
+  return failed;
 }
 
 /** "rootfs: EBUSY; runtime: exit status 1" */

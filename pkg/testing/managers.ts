@@ -16,6 +16,7 @@ import { silentLogger } from '../log/log.js';
 import type { SandboxRequest } from '../sandbox/request.js';
 import { SandboxManager } from '../sandbox/service.js';
 import { Store } from '../store/store.js';
+import { umount } from '../sys/mount.js';
 
 export interface ManagersEnv {
   dir: string;
@@ -83,6 +84,8 @@ export async function startManagers(): Promise<ManagersEnv> {
       containers.close();
       runtime.close();
       store.close();
+      // What a failed test left mounted (the fifth field of a mountinfo line is the mount point).
+      for (const line of (await mounts()).reverse()) umount(line.split(' ')[4]!);
       await rm(dir, { recursive: true, force: true });
     },
   };
