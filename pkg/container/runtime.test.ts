@@ -12,7 +12,8 @@ import { RuntimeDriver, type RuntimeHandler } from './runtime.js';
 
 const sh = promisify(execFile);
 const NETNS = `berth-ct-unit-${process.pid}`;
-const CGROUP = `/berth-test-ct/unit-${process.pid}`;
+// Its own root: e2e files check /berth-test-ct for leaks while unit tests may run beside them.
+const CGROUP = `/berth-test-unit-runtime/unit-${process.pid}`;
 
 function spec(rootfs: string, id: string, args: string[]): object {
   return {
