@@ -7,7 +7,8 @@
 //   node scripts/package.mjs [--out DIR] [--tar FILE.tar.gz]     (after npm run build)
 //
 // Layout of DIR:
-//   bin/berth                 sh wrapper: runs dist/bundle/main.js (the bundled CLI and daemon) with node/bin/node
+//   bin/berth                 sh wrapper: runs bin/berth.mjs with node/bin/node and the repository bin/berth's node flags
+//   bin/berth.mjs             the repository's bin/berth: picks the bundle (dist/bundle) for the command
 //   node/bin/node             the node binary that built the package (same glibc needs as it)
 //   dist/bundle               the bundle bin/berth runs (scripts/bundle.mjs)
 //   dist/cmd, dist/pkg        compiled code, without tests and source maps (the agent's entry, child scripts)
@@ -27,7 +28,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const { values } = parseArgs({ options: { out: { type: 'string' }, tar: { type: 'string' } } });
 const out = path.resolve(values.out ?? path.join(root, 'build', `berth-${pkg.version}`));
 
-if (!existsSync(path.join(root, 'dist/cmd/berth/main.js')) || !existsSync(path.join(root, 'dist/bundle/main.js'))) throw new Error('dist/ is missing: run npm run build first');
+if (!existsSync(path.join(root, 'dist/cmd/berth/main.js')) || !existsSync(path.join(root, 'dist/bundle/main.js')) || !existsSync(path.join(root, 'dist/bundle/daemon.cjs'))) throw new Error('dist/ is missing: run npm run build first');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
@@ -59,9 +60,11 @@ mkdirSync(path.join(out, 'node/bin'), { recursive: true });
 copyFileSync(process.execPath, path.join(out, 'node/bin/node'));
 chmodSync(path.join(out, 'node/bin/node'), 0o755);
 mkdirSync(path.join(out, 'bin'));
-// The node flags of the repository's bin/berth (a small young generation for the long-lived daemon).
-const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(path.join(root, 'bin/berth'), 'utf8'))?.[1]?.trim() ?? '';
-writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/../dist/bundle/main.js" "$@"\n`, { mode: 0o755 });
+// The repository's bin/berth, run with its node flags (a small young generation for the long-lived daemon).
+const launcher = readFileSync(path.join(root, 'bin/berth'), 'utf8');
+const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(launcher)?.[1]?.trim() ?? '';
+writeFileSync(path.join(out, 'bin/berth.mjs'), launcher);
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/berth.mjs" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};
