@@ -12,8 +12,7 @@ import type { HandlerSet } from '../../pkg/cri/handlers.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadSource } from '../../pkg/config/reload.js';
 import { configService } from '../../pkg/cri/berth-config.js';
 import { createLogger, setLogLevel, type Logger } from '../../pkg/log/log.js';
-import { Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
-import { Counter } from 'prom-client';
+import { Counter, Metrics, serveMetrics } from '../../pkg/metrics/metrics.js';
 import { killOrphanHelpers } from '../../pkg/process/procs.js';
 import { tagChildren } from '../../pkg/process/run.js';
 import { Store } from '../../pkg/store/store.js';
@@ -150,6 +149,9 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   }
   log.info({ socket, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'berth ready');
   for (const m of started) m.ready?.();
+  // The default process metrics load a second after ready, off the first calls' path (a scrape
+  // before then loads them itself).
+  setTimeout(() => void metrics.collectDefaults().catch((err: Error) => log.warn({ err: err.message }, 'default metrics failed to load')), 1000).unref();
   // Type=notify under systemd: `systemctl start berth` returns once the socket serves.
   const notified = sdNotify('READY=1', notifySocket);
   if (notified instanceof Error) log.warn({ err: notified.message }, 'could not tell systemd berth is ready');

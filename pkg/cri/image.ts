@@ -1,5 +1,5 @@
 // The ImageService rpcs: thin handlers over pkg/image.
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Histogram } from '../metrics/metrics.js';
 import { parseDuration } from '../config/config.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { ImageServiceImpl } from '../image/service.js';

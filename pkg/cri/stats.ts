@@ -1,7 +1,7 @@
 // Stats rpcs (ContainerStats, ListContainerStats, PodSandboxStats, ListPodSandboxStats,
 // ListMetricDescriptors, ListPodSandboxMetrics), GetContainerEvents (events.ts) and the runtime's
 // own gauges. Conversion only; the work is in pkg/stats and pkg/events.
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from '../metrics/metrics.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { containerMetrics, DESCRIPTORS, podMetrics, type MetricContext, type MetricSample } from '../stats/cadvisor.js';
 import { StatsCollector } from '../stats/collector.js';

@@ -3,7 +3,7 @@
 // subscriber's pace. A subscriber whose queue overflows, or whose sink has not accepted an
 // event for `stallMs`, is dropped with a warning, so one stalled reader never slows the runtime
 // or the other readers.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../metrics/metrics.js';
 import type { Logger } from 'pino';
 
 /** Where a subscriber's events go. A returned promise is backpressure: no next write until it settles. */
