@@ -104,7 +104,7 @@ describe('container service: pod lock, retries, failure states', () => {
     const watch = env.containers.oomWatch.watch.bind(env.containers.oomWatch);
     env.containers.oomWatch.watch = (cid, cg) => {
       watched.push(cid);
-      watch(cid, cg);
+      return watch(cid, cg);
     };
     const hang = env.runtime.faults.hang('start');
     const starting = env.containers.start(id);

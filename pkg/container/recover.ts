@@ -31,7 +31,7 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
       // Started while berth was going down (a StartContainer cut by the crash): it runs.
       if (st.status === 'running' && r.info.state === 'CONTAINER_CREATED') m.commit(r, { state: 'CONTAINER_RUNNING', startedAt: r.info.startedAt || nowNs() });
       if (st.pid && st.pid !== r.info.pid) m.commit(r, { pid: st.pid });
-      if (st.status === 'running') m.oomWatch.watch(id, r.info.cgroupsPath);
+      if (st.status === 'running') await m.oomWatch.watch(id, r.info.cgroupsPath);
       if (!(await conmonAlive(r.info.bundle, id))) watchWithoutConmon(m, id);
     } catch (err) {
       m.o.log.warn({ id, err: errorMessage(err) }, 'container recovery: runtime state failed');

@@ -56,6 +56,8 @@ const TERMINATION_MESSAGE_MAX = 4096;
 const RETRY_WINDOW_MS = 5 * 60_000;
 /** Exit code recorded for a container the runtime could not start (containerd's value). */
 export const START_ERROR_EXIT_CODE = 128;
+/** conmon's exit code for a process killed by SIGKILL (128 + 9), as an OOM kill ends it. */
+const SIGKILL_EXIT_CODE = 137;
 /** How long ReopenContainerLog waits for conmon to make the new log file. */
 const REOPEN_WAIT_MS = 5000;
 
@@ -199,7 +201,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   async onExit(id: string, code: number, why?: string): Promise<void> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return;
-    const oom = code !== 0 && (await this.oomKilled(r));
+    const oom = code !== 0 && (await this.oomKilled(r, code));
     const message = await this.terminationMessage(r);
     if ((r.info.state as string) === 'CONTAINER_EXITED' || !this.records.has(id)) return; // raced with another report
     this.commit(r, {
@@ -224,11 +226,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   }
 
   /**
-   * conmon's oom file, or the memory cgroup's oom_kill count (v2 memory.events, v1
-   * memory.oom_control), which outlives the exit until the runtime deletes the cgroup.
+   * The v2 watch (own count, or the pod's for a SIGKILLed container whose cgroup is gone),
+   * conmon's oom file, or the v1 memory cgroup's oom_kill count (memory.oom_control), which
+   * outlives the exit until the runtime deletes the cgroup.
    */
-  private async oomKilled(r: ContainerRecord): Promise<boolean> {
-    if (await this.oomWatch.seen(r.info.id)) return true;
+  private async oomKilled(r: ContainerRecord, code: number): Promise<boolean> {
+    if (await this.oomWatch.seen(r.info.id, code === SIGKILL_EXIT_CODE)) return true;
     if (await stat(path.join(r.info.bundle, 'oom')).then(() => true, () => false)) return true;
     return !!r.info.cgroupsPath && (await this.o.cgroups.oomKills(r.info.cgroupsPath)) > 0;
   }
@@ -270,7 +273,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
       // Watched from before the start: the cgroup exists since create, and a container that is
       // OOM-killed at once under the systemd driver has its scope removed before start returns.
-      this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
+      await this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
       try {
         await this.driver.start(h, r.info.id);
       } catch (err) {
