@@ -7,7 +7,7 @@ import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.
 import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfig.js';
 import { podConfig } from '../e2e/sandbox-fixtures.js';
 import { pidsWithCmdline } from './containerd.js';
-import { rssKiB } from './foundation.js';
+import { pssKiB, rssKiB } from './foundation.js';
 import { summarize, timeMs } from './summary.js';
 
 /** A CRI runtime started for one round. */
@@ -60,12 +60,19 @@ function ctr(w: Workload, name: string, command: string[]): ContainerConfig {
   return { metadata: { name }, image: { image: w.imageRef }, command, log_path: `${name}.log` };
 }
 
-/** RSS of the daemon plus its helpers (conmon, shims), KiB. */
-async function footprintKiB(rt: Runtime): Promise<number> {
-  const helpers = (await pidsWithCmdline(rt.helperMark)).filter((p) => p !== rt.pid);
-  let kib = await rssKiB(rt.pid);
-  for (const p of helpers) kib += await rssKiB(p).catch(() => 0);
-  return kib;
+/**
+ * Memory of the daemon plus its helpers (conmon, shims), KiB: summed RSS (a library page mapped
+ * by 20 conmons counts 20 times) and summed PSS (each shared page divided among its mappers: what
+ * the node loses).
+ */
+async function footprintKiB(rt: Runtime): Promise<{ rss: number; pss: number }> {
+  const pids = [rt.pid, ...(await pidsWithCmdline(rt.helperMark)).filter((p) => p !== rt.pid)];
+  const sum = { rss: 0, pss: 0 };
+  for (const p of pids) {
+    sum.rss += await rssKiB(p).catch(() => 0);
+    sum.pss += await pssKiB(p).catch(() => 0);
+  }
+  return sum;
 }
 
 async function cpuTicks(pid: number): Promise<number> {
@@ -158,7 +165,10 @@ async function podsUnderPolling(rt: Runtime, w: Workload, out: Figures): Promise
     await c.runtime('StartContainer', { container_id: cid });
   }
   await settle(2000);
-  out.mem_per_pod_mib = Math.round((((await footprintKiB(rt)) - before) / 1024 / w.pods) * 100) / 100;
+  const held = await footprintKiB(rt);
+  const perPod = (kib: number) => Math.round((kib / 1024 / w.pods) * 100) / 100;
+  out.mem_per_pod_mib = perPod(held.rss - before.rss);
+  out.mem_per_pod_pss_mib = perPod(held.pss - before.pss);
   const t0 = await cpuTicks(rt.pid);
   const started = Date.now();
   await poll(c, w.pollSeconds);

@@ -43,7 +43,8 @@ const ROWS: Row[] = [
   { key: 'list_images_ms', label: 'ListImages (ms)', ratio: 1 },
   { key: 'cpu_polling_pct', label: 'daemon CPU under polling (% of a core)', max: 1 },
   { key: 'exec_sync_ms', label: 'ExecSync `true` (ms)', ratio: 0.7 },
-  { key: 'mem_per_pod_mib', label: 'memory per running pod, daemon + helpers (MiB)', max: 1.5 },
+  { key: 'mem_per_pod_mib', label: 'memory per running pod, daemon + helpers, RSS (MiB)', max: 1.5 },
+  { key: 'mem_per_pod_pss_mib', label: 'memory per running pod, PSS: shared pages counted once (MiB)', max: 1.5 },
   { key: 'startup_ms', label: 'start-up to the first answered call (ms)', max: 150 },
 ];
 

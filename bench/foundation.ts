@@ -11,6 +11,12 @@ export async function rssKiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
 }
 
+/** Proportional set size: each shared page divided among the processes that map it, KiB. */
+export async function pssKiB(pid: number): Promise<number> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Pss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? NaN);
+}
+
 export async function benchFoundation(calls = 1000): Promise<Record<string, unknown>> {
   const startups: number[] = [];
   for (let i = 0; i < 5; i++) {
