@@ -7,11 +7,17 @@
 // stdio, but its parent (the runtime) is gone: we become a child subreaper first, so the kernel
 // hands the orphaned process to us and we can wait for it and learn its status, as conmon does.
 //
+// SIGTERM asks for the exec'd process to be killed (ExecSync's timeout, or the caller gone): at
+// once if its pid is known, else as soon as the runtime has written it. The runtime may still be
+// starting the process when the timeout comes (under emulation `runc exec` takes seconds); killing
+// execwait then would leave the process running in the container with nobody to end it.
+//
 // usage: execwait PIDFILE RUNTIME ARGS...
 // Exit: the process's exit code, 128+N when killed by signal N; if the runtime itself fails,
 // its own exit status (its message is on stderr); 125 for execwait's own errors.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,15 @@ static int status_code(int st) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
   return 125;
+}
+
+static volatile sig_atomic_t stop_requested = 0;
+static volatile sig_atomic_t target = 0;
+
+static void on_term(int sig) {
+  (void)sig;
+  stop_requested = 1;
+  if (target > 0) kill((pid_t)target, SIGKILL);
 }
 
 static pid_t read_pid(const char *file) {
@@ -43,6 +58,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "execwait: cannot become a subreaper: %s\n", strerror(errno));
     return 125;
   }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
   pid_t rt = fork();
   if (rt < 0) {
     fprintf(stderr, "execwait: fork: %s\n", strerror(errno));
@@ -66,6 +86,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "execwait: the runtime wrote no pid to %s\n", argv[1]);
     return 125;
   }
+  target = pid;
+  if (stop_requested) kill(pid, SIGKILL); // asked before the pid was known
   // Reap whatever the kernel hands us (the exec'd process, stray runtime helpers) until the
   // exec'd process itself has exited.
   for (;;) {

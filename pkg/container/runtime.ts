@@ -83,6 +83,8 @@ export async function writeExecProcess(bundle: string, proc: OciProcess): Promis
 /** After an exec's runtime exited, how long its pipes may stay open (a process it left in the background holds them). */
 export const EXEC_DRAIN_MS = 2000;
 const CALL_TIMEOUT_MS = 60_000;
+/** How long a timed-out ExecSync's runtime may take to start the process that execwait then kills. */
+const EXEC_STOP_GRACE_MS = 30_000;
 const EXECWAIT_PATH = path.join(PROJECT_ROOT, 'native/build/execwait');
 
 /**
@@ -241,7 +243,7 @@ export class RuntimeDriver implements ContainerRuntime {
    * trip): the process writes straight into our pipes and execwait exits with its status as soon
    * as it exits, even when a process it left in the background keeps stdout/stderr open (then
    * the pipes are drained for EXEC_DRAIN_MS at most). At the timeout, or when the caller gives
-   * up, the exec'd process (pid from --pid-file) and execwait are killed.
+   * up, execwait kills the exec'd process, also one the runtime is still starting (stopExecWait).
    */
   async execSync(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess, timeoutMs: number, signal?: AbortSignal): Promise<ExecResult> {
     signal?.throwIfAborted();
@@ -253,7 +255,7 @@ export class RuntimeDriver implements ContainerRuntime {
       const r = await run(EXECWAIT_PATH, [files.pidFile, ...argv], {
         timeoutMs: timeoutMs > 0 ? timeoutMs : undefined, signal, drainMs: EXEC_DRAIN_MS,
         sink: (stream, b) => output.add(stream, b),
-        kill: (child) => killExec(files.pidFile, child),
+        kill: stopExecWait,
       });
       if (r.timedOut) throw new DeadlineExceededError(`exec in container "${id}" timed out after ${timeoutMs / 1000} s; the process was killed`);
       signal?.throwIfAborted();
@@ -295,6 +297,18 @@ export function killExec(pidFile: string, runtime: ChildProcess, graceMs = 2000)
     const t = setTimeout(() => runtime.kill('SIGKILL'), graceMs);
     runtime.once('exit', () => clearTimeout(t));
   });
+}
+
+/**
+ * Ends an ExecSync: SIGTERM tells execwait to kill the exec'd process as soon as the runtime has
+ * started it (the pid file may still be empty at the timeout), reap it and exit. execwait is
+ * killed only if the runtime hangs for good, which may leave the process behind.
+ */
+function stopExecWait(execwait: ChildProcess, graceMs = EXEC_STOP_GRACE_MS): void {
+  if (execwait.exitCode !== null || execwait.signalCode !== null) return;
+  execwait.kill('SIGTERM');
+  const t = setTimeout(() => execwait.kill('SIGKILL'), graceMs);
+  execwait.once('exit', () => clearTimeout(t));
 }
 
 /** SIGKILL to the process group led by the pid in `pidFile` (conmon calls setsid), else to the pid alone. */
