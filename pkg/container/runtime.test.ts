@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_CAPS } from './caps.js';
 import { ExitWatcher } from './exits.js';
-import { RuntimeDriver, type RuntimeHandler } from './runtime.js';
+import { RUNTIME_LOG, RuntimeDriver, type RuntimeHandler } from './runtime.js';
 
 const sh = promisify(execFile);
 const NETNS = `berth-ct-unit-${process.pid}`;
@@ -120,6 +120,23 @@ describe('container runtime driver: conmon with runc and crun', () => {
       await driver.delete(h, id); // again: fine
     });
   }
+
+  it("the runtime's warnings stay out of the container's log", async () => {
+    // runc warns on stderr about kernel memory settings (as about devices systemd cannot see).
+    const id = `unit-warn-${process.pid}`;
+    const bundle = path.join(tmp, id);
+    await mkdir(bundle);
+    const s = spec(rootfs, id, ['echo', 'out']) as { linux: { resources: Record<string, unknown> } };
+    s.linux.resources.memory = { kernel: 64 << 20 };
+    await writeFile(path.join(bundle, 'config.json'), JSON.stringify(s));
+    const log = path.join(tmp, `${id}.log`);
+    await driver.create(handlers.runc!, { id, name: id, bundle, logPath: log, tty: false, stdin: false, stdinOnce: false });
+    await driver.start(handlers.runc!, id);
+    assert.equal(await exited(id), 0);
+    assert.deepEqual((await readFile(log, 'utf8')).trim().split('\n').map((l) => l.split(' ').slice(1).join(' ')), ['stdout F out']);
+    assert.match(await readFile(path.join(bundle, RUNTIME_LOG), 'utf8'), /Kernel memory/, 'the warning went to the runtime log');
+    await driver.delete(handlers.runc!, id);
+  });
 
   it('a runtime failure comes back with the runtime message', async () => {
     const id = `unit-fail-${process.pid}`;

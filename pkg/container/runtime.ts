@@ -83,6 +83,8 @@ export async function writeExecProcess(bundle: string, proc: OciProcess): Promis
 /** After an exec's runtime exited, how long its pipes may stay open (a process it left in the background holds them). */
 export const EXEC_DRAIN_MS = 2000;
 const CALL_TIMEOUT_MS = 60_000;
+/** The runtime's own log of a container's create, in its bundle. */
+export const RUNTIME_LOG = 'runtime.log';
 /** How long a timed-out ExecSync's runtime may take to start the process that execwait then kills. */
 const EXEC_STOP_GRACE_MS = 30_000;
 const EXECWAIT_PATH = path.join(PROJECT_ROOT, 'native/build/execwait');
@@ -142,6 +144,10 @@ export class RuntimeDriver implements ContainerRuntime {
       '-p', path.join(a.bundle, 'pidfile'), '-P', path.join(a.bundle, 'conmon-pidfile'),
       '-l', `k8s-file:${a.logPath}`, '--exit-dir', this.o.exitDir, '--socket-dir-path', this.o.socketDir,
       '--persist-dir', a.bundle, '--runtime-arg', `--root=${h.root}`, ...(h.flags ?? []).flatMap((f) => ['--runtime-arg', f]),
+      // The runtime's stderr is the container's (conmon reads its failure from there): its
+      // warnings, e.g. runc's "skipping device … for systemd", would open the container's log.
+      // With --log they go to a file; runc and crun still print errors to stderr too.
+      '--runtime-arg', `--log=${path.join(a.bundle, RUNTIME_LOG)}`,
       '--log-level', this.o.logLevel,
     ];
     if (a.tty) args.push('-t');
