@@ -62,9 +62,11 @@ function spec(o: PauseOptions): unknown {
     // runc needs /proc in the container to close inherited fds before exec.
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      // In a user namespace the runtime cannot create its device nodes in the shared host-owned
-      // rootfs: give it a /dev of its own.
-      ...(o.userns ? [{ destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=64k'] }] : []),
+      // A /dev of its own for the runtime's device nodes (runc reopens /dev/null there): the
+      // shared rootfs lives under the state dir, on systemd nodes /run, a nodev tmpfs where a
+      // node cannot be opened (EACCES); in a user namespace the runtime could not create them
+      // in the host-owned rootfs at all.
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=64k'] },
     ],
     linux: {
       namespaces,
