@@ -12,13 +12,12 @@
 // the registry takes a free port in 5200–5299. Run it under the host lock.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CriClient, CriError } from '../pkg/client/cri.js';
 import { errorMessage } from '../pkg/errors/errors.js';
 import { ctrConfig, podConfig, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
 import { countLeaks, NO_LEAKS, scopeOf, type Leaks, type LeakScope } from '../e2e/leaks.js';
 import { seededRng } from '../e2e/fuzz/gen.js';
-import { summarize } from './summary.js';
+import { runAsMain, summarize } from './summary.js';
 
 export interface ChaosOptions {
   kills: number;
@@ -219,14 +218,5 @@ async function cleanUp(call: Call, prefix: string): Promise<void> {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const kills = Number(process.argv[2] ?? 100);
-  const seed = process.argv[3] ? Number(process.argv[3]) : undefined;
-  runChaos({ kills, seed, progress: (l) => console.error(l) }).then((r) => {
-    console.log(JSON.stringify({ chaos: r }, null, 2));
-    process.exit(r.lost.length || r.errors.length || r.leaked || r.aborted || r.uncleaned.length ? 1 : 0);
-  }, (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsMain(import.meta.url, 'chaos', (a) => runChaos({ kills: Number(a[0] ?? 100), seed: a[1] ? Number(a[1]) : undefined, progress: (l) => console.error(l) }),
+  (r) => Boolean(r.lost.length || r.errors.length || r.leaked || r.aborted || r.uncleaned.length));

@@ -1,9 +1,8 @@
 // Container latency: CreateContainer+StartContainer, StopContainer (a container that exits on
 // SIGTERM), RemoveContainer — median/p95 over 50 — and ExecSync `true` over 200, with runc (and
 // crun when given `crun`). Run alone: node dist/bench/container.js [n] [execs] [handler]
-import { fileURLToPath } from 'node:url';
 import { ctrConfig, runPod, startCtEnv } from '../e2e/container-fixtures.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 export async function benchContainers(n = 50, execs = 200, handler = 'runc'): Promise<Record<string, unknown>> {
   const env = await startCtEnv();
@@ -51,14 +50,8 @@ export async function benchContainers(n = 50, execs = 200, handler = 'runc'): Pr
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const handlers = process.argv[4] ? [process.argv[4]] : ['runc', 'crun'];
-  (async () => {
-    const out: Record<string, unknown> = {};
-    for (const h of handlers) out[h] = await benchContainers(Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 200), h);
-    console.log(JSON.stringify({ container: out }, null, 2));
-  })().catch((err: Error) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsMain(import.meta.url, 'container', async (a) => {
+  const out: Record<string, unknown> = {};
+  for (const h of a[2] ? [a[2]] : ['runc', 'crun']) out[h] = await benchContainers(Number(a[0] ?? 50), Number(a[1] ?? 200), h);
+  return out;
+});

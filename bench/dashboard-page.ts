@@ -3,13 +3,13 @@
 // container each. No pods start, so it takes seconds and needs no host lock; what it leaves out
 // is the daemon (its API answers in a few ms, bench/dashboard.ts measures them).
 // Run: node dist/bench/dashboard-page.js [pods] [loads]
-import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/browser.js';
 import { createApp } from '../pkg/dashboard/app.js';
 import { Authorizer } from '../pkg/dashboard/auth.js';
 import { container, fakeNode, sandbox, sec } from '../pkg/dashboard/fakes.js';
 import { serveDashboard } from '../pkg/dashboard/module.js';
 import { timePages } from './page-timing.js';
+import { runAsMain } from './summary.js';
 
 export async function benchDashboardPage(pods = 200, loads = 10): Promise<Record<string, unknown>> {
   const node = fakeNode();
@@ -30,12 +30,4 @@ export async function benchDashboardPage(pods = 200, loads = 10): Promise<Record
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchDashboardPage(Number(process.argv[2] ?? 200), Number(process.argv[3] ?? 10)).then(
-    (r) => console.log(JSON.stringify({ dashboard_page: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'dashboard_page', (a) => benchDashboardPage(Number(a[0] ?? 200), Number(a[1] ?? 10)));

@@ -4,11 +4,10 @@
 // pods and containers tables with every row, and the floor (page-timing.ts).
 // Uses the container e2e network (bridge berth-ct0). Run alone: node dist/bench/dashboard.js [pods] [loads]
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../e2e/browser.js';
 import { ctrConfig, runCtr, runPod, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
 import { timePages } from './page-timing.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -56,12 +55,4 @@ export async function benchDashboard(pods = 200, loads = 10): Promise<Record<str
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchDashboard(Number(process.argv[2] ?? 200), Number(process.argv[3] ?? 10)).then(
-    (r) => console.log(JSON.stringify({ dashboard: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'dashboard', (a) => benchDashboard(Number(a[0] ?? 200), Number(a[1] ?? 10)));

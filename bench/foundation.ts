@@ -1,9 +1,8 @@
 // Foundation figures: daemon start-up to a ready socket, idle RSS, and Version latency.
 // Run alone: node dist/bench/foundation.js [calls]
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../e2e/harness.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 /** A process's resident set, KiB. */
 export async function rssKiB(pid: number): Promise<number> {
@@ -48,12 +47,4 @@ export async function benchFoundation(calls = 1000): Promise<Record<string, unkn
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchFoundation(Number(process.argv[2] ?? 1000)).then(
-    (r) => console.log(JSON.stringify({ foundation: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'foundation', (a) => benchFoundation(Number(a[0] ?? 1000)));

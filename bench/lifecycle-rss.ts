@@ -9,10 +9,9 @@
 // garbage of the last calls (after 6,000 Version calls: anon RSS 54 MiB at 3 s, 30 MiB at 15 s).
 // Run under the host lock: node dist/bench/lifecycle-rss.js [lifecycles=1000] [checkpoints=10]
 //   (npm run bench -- lifecycle-rss 1000)
-import { fileURLToPath } from 'node:url';
 import { ctrConfig, runPod, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
 import { rssKiB } from './foundation.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 const WARMUP = 10;
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,12 +67,4 @@ export async function benchLifecycleRss(lifecycles = 1000, checkpoints = 10): Pr
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchLifecycleRss(Number(process.argv[2] ?? 1000), Number(process.argv[3] ?? 10)).then(
-    (r) => console.log(JSON.stringify({ lifecycle_rss: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'lifecycle_rss', (a) => benchLifecycleRss(Number(a[0] ?? 1000), Number(a[1] ?? 10)));

@@ -10,13 +10,12 @@
 // Run alone: node dist/bench/list-stream.js [records] [calls] [stalled clients]
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { startDaemon, type TestDaemon } from '../e2e/harness.js';
 import { populateContainers, populateSandboxes } from '../e2e/list-fixtures.js';
 import { collectStream } from '../pkg/client/cri.js';
 import { DEFAULT_BATCH } from '../pkg/cri/list-stream.js';
 import { loadCri } from '../pkg/cri/proto.js';
-import { summarize } from './summary.js';
+import { runAsMain, summarize } from './summary.js';
 
 async function status(pid: number): Promise<{ rss: number; hwm: number }> {
   const t = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -150,11 +149,4 @@ export async function benchListStream(n = 5000, calls = 30, clients = 20): Promi
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchListStream(Number(process.argv[2] ?? 5000), Number(process.argv[3] ?? 30), Number(process.argv[4] ?? 20))
-    .then((r) => console.log(JSON.stringify({ list_stream: r }, null, 2)))
-    .catch((err: Error) => {
-      console.error(err);
-      process.exit(1);
-    });
-}
+runAsMain(import.meta.url, 'list_stream', (a) => benchListStream(Number(a[0] ?? 5000), Number(a[1] ?? 30), Number(a[2] ?? 20)));

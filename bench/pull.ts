@@ -6,13 +6,12 @@
 // unpacks) and the ratio is given. Run alone: node dist/bench/pull.js [runs]
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../e2e/harness.js';
 import { buildBusyboxImage } from '../e2e/fixtures/busybox.js';
 import { pushImage, type BuiltImage } from '../e2e/fixtures/oci.js';
 import { startRegistry } from '../e2e/fixtures/registry.js';
 import { buildTar } from '../e2e/fixtures/tar.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 import { run, startContainerd, which } from './containerd.js';
 
 /** One `ctr images pull` (fetch + unpack into overlayfs) against a fresh private containerd. */
@@ -129,12 +128,4 @@ async function benchSmall(host: string, ctd?: { bin: string; ctr: string }, n = 
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchPull(Number(process.argv[2] ?? 5)).then(
-    (r) => console.log(JSON.stringify({ pull: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'pull', (a) => benchPull(Number(a[0] ?? 5)));

@@ -5,11 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../e2e/harness.js';
 import { daemonToml, podConfig, sh, writeNet } from '../e2e/sandbox-fixtures.js';
 import type { NamespaceMode } from '../pkg/cri/gen/runtime/v1/NamespaceMode.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 const BRIDGE = 'berth-sb5';
 
@@ -53,7 +52,4 @@ export async function benchSandbox(pods = 50): Promise<Record<string, unknown>> 
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const pods = Number(process.argv[2] ?? 50);
-  console.log(JSON.stringify({ bench: 'sandbox', ...(await benchSandbox(pods)) }, null, 2));
-}
+runAsMain(import.meta.url, 'sandbox', (a) => benchSandbox(Number(a[0] ?? 50)));

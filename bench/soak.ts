@@ -11,7 +11,6 @@
 // daemon's own counts do not).
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CriError } from '../pkg/client/cri.js';
 import { listProcesses } from '../pkg/process/procs.js';
 import { ctrConfig, podConfig, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
@@ -19,6 +18,7 @@ import { buildBusyboxImage } from '../e2e/fixtures/busybox.js';
 import { pushImage } from '../e2e/fixtures/oci.js';
 import { countLeaks, NO_LEAKS, scopeOf, type Leaks } from '../e2e/leaks.js';
 import { sh } from '../e2e/sandbox-fixtures.js';
+import { runAsMain } from './summary.js';
 
 export interface SoakOptions {
   seconds: number;
@@ -192,14 +192,5 @@ async function podCycle(env: CtEnv, name: string, report: SoakReport): Promise<v
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const seconds = Number(process.argv[2] ?? 3600);
-  const sampleSeconds = Number(process.argv[3] ?? 60);
-  runSoak({ seconds, sampleSeconds, progress: (l) => console.error(l) }).then((r) => {
-    console.log(JSON.stringify({ soak: r }, null, 2));
-    process.exit(r.errors.length || r.leaked ? 1 : 0);
-  }, (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsMain(import.meta.url, 'soak', (a) => runSoak({ seconds: Number(a[0] ?? 3600), sampleSeconds: Number(a[1] ?? 60), progress: (l) => console.error(l) }),
+  (r) => Boolean(r.errors.length || r.leaked));

@@ -4,12 +4,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { startDaemon, type TestDaemon } from '../e2e/harness.js';
 import { pushBusybox, startRegistry, type TestRegistry } from '../e2e/fixtures/registry.js';
 import { daemonToml, podConfig, sh, writeNet } from '../e2e/sandbox-fixtures.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 const BRIDGE = 'berth-sx1';
 
@@ -81,12 +80,4 @@ export async function benchStats(pods = 50, calls = 200): Promise<Record<string,
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  benchStats(Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 200)).then(
-    (r) => console.log(JSON.stringify({ stats: r }, null, 2)),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'stats', (a) => benchStats(Number(a[0] ?? 50), Number(a[1] ?? 200)));

@@ -4,11 +4,10 @@
 // 10.203.0.0/16, a registry on 127.0.0.1:29000–29099.
 // Run alone: node dist/bench/streaming.js [n]; with CRICTL=/path/to/crictl, also crictl's throughput.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { openStream, spdyExec, spdyUpgrade } from '../pkg/streaming/testing/clients.js';
 import { startStEnv } from '../e2e/streaming-env.js';
-import { summarize, timeMs } from './summary.js';
+import { runAsMain, summarize, timeMs } from './summary.js';
 
 const SIZE = 100 * 1024 * 1024;
 
@@ -96,13 +95,4 @@ export async function benchStreaming(n = 100): Promise<Record<string, unknown>> 
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const n = Number(process.argv[2] ?? 100);
-  benchStreaming(n).then(
-    (r) => console.log(JSON.stringify({ streaming: r }, null, 2)),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runAsMain(import.meta.url, 'streaming', (a) => benchStreaming(Number(a[0] ?? 100)));

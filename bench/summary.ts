@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /** Latency summary in milliseconds. */
 export interface Summary {
   n: number;
@@ -20,4 +22,24 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/**
+ * A bench module's entry point when node runs it as the script: calls `main` with the command
+ * line's arguments, prints `{ [key]: result }` as JSON, and exits 1 on an error or when
+ * `failed(result)` says the run found a fault.
+ */
+export function runAsMain<T>(moduleUrl: string, key: string, main: (args: string[]) => Promise<T>, failed?: (r: T) => boolean): void {
+  if (process.argv[1] !== fileURLToPath(moduleUrl)) return;
+  main(process.argv.slice(2)).then(
+    (r) => {
+      console.log(JSON.stringify({ [key]: r }, null, 2));
+      // A long run with a verdict ends now, whatever handles its failure left open.
+      if (failed) process.exit(failed(r) ? 1 : 0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
