@@ -1,12 +1,15 @@
 // mknod(2) and lsetxattr(2) through koffi, which Node's fs lacks: device nodes, fifos and
 // overlay whiteouts (0/0 char devices), the opaque xattr and PAX xattrs during unpack.
-import koffi from 'koffi';
 import os from 'node:os';
+import { errno, libcFunc } from '../sys/libc.js';
 
-const libc = koffi.load('libc.so.6');
-const mknodFn = libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
-const lsetxattrFn = libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
-const lgetxattrFn = libc.func('intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)');
+const mknodFn = libcFunc<(path: string, mode: number, dev: bigint) => number>('int mknod(const char *path, uint32_t mode, uint64_t dev)');
+const lsetxattrFn = libcFunc<(path: string, name: string, value: Buffer, size: number, flags: number) => number>(
+  'int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)',
+);
+const lgetxattrFn = libcFunc<(path: string, name: string, value: Buffer | null, size: number) => number | bigint>(
+  'intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)',
+);
 
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
@@ -21,7 +24,7 @@ export class SysError extends Error {
 }
 
 function fail(syscall: string, path: string): never {
-  const e = koffi.errno();
+  const e = errno();
   throw new SysError(syscall, ERRNO_NAMES.get(e) ?? `errno ${e}`, path);
 }
 
@@ -45,7 +48,7 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
   const buf = Buffer.alloc(64 * 1024);
   const n = Number(lgetxattrFn(path, name, buf, buf.length));
   if (n < 0) {
-    const code = ERRNO_NAMES.get(koffi.errno());
+    const code = ERRNO_NAMES.get(errno());
     if (code === 'ENODATA') return undefined;
     fail(`lgetxattr ${name}`, path);
   }

@@ -1,11 +1,12 @@
 // mount(2) and umount2(2) through koffi: a syscall takes microseconds where spawning
 // mount/umount takes milliseconds. Failures throw an Error carrying the errno name as `code`.
-import koffi from 'koffi';
 import os from 'node:os';
+import { errno as lastErrno, libcFunc } from './libc.js';
 
-const libc = koffi.load('libc.so.6');
-const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
-const umount2Fn = libc.func('int umount2(const char *target, int flags)');
+const mountFn = libcFunc<(source: string, target: string, fstype: string | null, flags: number, data: string | null) => number>(
+  'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+);
+const umount2Fn = libcFunc<(target: string, flags: number) => number>('int umount2(const char *target, int flags)');
 
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
@@ -28,13 +29,13 @@ export class SyscallError extends Error {
 }
 
 export function mount(source: string, target: string, fstype: string | null, flags: number, data: string | null): void {
-  if (mountFn(source, target, fstype, flags, data) !== 0) throw new SyscallError('mount', koffi.errno(), target);
+  if (mountFn(source, target, fstype, flags, data) !== 0) throw new SyscallError('mount', lastErrno(), target);
 }
 
 /** Unmounts `target`; with `ignoreMissing`, a path that is not mounted (EINVAL) or gone (ENOENT) is fine. */
 export function umount(target: string, flags = MNT_DETACH, ignoreMissing = true): void {
   if (umount2Fn(target, flags) === 0) return;
-  const errno = koffi.errno();
+  const errno = lastErrno();
   if (ignoreMissing && (errno === os.constants.errno.EINVAL || errno === os.constants.errno.ENOENT)) return;
   throw new SyscallError('umount2', errno, target);
 }

@@ -2,12 +2,13 @@
 // NOTIFY_SOCKET (Type=notify units). Node's dgram has no unix sockets, so socket(2) and
 // sendto(2) go through koffi; sending from our own pid lets systemd match the message to the
 // unit without NotifyAccess=all and without the race of a helper process that exits at once.
-import koffi from 'koffi';
+import { errno, libcFunc } from './libc.js';
 
-const libc = koffi.load('libc.so.6');
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const sendtoFn = libc.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
-const closeFn = libc.func('int close(int fd)');
+const socketFn = libcFunc<(domain: number, type: number, protocol: number) => number>('int socket(int domain, int type, int protocol)');
+const sendtoFn = libcFunc<(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number>(
+  'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+);
+const closeFn = libcFunc<(fd: number) => number>('int close(int fd)');
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -42,12 +43,12 @@ export function takeNotifySocket(env: NodeJS.ProcessEnv = process.env): string |
 export function sdNotify(state: string, socketPath: string | undefined): boolean | Error {
   if (!socketPath) return false;
   const fd = socketFn(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0) as number;
-  if (fd < 0) return new Error(`sd_notify: socket: errno ${koffi.errno()}`);
+  if (fd < 0) return new Error(`sd_notify: socket: errno ${errno()}`);
   try {
     const addr = sockaddrUn(socketPath);
     const msg = Buffer.from(state);
     const n = sendtoFn(fd, msg, msg.length, 0, addr, addr.length) as number;
-    return n === msg.length ? true : new Error(`sd_notify ${socketPath}: sendto: errno ${koffi.errno()}`);
+    return n === msg.length ? true : new Error(`sd_notify ${socketPath}: sendto: errno ${errno()}`);
   } finally {
     closeFn(fd);
   }

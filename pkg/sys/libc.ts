@@ -1,0 +1,25 @@
+// libc functions through koffi, bound on their first call. Loading koffi and dlopen()ing libc
+// cost some 20 ms of the daemon's start-up, and most starts call none of these functions before
+// the first pod: mount and mknod come with sandboxes and image layers, sd_notify after ready.
+import { createRequire } from 'node:module';
+import type { IKoffiLib } from 'koffi';
+
+type Koffi = typeof import('koffi');
+
+// Required at run time from node_modules (an addon finds its .node file from its own package).
+const requireFromHere = createRequire(import.meta.url);
+let koffi: Koffi | undefined;
+let libc: IKoffiLib | undefined;
+
+const loadKoffi = (): Koffi => (koffi ??= requireFromHere('koffi') as Koffi);
+
+/** The C function `prototype` (koffi's syntax, e.g. 'int umount2(const char *target, int flags)'), bound on the first call. */
+export function libcFunc<F extends (...args: any[]) => any>(prototype: string): F {
+  let fn: F | undefined;
+  return ((...args: Parameters<F>) => (fn ??= (libc ??= loadKoffi().load('libc.so.6')).func(prototype) as unknown as F)(...args)) as F;
+}
+
+/** errno as the last libc call through koffi left it. */
+export function errno(): number {
+  return loadKoffi().errno();
+}
