@@ -11,6 +11,7 @@
 //   bin/berth.mjs             the repository's bin/berth: picks the bundle (dist/bundle) for the command
 //   node/bin/node             the node binary that built the package (same glibc needs as it)
 //   dist/bundle               the bundle bin/berth runs (scripts/bundle.mjs)
+//   dist/proto                the protos as JSON descriptors (scripts/gen-types.mjs), which the daemon loads
 //   dist/cmd, dist/pkg        compiled code, without tests and source maps (the agent's entry, child scripts)
 //   pkg/**                    non-code assets the code reads (seccomp profile)
 //   node_modules/             production dependencies only (`npm ls --omit=dev`)
@@ -37,6 +38,7 @@ const copy = (rel, filter = () => true) => cpSync(path.join(root, rel), path.joi
 
 copy('package.json');
 copy('dist/bundle');
+copy('dist/proto');
 copy('dist/cmd', (s) => !skipCode(s));
 copy('dist/pkg', (s) => !skipCode(s) && !/\/dist\/pkg\/agent\/testing(\/|$)/.test(s));
 copy('pkg', (s) => statSync(s).isDirectory() ? !/\/testdata$/.test(s) : !s.endsWith('.ts'));
