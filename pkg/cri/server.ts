@@ -25,6 +25,8 @@ export class CriServer {
   readonly grpc = new grpc.Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    // channelz (grpc's own debug service, which berth does not serve) costs bookkeeping per call.
+    'grpc.enable_channelz': 0,
   });
   private inFlight = 0;
   /** Open server streams, by the method they serve. */
