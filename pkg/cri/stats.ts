@@ -11,6 +11,7 @@ import {
 } from '../stats/service.js';
 import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats, type PsiData, type PsiStats } from '../stats/types.js';
 import { createEventStream } from './events.js';
+import { loadCri } from './proto.js';
 import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
 import type { ContainerStatsFilter__Output } from './gen/runtime/v1/ContainerStatsFilter.js';
 import type { PodSandboxStatsFilter__Output } from './gen/runtime/v1/PodSandboxStatsFilter.js';
@@ -142,6 +143,22 @@ const STATS_GROUP = 64;
 /** The metrics read the counters only they use, and block I/O. */
 export const METRICS_READ = { extended: true, io: true } as const;
 
+let encodersWarm = false;
+
+/**
+ * Encodes one pod's stats as both list answers would, once: protobufjs generates each message
+ * type's encoder at its first use, and tens of milliseconds of that would otherwise fall on
+ * kubelet's first stats call.
+ */
+function warmEncoders(p: PodStatsResult | undefined): void {
+  if (encodersWarm || !p) return;
+  encodersWarm = true;
+  const svc = loadCri().runtime.v1.RuntimeService.service;
+  const pod = toPodStats(p);
+  svc.ListPodSandboxStats.responseSerialize({ stats: [pod] });
+  svc.ListContainerStats.responseSerialize({ stats: pod.linux?.containers ?? [] });
+}
+
 /** Gauges of sandboxes and containers by state, read from the services at scrape time. */
 function registerStateGauges(ctx: DaemonContext): void {
   const reg = ctx.metrics.registry;
@@ -208,7 +225,7 @@ export const statsModule: CriModule = {
         const sb = ctx.services.sandboxes?.list().find((s) => s.id === sandboxId);
         stats.forgetSandbox({ id: sandboxId, netnsPath: sb?.netnsPath });
       },
-      onStarted: (containerId) => void stats.warm(containerId).catch(() => undefined),
+      onStarted: (containerId) => void stats.warm(containerId).then(warmEncoders, () => undefined),
     });
     // Stale CPU samples of containers that vanished without an event.
     const prune = setInterval(() => collector.rates.prune(10 * 60_000), 60_000);

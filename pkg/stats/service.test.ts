@@ -37,6 +37,7 @@ describe('stats: StatsService', () => {
   let collector: StatsCollector;
   const sandboxes = [sb('aaa1', `/${PODDIR}`, 'SANDBOX_READY', { app: 'x' }), sb('bbb1', '/berth', 'SANDBOX_READY', { app: 'y' }), sb('ccc1', '/berth', 'SANDBOX_NOTREADY', { app: 'x' })];
   let containers: ContainerInfo[];
+  const svcDeps = {} as { cs: ContainerService; ss: SandboxService };
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'berth-sx-svc-'));
@@ -79,6 +80,7 @@ describe('stats: StatsService', () => {
       list: () => sandboxes,
       iterate: () => sandboxes,
     } as unknown as SandboxService;
+    Object.assign(svcDeps, { cs, ss });
     collector = new StatsCollector(new CgroupV2Reader({ mountpoint: tree, root: '/' }), { diskRefreshMs: 60_000 });
     svc = new StatsService({
       collector, containers: () => cs, sandboxes: () => ss, cgroups: CGROUPFS, mountinfo: path.join(dir, 'mountinfo'),
@@ -131,6 +133,25 @@ describe('stats: StatsService', () => {
     const r = await s2.container('c1');
     assert.equal(r.writableLayer?.mountpoint, root, 'the directory ImageFsInfo reports for containers');
     assert.equal(r.writableLayer?.inodes, 2n);
+  });
+
+  it('warm reads the started container\'s pod once, so the first stats call finds its files open', async () => {
+    const reader = new CgroupV2Reader({ mountpoint: path.join(dir, 'cg'), root: '/' });
+    const c2 = new StatsCollector(reader, { diskRefreshMs: 60_000 });
+    const s2 = new StatsService({ collector: c2, containers: () => svcDeps.cs, sandboxes: () => svcDeps.ss, cgroups: CGROUPFS, mountinfo: path.join(dir, 'mountinfo') });
+    try {
+      const p = await s2.warm('c1');
+      assert.equal(p?.sandbox.id, 'aaa1');
+      assert.deepEqual(p?.containers.map((c) => c.container.id), ['c1']);
+      assert.ok(p?.cgroup?.cpu, 'the pod cgroup was read');
+      const open = reader.files.size;
+      assert.ok(open > 0, 'its files stay open');
+      await s2.pod('aaa1');
+      assert.equal(reader.files.size, open, 'the next read opens nothing new');
+      assert.equal(await s2.warm('c4-unknown'), undefined);
+    } finally {
+      c2.close();
+    }
   });
 
   it('reads a pod with its own cgroup directly, and sums the containers of a pod in a shared parent', async () => {

@@ -234,12 +234,17 @@ export class StatsService {
     return this.layers.get(c.id) ?? undefined;
   }
 
-  /** A container started: find its writable layer and start the first walk, so stats calls find a value. */
-  async warm(id: string): Promise<void> {
+  /** A container started: find its writable layer and start the first walk, so stats calls find a value; read its pod's stats once. */
+  async warm(id: string): Promise<PodStatsResult | undefined> {
     const c = this.d.containers()?.list().find((x) => x.id === id);
-    if (!c) return;
+    if (!c) return undefined;
     const layer = await this.layerOf(c);
     if (layer) this.d.collector.writableLayer(layer.upper);
+    // One read of the pod (its cgroup, its containers', its network): the files stay open, the
+    // namespace's process is found and the CPU rates have their first sample, so kubelet's first
+    // stats call is as cheap as the next and already carries usage_nano_cores.
+    const sb = this.sandbox(c.sandboxId);
+    return sb?.state === 'SANDBOX_READY' ? (await this.podsStats([sb]))[0] : undefined;
   }
 
   forgetContainer(id: string): void {
