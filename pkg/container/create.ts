@@ -23,6 +23,7 @@ import { resolveUser } from './user.js';
 import { nowNs, runtimeMessage, type ContainerManager } from './service.js';
 import type { RuntimeHandler } from './runtime.js';
 import { CleanupStack, describeFailures } from '../sync/cleanup.js';
+import { Phases } from '../log/phases.js';
 
 export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string): Promise<string> {
   const id = randomBytes(32).toString('hex');
@@ -57,11 +58,8 @@ async function createWithImage(
   const rootfs = path.join(bundle, 'rootfs');
   const layerDir = path.join(m.o.images.writableLayerRoot(), id);
   const undo = new CleanupStack();
-  const t0 = process.hrtime.bigint();
-  const phases: Record<string, number> = {};
-  const mark = (name: string): void => {
-    phases[name] = Number(process.hrtime.bigint() - t0) / 1e6;
-  };
+  const phases = new Phases();
+  const mark = (name: string): void => phases.mark(name);
   try {
     await mkdir(bundle, { recursive: true, mode: 0o700 });
     undo.add('bundle and writable layer', () => removeDirs(bundle, layerDir));
@@ -147,7 +145,7 @@ async function createWithImage(
     m.save(rec);
     undo.release();
     mark('saved');
-    m.o.log.debug({ id, phases }, 'container created');
+    m.o.log.debug({ id, phases: phases.ms }, 'container created');
     m.emit('CONTAINER_CREATED_EVENT', rec.info);
     return id;
   } catch (err) {

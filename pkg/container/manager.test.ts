@@ -144,6 +144,19 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
+  it('RemoveContainer after a recorded exit does not run the runtime delete the exit already ran', async () => {
+    const pod = await env.sandboxes.run(podRequest('deleteonce'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    await env.containers.start(id);
+    const deletes = () => env.runtime.faults.hits.filter((h) => h === 'delete').length;
+    const before = deletes();
+    await env.containers.stop(id, 0);
+    await env.containers.remove(id);
+    assert.equal(deletes() - before, 1, 'one runtime delete: at the exit');
+    assert.equal(env.runtime.containers.has(id), false);
+    await env.sandboxes.remove(pod);
+  });
+
   it('a state change whose database write fails changes nothing in memory', async () => {
     const pod = await env.sandboxes.run(podRequest('dbfail'));
     const id = await env.containers.create(pod, containerConfig('c'));

@@ -21,6 +21,7 @@ import { ExitWatcher } from './exits.js';
 import { unmountImageVolumes } from './image-volumes.js';
 import { clampTimer } from '../process/run.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
+import { Phases } from '../log/phases.js';
 import { fingerprintOf, RequestCache } from '../sync/request-cache.js';
 import type { OciProcess, OciSpec } from './oci.js';
 import { removeDirs, unmountRootfs } from './rootfs.js';
@@ -74,6 +75,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   /** OOM kills seen while containers run (v2: a systemd scope's cgroup is gone by the exit). */
   readonly oomWatch: OomKillWatch;
   private readonly exitWaiters = new Map<string, (() => void)[]>();
+  /** Containers whose runtime state was deleted once their exit was recorded (memory only: after a restart remove deletes again, which is harmless). */
+  private readonly runtimeDeleted = new Set<string>();
   readonly bundlesDir: string;
 
   constructor(readonly o: ContainerManagerOptions) {
@@ -221,8 +224,19 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     // Free the runtime's state and the cgroup now, off the caller's path, so RemoveContainer has
     // less to do; remove repeats it (a container the runtime no longer knows is fine).
     const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
-    void this.locks.run(`delete:${id}`, () => this.driver.delete(h, id)).catch((err: unknown) =>
-      this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed'));
+    void this.locks.run(`delete:${id}`, async () => {
+      await this.driver.delete(h, id);
+      this.runtimeDeleted.add(id);
+    }).catch((err: unknown) => this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed'));
+  }
+
+  /** `runtime delete`, unless the one run when the exit was recorded is done (it holds the same lock). */
+  private deleteRuntime(r: ContainerRecord): Promise<void> {
+    const id = r.info.id;
+    return this.locks.run(`delete:${id}`, async () => {
+      if (this.runtimeDeleted.has(id)) return;
+      await this.driver.delete(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), id);
+    });
   }
 
   /**
@@ -341,15 +355,21 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     if (!r) return;
     await this.locks.run(r.info.id, async () => {
       if (!this.records.has(r.info.id)) return;
+      const phases = new Phases();
       if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
-      const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
-      await this.locks.run(`delete:${r.info.id}`, () => this.driver.delete(h, r.info.id));
+      phases.mark('stop');
+      await this.deleteRuntime(r);
+      phases.mark('runtime');
       await unmountImageVolumes(r.info.bundle);
       await unmountRootfs(r.rootfs);
+      phases.mark('unmount');
       await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
       await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
+      phases.mark('dirs');
+      this.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container removed');
       this.exits.forget(r.info.id);
       this.oomWatch.forget(r.info.id);
+      this.runtimeDeleted.delete(r.info.id);
       this.table.delete(r.info.id);
       this.records.delete(r.info.id);
       this.byName.delete(nameKey(r.info));
