@@ -7,8 +7,8 @@
 //   node scripts/package.mjs [--out DIR] [--tar FILE.tar.gz]     (after npm run build)
 //
 // Layout of DIR:
-//   bin/berth                 sh wrapper: runs bin/berth.mjs with node/bin/node and the repository bin/berth's node flags
-//   bin/berth.mjs             the repository's bin/berth: picks the bundle (dist/bundle) for the command
+//   bin/berth                 sh wrapper: runs bin/berth.cjs with node/bin/node and the repository bin/berth's node flags
+//   bin/berth.cjs             the repository's bin/berth: picks the bundle (dist/bundle) for the command
 //   node/bin/node             the node binary that built the package (same glibc needs as it)
 //   dist/bundle               the bundle bin/berth runs (scripts/bundle.mjs)
 //   dist/proto                the protos as JSON descriptors (scripts/gen-types.mjs), which the daemon loads
@@ -65,8 +65,8 @@ mkdirSync(path.join(out, 'bin'));
 // The repository's bin/berth, run with its node flags (a small young generation for the long-lived daemon).
 const launcher = readFileSync(path.join(root, 'bin/berth'), 'utf8');
 const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(launcher)?.[1]?.trim() ?? '';
-writeFileSync(path.join(out, 'bin/berth.mjs'), launcher);
-writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/berth.mjs" "$@"\n`, { mode: 0o755 });
+writeFileSync(path.join(out, 'bin/berth.cjs'), launcher);
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/berth.cjs" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};
