@@ -12,10 +12,12 @@ import { preparePauseRootfs, startPause, stopPause } from './pause.js';
 
 const sh = promisify(execFile);
 const CGROUP = `/berth-test-pause/unit-${process.pid}`;
+const ID = `unit-pause-${process.pid}`;
 
 describe('pause under runc', () => {
   let tmp: string;
   let state: string;
+  let started: number | undefined;
 
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-pause-'));
@@ -25,6 +27,15 @@ describe('pause under runc', () => {
   });
 
   after(async () => {
+    // A failed assertion must not leave pause running: its runtime state goes with the tmpfs.
+    if (started) {
+      try {
+        process.kill(started, 'SIGKILL');
+      } catch {
+        /* stopped by the test */
+      }
+    }
+    await stopPause('/usr/sbin/runc', path.join(state, 'runc'), ID).catch(() => undefined);
     await sh('umount', [state]).catch(() => undefined);
     for (const c of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
       await rmdir(path.join('/sys/fs/cgroup', c, CGROUP)).catch(() => undefined);
@@ -36,14 +47,16 @@ describe('pause under runc', () => {
   it('starts and stops with the state directory on a nodev mount', async () => {
     const rootfs = path.join(state, 'pause-rootfs');
     await preparePauseRootfs(rootfs);
-    const id = `unit-pause-${process.pid}`;
+    const id = ID;
     const runtimeRoot = path.join(state, 'runc');
     const pid = await startPause({
       id, runtimePath: '/usr/sbin/runc', runtimeRoot, bundleDir: path.join(state, 'pause'), rootfs, cgroupsPath: `${CGROUP}/${id}`, runtimeFlags: [],
     });
+    started = pid;
     // runc may return before its init has exec'd /pause: check the namespace it set up.
     assert.notEqual(await readlink(`/proc/${pid}/ns/pid`), await readlink('/proc/self/ns/pid'), 'pause runs in a PID namespace of its own');
     await stopPause('/usr/sbin/runc', runtimeRoot, id, pid);
     assert.equal(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''), '', 'pause is gone');
+    started = undefined;
   });
 });
