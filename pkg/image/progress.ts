@@ -26,7 +26,7 @@ export class LayerProgressReporter {
     this.listener({ ...l });
   }
 
-  /** Layer i's worker starts: its blob downloads (reporting bytes) or is already stored. */
+  /** Layer i's work starts: its blob downloads (reporting bytes once they flow) or is already stored. */
   async start(i: number): Promise<void> {
     const l = this.layers[i]!;
     if (l.state === 'exists') return;
@@ -35,13 +35,12 @@ export class LayerProgressReporter {
       this.emit(l);
       return;
     }
-    Object.assign(l, { state: 'downloading', current: 0 });
-    this.emit(l);
+    // It stays 'waiting' until its bytes flow: the pull's download slots may hold it back.
     this.unwatch.push(
       this.svc.content.watch(l.digest, (written) => {
-        if (l.state !== 'downloading') return;
+        if (l.state !== 'downloading' && l.state !== 'waiting') return;
         l.current = written;
-        if (written >= l.size) l.state = 'extracting';
+        l.state = written >= l.size ? 'extracting' : 'downloading';
         this.emit(l);
       }),
     );

@@ -12,6 +12,8 @@ import { formatReference, parseReference, repoName, type Reference } from './ref
 import { RegistryClient, type Endpoint } from './registry.js';
 import type { ImageServiceImpl } from './service.js';
 import { LayerProgressReporter } from './progress.js';
+import { DownloadSlots } from './slots.js';
+import { settleAll } from '../sync/cleanup.js';
 import type { PullProgressListener, RegistryAuth } from './types.js';
 import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
 
@@ -24,24 +26,6 @@ export function chainIds(diffIds: string[]): string[] {
     out.push(prev ? 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex') : d);
   }
   return out;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time; the first failure stops new starts. */
-async function parallel<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (failed === undefined && next < items.length) {
-      const i = next++;
-      try {
-        await fn(items[i]!, i);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failed !== undefined) throw failed;
 }
 
 function wrap(ref: string, err: unknown): Error {
@@ -58,6 +42,8 @@ interface Resolved {
   manifestDigest: string;
   /** What the reference resolved to (index or manifest): the repo digest. */
   topDigest: string;
+  /** The manifest (and index) blobs fsynced and in place; awaited before the image is committed. */
+  stored: Promise<unknown>;
 }
 
 async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth | undefined, signal?: AbortSignal): Promise<Resolved> {
@@ -81,8 +67,9 @@ async function resolve(svc: ImageServiceImpl, ref: Reference, auth: RegistryAuth
         blobs.push([m.digest, m.body]);
         manifestDigest = m.digest;
       }
-      for (const [d, b] of blobs) await svc.content.put(d, b);
-      return { ep, client, manifest: doc, manifestDigest, topDigest: top.digest };
+      const stored = settleAll(blobs.map(([d, b]) => svc.content.put(d, b)));
+      stored.catch(() => {}); // awaited by the pull before it commits or cleans up
+      return { ep, client, manifest: doc, manifestDigest, topDigest: top.digest, stored };
     } catch (err) {
       if (signal?.aborted) throw err;
       errors.push({ ep, err: err instanceof BerthError ? err : new BerthError('FailedPrecondition', errorMessage(err), { cause: err }) });
@@ -109,10 +96,13 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
   signal?.addEventListener('abort', onAbort, { once: true });
   let ok = false;
   let progress: LayerProgressReporter | undefined;
+  // Blob writes still being fsynced: awaited before the commit, and before a failed pull cleans up.
+  const durable: Promise<unknown>[] = [];
   try {
     const r = await resolve(svc, ref, auth, ctrl.signal);
     lease(r.topDigest);
     lease(r.manifestDigest);
+    durable.push(r.stored);
     const { ep, client, manifest } = r;
     const opener = (d: string, what: string) => async (offset: number, sig: AbortSignal) => {
       const res = await client.blob(ep, d, offset, sig);
@@ -124,24 +114,30 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     }
     lease(manifest.config.digest);
     for (const l of manifest.layers) lease(l.digest);
-    await svc.content.fetch(manifest.config.digest, manifest.config.size, opener(manifest.config.digest, 'config'), ctrl.signal);
-    const configBytes = await svc.content.read(manifest.config.digest);
+    const cfg = svc.content.fetchBytes(manifest.config.digest, manifest.config.size, opener(manifest.config.digest, 'config'), ctrl.signal);
+    durable.push(cfg.stored);
+    const configBytes = await cfg.bytes;
     const config = parseConfig(configBytes, manifest.layers.length);
     if (config.os && config.os !== 'linux') throw new BerthError('FailedPrecondition', `image is for ${config.os}, not linux`);
     const diffIds = config.rootfs!.diff_ids!;
     const chain = chainIds(diffIds);
     for (const c of chain) lease(c);
     if (onProgress) progress = new LayerProgressReporter(svc, manifest.layers, chain, onProgress);
-    await parallel(manifest.layers, svc.maxConcurrentDownloads(), async (layer, i) => {
+    // Every layer starts at once; the slots bound only the bodies streaming at a time.
+    const slots = new DownloadSlots(svc.maxConcurrentDownloads());
+    let failed: unknown;
+    await Promise.allSettled(manifest.layers.map(async (layer, i) => {
       try {
         await progress?.start(i);
-        await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, opener(layer.digest, 'layer'), ctrl.signal);
+        await svc.ensureSnapshot(chain[i]!, i > 0 ? chain[i - 1]! : null, diffIds[i]!, layer, slots.gate(opener(layer.digest, 'layer')), ctrl.signal);
         progress?.finish(i);
       } catch (err) {
+        failed ??= err; // the first failure; the others are mostly the abort it caused
         ctrl.abort(err);
-        throw err;
       }
-    });
+    }));
+    if (failed !== undefined) throw failed;
+    await settleAll(durable);
     const row = imageRowOf(manifest, r.manifestDigest, [r.topDigest, r.manifestDigest], chain, config);
     const tag = ref.tag && !ref.digest ? `${repoName(ref)}:${ref.tag}` : undefined;
     svc.commit(row, tag, `${repoName(ref)}@${r.topDigest}`);
@@ -156,6 +152,7 @@ export async function pull(svc: ImageServiceImpl, refStr: string, auth: Registry
     signal?.removeEventListener('abort', onAbort);
     if (!ok) {
       ctrl.abort();
+      await Promise.allSettled(durable);
       await svc.settle(leased);
     }
     for (const c of leased) svc.unlease(c);
