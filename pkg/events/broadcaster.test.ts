@@ -37,19 +37,17 @@ describe('events: broadcaster', () => {
     const fast: number[] = [];
     let dropReason = '';
     b.subscribe({ write: (e) => void fast.push(e) }, { name: 'fast' });
-    const stalled = b.subscribe({ write: () => new Promise<void>(() => undefined) }, { name: 'stalled', onDrop: (r) => (dropReason = r) });
+    let stalledWrites = 0;
+    const stalled = b.subscribe({ write: () => { stalledWrites++; return new Promise<void>(() => undefined); } }, { name: 'stalled', onDrop: (r) => (dropReason = r) });
     b.publish(0);
     await tick(); // the stalled sink now holds event 0 forever
     // Bursts of 5 with the loop turning between them, as events come from a runtime.
-    let publishNs = 0n;
     for (let i = 1; i <= 20_000; i += 5) {
-      const t0 = process.hrtime.bigint();
       for (let j = i; j < i + 5; j++) b.publish(j);
-      publishNs += process.hrtime.bigint() - t0;
       await tick();
     }
-    const publishMs = Number(publishNs) / 1e6;
-    assert.ok(publishMs < 500, `20000 publishes took ${publishMs} ms`);
+    // The stalled sink was handed event 0 and nothing more: no retries, no work per later publish.
+    assert.equal(stalledWrites, 1);
     assert.match(dropReason, /queue of 10 events is full/);
     assert.equal(b.subscriberCount, 1);
     assert.equal(stalled.queued, 0);
