@@ -7,6 +7,7 @@ import { FakeNetwork } from '../cni/testing/fake-network.js';
 import { Cgroups } from '../cgroups/cgroups.js';
 import { DEFAULT_CONFIG, type BerthConfig } from '../config/config.js';
 import { readHostFacts } from '../container/host.js';
+import { mountsUnder } from '../container/reconcile.js';
 import { ContainerManager } from '../container/service.js';
 import { FakeRuntime } from '../container/testing/fake-runtime.js';
 import type { ContainerConfigInput } from '../container/types.js';
@@ -84,8 +85,8 @@ export async function startManagers(): Promise<ManagersEnv> {
       containers.close();
       runtime.close();
       store.close();
-      // What a failed test left mounted (the fifth field of a mountinfo line is the mount point).
-      for (const line of (await mounts()).reverse()) umount(line.split(' ')[4]!);
+      // What a failed test left mounted, deepest first.
+      for (const mp of await mountsUnder(dir)) umount(mp);
       await rm(dir, { recursive: true, force: true });
     },
   };
