@@ -46,6 +46,7 @@ export type Figures = Record<string, number>;
 const median = (xs: number[]) => summarize(xs).median_ms;
 const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const IDLE_SETTLE_MS = 10_000;
 
 let seq = 0;
 function pod(w: Workload, name: string): PodSandboxConfig {
@@ -193,7 +194,10 @@ export async function measureRound(rt: Runtime, w: Workload): Promise<Figures> {
   if (run('containers')) await containerOps(c, w, out);
   if (run('pods')) await podsUnderPolling(rt, w, out);
   for (const ref of [w.bigRef, w.imageRef]) await c.image('RemoveImage', { image: { image: ref } }).catch(() => undefined);
-  await settle(2000);
+  // Idle means quiet long enough for V8's memory reducer to collect the old generation (~8 s
+  // after the allocation rate drops; bench/lifecycle-rss.ts waits the same): read 2 s after the
+  // round, berth's RSS still held the last calls' garbage.
+  await settle(IDLE_SETTLE_MS);
   out.idle_rss_after_mib = mib(await rssKiB(rt.pid));
   return out;
 }

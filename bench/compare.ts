@@ -31,7 +31,7 @@ interface Row {
 
 const ROWS: Row[] = [
   { key: 'idle_rss_mib', label: 'idle RSS of the daemon (MiB)', max: 60 },
-  { key: 'idle_rss_after_mib', label: 'idle RSS after the round (MiB)', max: 60 },
+  { key: 'idle_rss_after_mib', label: 'idle RSS 10 s after the round (MiB)', max: 60 },
   { key: 'pull_big_s', label: 'PullImage 100 MiB, 5 layers (s)', ratio: 0.67 },
   { key: 'pull_small_ms', label: 'PullImage 1.4 MB layer (ms)', ratio: 0.5 },
   { key: 'create_ms', label: 'CreateContainer (ms)', ratio: 1 },

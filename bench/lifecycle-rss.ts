@@ -10,6 +10,7 @@
 // Run under the host lock: node dist/bench/lifecycle-rss.js [lifecycles=1000] [checkpoints=10]
 //   (npm run bench -- lifecycle-rss 1000)
 import { ctrConfig, runPod, startCtEnv, type CtEnv } from '../e2e/container-fixtures.js';
+import { IDLE_SETTLE_MS } from './compare-figures.js';
 import { rssKiB } from './foundation.js';
 import { runAsMain, summarize, timeMs } from './summary.js';
 
@@ -18,7 +19,7 @@ const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
 async function idleRssMiB(env: CtEnv): Promise<number> {
-  await settle(10_000);
+  await settle(IDLE_SETTLE_MS);
   return mib(await rssKiB(env.d.proc.pid!));
 }
 
