@@ -14,7 +14,7 @@ import { startDaemon, type TestDaemon } from '../e2e/harness.js';
 import { populateContainers, populateSandboxes } from '../e2e/list-fixtures.js';
 import { collectStream } from '../pkg/client/cri.js';
 import { DEFAULT_BATCH } from '../pkg/cri/list-stream.js';
-import { loadCri } from '../pkg/cri/proto.js';
+import { criServices } from '../pkg/cri/proto.js';
 import { runAsMain, summarize } from './summary.js';
 
 async function status(pid: number): Promise<{ rss: number; hwm: number }> {
@@ -132,7 +132,7 @@ export async function benchListStream(n = 5000, calls = 30, clients = 20): Promi
   const d = await startDaemon({ dir, logLevel: 'info' });
   try {
     const out: Record<string, unknown> = { records: n, calls, batch_limits: DEFAULT_BATCH };
-    const svc = loadCri().runtime.v1.RuntimeService.service;
+    const svc = criServices().RuntimeService;
     const ctrs = await compare(d, 'containers', calls);
     out.ListContainers = ctrs.unary;
     out.StreamContainers = ctrs.stream;

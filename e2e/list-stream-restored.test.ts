@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { collectStream, GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { DEFAULT_BATCH } from '../pkg/cri/list-stream.js';
-import { loadCri } from '../pkg/cri/proto.js';
+import { criServices } from '../pkg/cri/proto.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { populateContainers } from './list-fixtures.js';
 
@@ -59,7 +59,7 @@ describe('a container list past the 16 MiB message limit', () => {
 
   it('ListContainers fails with RESOURCE_EXHAUSTED while StreamContainers sends every container in batches under 1 MiB', async () => {
     await assert.rejects(d.client.runtime('ListContainers', {}), (e: CriError) => e.code === GrpcStatus.RESOURCE_EXHAUSTED);
-    const encode = loadCri().runtime.v1.RuntimeService.service.StreamContainers.responseSerialize;
+    const encode = criServices().RuntimeService.StreamContainers.responseSerialize;
     const sizes: number[] = [];
     const s = d.client.runtimeStream('StreamContainers', {});
     s.on('data', (b: Parameters<typeof encode>[0]) => sizes.push(encode(b).length));

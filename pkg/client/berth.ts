@@ -6,7 +6,7 @@ import type { ReloadConfigResponse__Output } from '../cri/gen/berth/v1/ReloadCon
 import type { LoadImagesResponse__Output } from '../cri/gen/berth/v1/LoadImagesResponse.js';
 import type { PullImageProgress__Output } from '../cri/gen/berth/v1/PullImageProgress.js';
 import type { PullImageRequest } from '../cri/gen/berth/v1/PullImageRequest.js';
-import { loadBerth } from '../cri/proto.js';
+import { loadBerth } from './proto.js';
 
 export type { PullImageProgress__Output as PullProgressMessage } from '../cri/gen/berth/v1/PullImageProgress.js';
 export type { LayerProgress__Output as LayerProgressMessage } from '../cri/gen/berth/v1/LayerProgress.js';

@@ -4,7 +4,7 @@ import type { ImageServiceClient, ImageServiceDefinition } from '../cri/gen/runt
 import type { RuntimeServiceClient, RuntimeServiceDefinition } from '../cri/gen/runtime/v1/RuntimeService.js';
 import type { GetEventsRequest } from '../cri/gen/runtime/v1/GetEventsRequest.js';
 import type { ContainerEventResponse__Output } from '../cri/gen/runtime/v1/ContainerEventResponse.js';
-import { loadCri } from '../cri/proto.js';
+import { loadCri } from './proto.js';
 
 type In<D> = D extends MethodDefinition<infer A, any, any, any> ? A : never;
 type Out<D> = D extends MethodDefinition<any, any, any, infer B> ? B : never;

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { silentLogger } from '../log/log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { boundAnswer, MAX_MESSAGE_BYTES } from './call.js';
-import { loadCri } from './proto.js';
+import { loadCri } from '../client/proto.js';
 import { CriServer } from './server.js';
 
 const pod = (i: number, annotationBytes: number) => ({

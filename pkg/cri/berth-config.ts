@@ -5,7 +5,7 @@ import type { ReloadOutcome } from '../config/reload.js';
 import { FailedPreconditionError } from '../errors/errors.js';
 import type { ReloadConfigResponse } from './gen/berth/v1/ReloadConfigResponse.js';
 import type { ExtraService } from './module.js';
-import { loadBerth } from './proto.js';
+import { berthServices } from './proto.js';
 
 export function configService(reload: () => Promise<ReloadOutcome>): ExtraService {
   const Reload = async (): Promise<ReloadConfigResponse> => {
@@ -18,5 +18,5 @@ export function configService(reload: () => Promise<ReloadOutcome>): ExtraServic
       throw err;
     }
   };
-  return { name: 'berth.v1.Config', definition: loadBerth().berth.v1.Config.service, handlers: { Reload } };
+  return { name: 'berth.v1.Config', definition: berthServices().Config, handlers: { Reload } };
 }

@@ -2,7 +2,7 @@
 // streams per-layer progress, and image archives (save / load) streamed as tar chunks. Thin
 // handlers over pkg/image. Archives travel over the socket (not as file paths the daemon
 // opens), so a client in another mount namespace or on a forwarded socket works the same.
-import type * as grpc from '@grpc/grpc-js';
+import type { ServerReadableCall, ServerWritableCall } from '../grpc/calls.js';
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
 import { loadArchive } from '../image/archive-load.js';
 import { saveArchive } from '../image/archive-save.js';
@@ -16,7 +16,7 @@ import type { CallContext } from './handlers.js';
 import type { PullImageRequest__Output } from './gen/berth/v1/PullImageRequest.js';
 import type { LayerState as WireLayerState } from './gen/berth/v1/LayerState.js';
 import { need, type CriModule } from './module.js';
-import { loadBerth } from './proto.js';
+import { berthServices } from './proto.js';
 import { toStatus } from './status.js';
 
 const WIRE_STATE: Record<LayerState, WireLayerState> = {
@@ -31,13 +31,13 @@ const WIRE_STATE: Record<LayerState, WireLayerState> = {
 const PROGRESS_INTERVAL_MS = 100;
 
 /** Ends a server stream with the gRPC status an error maps to. */
-export function failStream(call: grpc.ServerWritableStream<unknown, unknown>, err: unknown): void {
+export function failStream(call: ServerWritableCall<unknown, unknown>, err: unknown): void {
   const st = toStatus(err);
   call.emit('error', { code: st.code, details: st.details });
 }
 
 /** Sends layer progress as it comes, batching byte updates per interval. */
-function progressSender(call: grpc.ServerWritableStream<PullImageRequest__Output, PullImageProgress>) {
+function progressSender(call: ServerWritableCall<PullImageRequest__Output, PullImageProgress>) {
   const pending = new Map<string, LayerProgress>();
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
@@ -60,7 +60,7 @@ function progressSender(call: grpc.ServerWritableStream<PullImageRequest__Output
 const ARCHIVE_CHUNK = 1 << 20;
 
 /** Sends tar bytes as ArchiveChunk messages, small pieces joined, waiting when the client is slow. */
-async function sendArchive(call: grpc.ServerWritableStream<SaveImagesRequest__Output, ArchiveChunk>, tar: AsyncGenerator<Buffer>): Promise<void> {
+async function sendArchive(call: ServerWritableCall<SaveImagesRequest__Output, ArchiveChunk>, tar: AsyncGenerator<Buffer>): Promise<void> {
   let batch: Buffer[] = [];
   let len = 0;
   const send = async () => {
@@ -87,7 +87,7 @@ async function sendArchive(call: grpc.ServerWritableStream<SaveImagesRequest__Ou
 }
 
 /** The client's ArchiveChunk messages as a byte stream. */
-async function* archiveBytes(call: grpc.ServerReadableStream<ArchiveChunk__Output, LoadImagesResponse>): AsyncGenerator<Buffer> {
+async function* archiveBytes(call: ServerReadableCall<ArchiveChunk__Output>): AsyncGenerator<Buffer> {
   for await (const m of call as AsyncIterable<ArchiveChunk__Output>) if (m.data.length) yield m.data;
 }
 
@@ -95,8 +95,8 @@ export const berthImagesModule: CriModule = {
   name: 'berth-images',
   async start(ctx) {
     const images = need(ctx, 'images');
-    const def = loadBerth().berth.v1.Images.service;
-    const pullImage = (call: grpc.ServerWritableStream<PullImageRequest__Output, PullImageProgress>) => {
+    const def = berthServices().Images;
+    const pullImage = (call: ServerWritableCall<PullImageRequest__Output, PullImageProgress>) => {
       const req = call.request;
       if (!req.image) return failStream(call, new InvalidArgumentError('PullImage: image reference is empty'));
       const abort = new AbortController();
@@ -120,7 +120,7 @@ export const berthImagesModule: CriModule = {
       if (!(images instanceof ImageServiceImpl)) throw new FailedPreconditionError('image archives need berth\'s own image store');
       return images;
     };
-    const saveImages = (call: grpc.ServerWritableStream<SaveImagesRequest__Output, ArchiveChunk>) => {
+    const saveImages = (call: ServerWritableCall<SaveImagesRequest__Output, ArchiveChunk>) => {
       const refs = call.request.images;
       if (!refs.length || refs.some((r) => !r.trim())) return failStream(call, new InvalidArgumentError('SaveImages: images must name at least one image, none empty'));
       Promise.resolve()
@@ -128,7 +128,7 @@ export const berthImagesModule: CriModule = {
         .then((tar) => sendArchive(call, tar))
         .then(() => call.end(), (err: unknown) => failStream(call, err));
     };
-    const loadImages = async (call: grpc.ServerReadableStream<ArchiveChunk__Output, LoadImagesResponse>, ctx: CallContext): Promise<LoadImagesResponse> => {
+    const loadImages = async (call: ServerReadableCall<ArchiveChunk__Output>, ctx: CallContext): Promise<LoadImagesResponse> => {
       const loaded = await loadArchive(store(), archiveBytes(call), ctx.signal);
       return { images: loaded.map((r) => ({ id: r.id, repo_tags: r.tags })) };
     };

@@ -18,7 +18,7 @@ import type { ContainerEventResponse__Output } from './gen/runtime/v1/ContainerE
 import { createEventStream } from './events.js';
 import type { DaemonContext } from './module.js';
 import { CriServer } from './server.js';
-import { loadCri } from './proto.js';
+import { loadCri } from '../client/proto.js';
 
 const SB = 'b'.repeat(64);
 const sandbox = { id: SB, name: 'p', namespace: 'ns', uid: 'u', attempt: 0, state: 'SANDBOX_READY', createdAt: 1n, runtimeHandler: '',

@@ -3,7 +3,8 @@
 // containers attached, as kubelet's evented PLEG reads them. Events come from the services'
 // emitters (the container module learns of exits from conmon's exit files as they appear) and
 // fan out through a Broadcaster: a slow stream is dropped, never waited for.
-import * as grpc from '@grpc/grpc-js';
+import type { ServerWritableCall } from '../grpc/calls.js';
+import { Status } from '../grpc/wire.js';
 import type { ContainerEvent } from '../container/types.js';
 import type { SandboxEvent } from '../sandbox/types.js';
 import { Broadcaster } from '../events/broadcaster.js';
@@ -27,12 +28,12 @@ export interface EventStreamHooks {
 }
 
 export interface EventStream {
-  handler: (call: grpc.ServerWritableStream<GetEventsRequest__Output, ContainerEventResponse>) => void;
+  handler: (call: ServerWritableCall<GetEventsRequest__Output, ContainerEventResponse>) => void;
   broadcaster: Broadcaster<ContainerEventResponse>;
   close(): void;
 }
 
-function waitDrain(call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> {
+function waitDrain(call: ServerWritableCall<unknown, unknown>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);
@@ -106,7 +107,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
       {
         name: call.getPeer() || 'GetContainerEvents',
         onDrop: (reason) => call.emit('error', {
-          code: grpc.status.RESOURCE_EXHAUSTED,
+          code: Status.RESOURCE_EXHAUSTED,
           details: `GetContainerEvents: this stream was dropped because ${reason}; subscribe again`,
         }),
       },
@@ -115,7 +116,7 @@ export function createEventStream(ctx: DaemonContext, hooks: EventStreamHooks = 
     for (const ev of ['cancelled', 'close', 'finish', 'error']) call.once(ev, end);
     // Response headers now tell the client the subscription is live: one that subscribes, waits
     // for them, then acts, misses no event of what it did.
-    call.sendMetadata(new grpc.Metadata());
+    call.sendMetadata();
   };
 
   return {

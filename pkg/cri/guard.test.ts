@@ -89,9 +89,9 @@ describe('request guard', () => {
 
 describe('requests that do not decode', () => {
   it('become MalformedRequest (INVALID_ARGUMENT) instead of a throw grpc-js answers INTERNAL', async () => {
-    const { loadCri } = await import('./proto.js');
+    const { criServices } = await import('./proto.js');
     const { MalformedRequest, tolerantDeserializers } = await import('./guard.js');
-    const def = tolerantDeserializers(loadCri().runtime.v1.RuntimeService.service);
+    const def = tolerantDeserializers(criServices().RuntimeService);
     const decode = def.PodSandboxStatus!.requestDeserialize;
     assert.deepEqual((decode(Buffer.from([0x0a, 0x02, 0x61, 0x62])) as { pod_sandbox_id: string }).pod_sandbox_id, 'ab');
     for (const bad of [Buffer.from([0x10, 0xff]), Buffer.from([0x08]), Buffer.concat([Buffer.alloc(20_000, 0x0b), Buffer.alloc(20_000, 0x0c)])]) {

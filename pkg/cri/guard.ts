@@ -3,7 +3,7 @@
 // ever see — oversized strings and lists, NUL bytes, ids that cannot be ids, enum numbers the
 // schema does not know. Per-field meaning (paths, names, capabilities…) is checked later by each
 // domain's request validation; this only bounds the shape.
-import type * as grpc from '@grpc/grpc-js';
+import type { MethodDef } from '../grpc/server.js';
 import protobuf from 'protobufjs';
 import { InvalidArgumentError, errorMessage, quote } from '../errors/errors.js';
 import { PROTO_PATH, protoRoot } from './proto.js';
@@ -134,11 +134,11 @@ export class MalformedRequest {
 }
 
 /**
- * The service definition with request decoders that never throw: grpc-js answers a request it
- * cannot decode with INTERNAL, which CRI reserves for the runtime's own faults.
+ * The service definition with request decoders that never throw, so that a request that does
+ * not decode reaches the guard and is refused naming the message it should have been.
  */
-export function tolerantDeserializers(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+export function tolerantDeserializers<D extends MethodDef>(def: Record<string, D>): Record<string, D> {
+  const out: Record<string, D> = {};
   for (const [name, md] of Object.entries(def)) {
     out[name] = {
       ...md,

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { ServerWritableCall } from '../grpc/calls.js';
 import type { RuntimeServiceHandlers } from './gen/runtime/v1/RuntimeService.js';
 import type { ImageServiceHandlers } from './gen/runtime/v1/ImageService.js';
 
@@ -11,7 +12,7 @@ export interface CallContext {
 
 type Unary<H> = H extends grpc.handleUnaryCall<infer Req, infer Res> ? (req: Req, ctx: CallContext) => Promise<Res> : never;
 type ServerStream<H> = H extends grpc.handleServerStreamingCall<infer Req, infer Res>
-  ? (call: grpc.ServerWritableStream<Req, Res>) => void
+  ? (call: ServerWritableCall<Req, Res>) => void
   : never;
 
 type Wrap<T> = {

@@ -4,8 +4,8 @@
 // come from the in-memory indexes, so memory stays flat in the number of items; a batch is
 // written only once the previous one has left for the transport, so a client that stops reading
 // holds at most two batches in the daemon.
-import * as grpc from '@grpc/grpc-js';
-import { loadCri } from './proto.js';
+import type { ServerWritableCall } from '../grpc/calls.js';
+import { criServices } from './proto.js';
 import { toStatus } from './status.js';
 
 export interface BatchLimits {
@@ -23,7 +23,7 @@ export interface BatchWriterOptions extends Partial<BatchLimits> {
 /** Well under the 16 MiB message limit, and small enough that the first batch leaves early. */
 export const DEFAULT_BATCH: BatchLimits = { maxItems: 256, maxBytes: 1 << 20 };
 
-type AnyCall = grpc.ServerWritableStream<unknown, unknown>;
+type AnyCall = ServerWritableCall<unknown, unknown>;
 
 /**
  * An encoder of one item as it sits in a response: the response with that item alone, encoded,
@@ -31,7 +31,7 @@ type AnyCall = grpc.ServerWritableStream<unknown, unknown>;
  * concatenate on the wire). Every list stream response has its items in field 1.
  */
 export function itemEncoder<T>(service: 'RuntimeService' | 'ImageService', method: string, field: string): (item: T) => Buffer {
-  const md = (loadCri().runtime.v1[service].service as grpc.ServiceDefinition)[method];
+  const md = (criServices()[service] as unknown as Record<string, { responseStream: boolean; responseSerialize(v: unknown): Buffer }>)[method];
   if (!md?.responseStream) throw new Error(`list stream: ${service}.${method} is not a server stream`);
   return (item) => md.responseSerialize({ [field]: [item] });
 }
@@ -71,7 +71,7 @@ export class BatchWriter {
   }
 
   private async flush(): Promise<void> {
-    // The previous batch must have left grpc-js's buffer first: that is the backpressure.
+    // The previous batch must have left the call's buffer first: that is the backpressure.
     if (!this.sent) this.opts.onWait?.();
     await this.sending;
     const chunks = this.chunks;
@@ -91,7 +91,7 @@ export class BatchWriter {
       };
       for (const ev of ends) this.call.once(ev, done);
       // Server streams take pre-encoded responses (CriServer passes Buffers through).
-      (this.call as grpc.ServerWritableStream<unknown, Buffer>).write(msg, done);
+      this.call.write(msg, done);
     });
   }
 

@@ -1,4 +1,5 @@
-import type * as grpc from '@grpc/grpc-js';
+import type { ServerReadableCall, ServerWritableCall } from '../grpc/calls.js';
+import type { MethodDef } from '../grpc/server.js';
 import type { Cgroups } from '../cgroups/cgroups.js';
 import type { BerthConfig } from '../config/config.js';
 import type { Logger } from '../log/log.js';
@@ -42,14 +43,14 @@ export interface DaemonContext {
 /** A handler of berth's own services: unary, server-streaming or client-streaming. */
 export type ExtraHandler =
   | ((req: any, ctx: CallContext) => Promise<unknown>)
-  | ((call: grpc.ServerWritableStream<any, any>) => void)
-  | ((call: grpc.ServerReadableStream<any, any>, ctx: CallContext) => Promise<unknown>);
+  | ((call: ServerWritableCall<any, any>) => void)
+  | ((call: ServerReadableCall<any>, ctx: CallContext) => Promise<unknown>);
 
 /** A gRPC service outside CRI (proto/berth/v1), served on the same socket as CRI. */
 export interface ExtraService {
   /** Full name for logs and metrics, e.g. `berth.v1.Images`. */
   name: string;
-  definition: grpc.ServiceDefinition;
+  definition: Record<string, MethodDef>;
   handlers: Record<string, ExtraHandler>;
 }
 

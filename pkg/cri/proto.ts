@@ -1,11 +1,13 @@
-import * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
 import { PROJECT_ROOT } from '../version/version.js';
-import type { ProtoGrpcType } from './gen/api.js';
-import type { ProtoGrpcType as BerthProtoGrpcType } from './gen/berth.js';
+import type { MethodDef } from '../grpc/server.js';
+import type { ConfigDefinition } from './gen/berth/v1/Config.js';
+import type { ImagesDefinition } from './gen/berth/v1/Images.js';
+import type { ImageServiceDefinition } from './gen/runtime/v1/ImageService.js';
+import type { RuntimeServiceDefinition } from './gen/runtime/v1/RuntimeService.js';
 
 /** proto/api.proto, under the project root (the same from dist/ and from the bundle). */
 export const PROTO_PATH = path.join(PROJECT_ROOT, 'proto/api.proto');
@@ -66,13 +68,17 @@ export function protoRoot(file: string): protobuf.Root {
   return root;
 }
 
+/** Each service's methods by name; services by full name (`runtime.v1.RuntimeService`). */
+export type PackageDefinition = Record<string, Record<string, MethodDef & { requestSerialize(v: object): Buffer; responseDeserialize(b: Buffer): object; originalName: string }>>;
+
 /**
  * Service definitions as @grpc/proto-loader makes them (the same encode and decode), without
  * the descriptors of every message it also builds: those cost a third of the daemon's start-up
- * and memory for the life of the process, and nothing here reads them.
+ * and memory for the life of the process, and nothing here reads them. The server
+ * (pkg/grpc) and grpc-js's client (pkg/client) take the same shape.
  */
-function packageDefinition(root: protobuf.Root): Parameters<typeof grpc.loadPackageDefinition>[0] {
-  const def: Parameters<typeof grpc.loadPackageDefinition>[0] = {};
+function packageDefinition(root: protobuf.Root): PackageDefinition {
+  const def: PackageDefinition = {};
   const serializer = (t: protobuf.Type) => (arg: object) => {
     if (Array.isArray(arg)) throw new Error(`Failed to serialize message: expected object with ${t.name} structure, got array instead`);
     return t.encode(t.fromObject(arg)).finish() as Buffer;
@@ -82,7 +88,7 @@ function packageDefinition(root: protobuf.Root): Parameters<typeof grpc.loadPack
     for (const obj of ns.nestedArray) {
       if (obj instanceof protobuf.Service) {
         const name = obj.fullName.slice(1);
-        const methods: Record<string, grpc.MethodDefinition<object, object>> = {};
+        const methods: PackageDefinition[string] = {};
         for (const m of obj.methodsArray) {
           const req = m.resolvedRequestType!;
           const res = m.resolvedResponseType!;
@@ -101,11 +107,26 @@ function packageDefinition(root: protobuf.Root): Parameters<typeof grpc.loadPack
   return def;
 }
 
-/** Loads a proto file's services once, on first use. */
-function cachedLoader<T>(file: string): () => T {
-  let cached: T | undefined;
-  return () => (cached ??= grpc.loadPackageDefinition(packageDefinition(protoRoot(file))) as unknown as T);
+const definitions = new Map<string, PackageDefinition>();
+
+/** A proto file's service definitions, made once. */
+export function serviceDefinitions(file: string): PackageDefinition {
+  let def = definitions.get(file);
+  if (!def) {
+    def = packageDefinition(protoRoot(file));
+    definitions.set(file, def);
+  }
+  return def;
 }
 
-export const loadCri = cachedLoader<ProtoGrpcType>(PROTO_PATH);
-export const loadBerth = cachedLoader<BerthProtoGrpcType>(BERTH_PROTO_PATH);
+/** The CRI services' method definitions (what the server serves and the list streams encode with). */
+export function criServices(): { RuntimeService: RuntimeServiceDefinition; ImageService: ImageServiceDefinition } {
+  const d = serviceDefinitions(PROTO_PATH);
+  return { RuntimeService: d['runtime.v1.RuntimeService'] as unknown as RuntimeServiceDefinition, ImageService: d['runtime.v1.ImageService'] as unknown as ImageServiceDefinition };
+}
+
+/** berth's own services' method definitions (proto/berth/v1). */
+export function berthServices(): { Images: ImagesDefinition; Config: ConfigDefinition } {
+  const d = serviceDefinitions(BERTH_PROTO_PATH);
+  return { Images: d['berth.v1.Images'] as unknown as ImagesDefinition, Config: d['berth.v1.Config'] as unknown as ConfigDefinition };
+}

@@ -11,7 +11,7 @@ import {
 } from '../stats/service.js';
 import { nowNs, type CgroupStats, type NetInterfaceStats, type NetworkStats, type PsiData, type PsiStats } from '../stats/types.js';
 import { createEventStream } from './events.js';
-import { loadCri } from './proto.js';
+import { criServices } from './proto.js';
 import type { ContainerStats } from './gen/runtime/v1/ContainerStats.js';
 import type { ContainerStatsFilter__Output } from './gen/runtime/v1/ContainerStatsFilter.js';
 import type { PodSandboxStatsFilter__Output } from './gen/runtime/v1/PodSandboxStatsFilter.js';
@@ -153,7 +153,7 @@ let encodersWarm = false;
 function warmEncoders(p: PodStatsResult | undefined): void {
   if (encodersWarm || !p) return;
   encodersWarm = true;
-  const svc = loadCri().runtime.v1.RuntimeService.service;
+  const svc = criServices().RuntimeService;
   const pod = toPodStats(p);
   svc.ListPodSandboxStats.responseSerialize({ stats: [pod] });
   svc.ListContainerStats.responseSerialize({ stats: pod.linux?.containers ?? [] });

@@ -1,27 +1,27 @@
-import * as grpc from '@grpc/grpc-js';
+import { Status } from '../grpc/wire.js';
 import { BerthError, type ErrorKind } from '../errors/errors.js';
 
-const CODES: Record<ErrorKind, grpc.status> = {
-  NotFound: grpc.status.NOT_FOUND,
-  AlreadyExists: grpc.status.ALREADY_EXISTS,
-  InvalidArgument: grpc.status.INVALID_ARGUMENT,
-  FailedPrecondition: grpc.status.FAILED_PRECONDITION,
-  Unauthenticated: grpc.status.UNAUTHENTICATED,
-  PermissionDenied: grpc.status.PERMISSION_DENIED,
-  Unavailable: grpc.status.UNAVAILABLE,
-  DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
-  Unimplemented: grpc.status.UNIMPLEMENTED,
-  Cancelled: grpc.status.CANCELLED,
-  ResourceExhausted: grpc.status.RESOURCE_EXHAUSTED,
-  Internal: grpc.status.INTERNAL,
+const CODES: Record<ErrorKind, Status> = {
+  NotFound: Status.NOT_FOUND,
+  AlreadyExists: Status.ALREADY_EXISTS,
+  InvalidArgument: Status.INVALID_ARGUMENT,
+  FailedPrecondition: Status.FAILED_PRECONDITION,
+  Unauthenticated: Status.UNAUTHENTICATED,
+  PermissionDenied: Status.PERMISSION_DENIED,
+  Unavailable: Status.UNAVAILABLE,
+  DeadlineExceeded: Status.DEADLINE_EXCEEDED,
+  Unimplemented: Status.UNIMPLEMENTED,
+  Cancelled: Status.CANCELLED,
+  ResourceExhausted: Status.RESOURCE_EXHAUSTED,
+  Internal: Status.INTERNAL,
 };
 
 /** Maps a thrown value to a gRPC status: domain errors keep their kind, anything else is INTERNAL. */
-export function toStatus(err: unknown): { code: grpc.status; details: string } {
+export function toStatus(err: unknown): { code: Status; details: string } {
   if (err instanceof BerthError) return { code: CODES[err.kind], details: err.message };
-  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+  return { code: Status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
-export function codeName(code: grpc.status): string {
-  return grpc.status[code] ?? String(code);
+export function codeName(code: Status): string {
+  return Status[code] ?? String(code);
 }
