@@ -1,13 +1,14 @@
 // The OCI runtime driver: conmon starts `runc create` (or crun) and stays with the container,
 // writing its CRI log and its exit code; everything else is a plain runtime CLI call. conmon is
 // daemonised (double fork), so containers outlive the daemon.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { mkdir, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DeadlineExceededError, errorMessage } from '../errors/errors.js';
 import { failureText, run, type RunResult } from '../process/run.js';
+import { spawnChild } from '../process/spawn.js';
 import { PROJECT_ROOT } from '../version/version.js';
 import type { OciProcess, OciResources } from './oci.js';
 import { OutputCap } from './output.js';
@@ -157,7 +158,7 @@ export class RuntimeDriver implements ContainerRuntime {
     }
     await mkdir(this.o.socketDir, { recursive: true, mode: 0o700 });
     const cmd = this.o.launch ? await this.o.launch(a.id, this.o.conmon, args) : { file: this.o.conmon, args };
-    const child = spawn(cmd.file, cmd.args, {
+    const child = spawnChild(cmd.file, cmd.args, {
       // conmon writes its `oom` marker into its working directory; berth reads it from the bundle.
       cwd: a.bundle,
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
@@ -276,7 +277,7 @@ export class RuntimeDriver implements ContainerRuntime {
   async execSpawn(h: RuntimeHandler, id: string, bundle: string, proc: OciProcess): Promise<{ child: ChildProcess; cleanup(): Promise<void>; pidFile: string }> {
     const files = await writeExecProcess(bundle, proc);
     const [cmd, ...args] = this.execArgv(h, id, files);
-    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     return { child, pidFile: files.pidFile, cleanup: files.cleanup };
   }
 

@@ -1,9 +1,10 @@
 // One way to run a helper process (runc, crun, CNI plugins, pinns, zstd, nsenter…): spawn,
 // feed stdin, capture stdout/stderr up to a bound, kill at a timeout or when the caller gives
 // up, and never wait for ever on pipes a grandchild keeps open after the child exited.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { OWNER_ENV } from './procs.js';
+import { spawnChild } from './spawn.js';
 
 /** Per-stream capture bound; output beyond it is dropped (and `truncated` set). */
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
@@ -85,7 +86,7 @@ export function clampTimer(ms: number): number {
 export function start(cmd: string, opts: RunOptions = {}): Running {
   const outMode = opts.stdout ?? 'capture';
   const errMode = opts.stderr ?? 'capture';
-  const child = spawn(cmd, opts.args ?? [], {
+  const child = spawnChild(cmd, opts.args ?? [], {
     env: { ...(opts.env ?? process.env), ...owner }, cwd: opts.cwd,
     stdio: [opts.input !== undefined || opts.stdin === 'pipe' ? 'pipe' : 'ignore', outMode === 'ignore' ? 'ignore' : 'pipe', errMode === 'ignore' ? 'ignore' : 'pipe'],
   });

@@ -16,7 +16,12 @@ const loadKoffi = (): Koffi => (koffi ??= requireFromHere('koffi') as Koffi);
 /** The C function `prototype` (koffi's syntax, e.g. 'int umount2(const char *target, int flags)'), bound on the first call. */
 export function libcFunc<F extends (...args: any[]) => any>(prototype: string): F {
   let fn: F | undefined;
-  return ((...args: Parameters<F>) => (fn ??= (libc ??= loadKoffi().load('libc.so.6')).func(prototype) as unknown as F)(...args)) as F;
+  return ((...args: Parameters<F>) => (fn ??= libcBind<F>(prototype))(...args)) as F;
+}
+
+/** The C function `prototype` bound now: throws when koffi cannot load or libc lacks the symbol. */
+export function libcBind<F extends (...args: any[]) => any>(prototype: string): F {
+  return (libc ??= loadKoffi().load('libc.so.6')).func(prototype) as unknown as F;
 }
 
 /** errno as the last libc call through koffi left it. */
