@@ -3,6 +3,7 @@
 // Either way the caller gets a ChildProcess with the same events: 'spawn', 'error' (ENOENT,
 // EACCES…), 'exit' (code, signal), then 'close' once the child's output pipes are closed too.
 import { spawn, ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { accessSync, closeSync, constants as fsc, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -33,15 +34,21 @@ export function spawnMethod(): 'posix_spawn' | 'fork' {
 
 type Libc = NonNullable<ReturnType<typeof posixSpawnLibc>>;
 
+// ChildProcess's prototype without its constructor: that one makes a native process handle for
+// node's own spawn, which is never freed unless node spawns and closes it (a leak per child).
+const BareChildProcess = function (this: EventEmitter) {
+  EventEmitter.call(this);
+} as unknown as typeof ChildProcess;
+BareChildProcess.prototype = ChildProcess.prototype;
+
 /** A child started by posix_spawn, dressed as node's ChildProcess (same fields, events and kill). */
-class PosixChild extends ChildProcess {
+class PosixChild extends BareChildProcess {
   private closesNeeded = 1;
   private closesGot = 0;
 
   constructor(c: Libc, cmd: string, args: string[], stdio: ('pipe' | 'ignore')[], env: NodeJS.ProcessEnv, cwd?: string) {
     super();
-    // node's constructor made a process handle for its own spawn; this child has none.
-    (this as unknown as { _handle: unknown })._handle = null;
+    Object.assign(this, { _handle: null, connected: false, exitCode: null, signalCode: null, killed: false, pid: undefined });
     const file = resolveCommand(cmd, env);
     const { childFds, streams, ours } = openPipes(c, stdio);
     const pid = typeof file === 'number' ? -file : posixSpawn(c, file, [cmd, ...args], envStrings(env), childFds, cwd);
