@@ -1,4 +1,4 @@
-// kill -9 of the daemon in the middle of CreateContainer, RunPodSandbox (CNI ADD, pause) and
+// kill -9 of the daemon in the middle of StartContainer, RunPodSandbox (CNI ADD, pause) and
 // StopPodSandbox, each held at a failpoint so the crash lands inside the step: the next start
 // adopts what has a record and removes the rest (conmon, runtime container, bundle, mounts,
 // writable layer, cgroup, veth, IP, pins, CNI cache), and the retried call succeeds.
@@ -33,14 +33,15 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     await env.restart();
   };
 
-  it('CreateContainer cut while the runtime creates: no conmon, runtime container, bundle, mount, layer or cgroup is left; the retry succeeds', async () => {
+  it('StartContainer cut while the runtime creates: the restarted daemon keeps the CREATED container and leaves no conmon or runtime container; the retried start runs it', async () => {
     const pod = await run(podConfig(env, 'crash-create'));
-    const withPod = await countLeaks(scope);
     const cfg = ctrConfig(env, 'c', { command: ['sleep', '1000'] });
-    await crashDuring(rt.hang('create'), () => env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config }));
-    assert.deepEqual(await countLeaks(scope), withPod);
-    assert.equal((await env.d.client.runtime('PodSandboxStatus', { pod_sandbox_id: pod.id })).status!.state, 'SANDBOX_READY');
-    const id = await runCtr(env, pod, cfg);
+    const id = await runCtr(env, pod, cfg, false);
+    const created = await countLeaks(scope);
+    await crashDuring(rt.hang('create'), () => env.d.client.runtime('StartContainer', { container_id: id }));
+    assert.deepEqual(await countLeaks(scope), created);
+    assert.equal((await status(env, id)).state, 'CONTAINER_CREATED');
+    await env.d.client.runtime('StartContainer', { container_id: id });
     assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);

@@ -1,8 +1,8 @@
 // Failpoints (containerd's integration/failpoint is the model): a runtime wrapper and a CNI
 // plugin that fail or hang at a named step, registered through berth's ordinary config. For
-// each step of RunPodSandbox, CreateContainer, StartContainer, StopPodSandbox and
+// each step of RunPodSandbox, StartContainer (the runtime's create and start), StopPodSandbox and
 // RemovePodSandbox a failure leaves nothing behind and a retry succeeds; a hung step holds the
-// retry (it gets the same object) and, for CreateContainer, RemoveImage of its image.
+// retry (it gets the same object) and RemoveImage of a container's image.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -87,35 +87,47 @@ describe('failpoints: failures leave nothing behind, retries succeed', () => {
     assert.deepEqual(await countLeaks(scope), clean);
   });
 
-  it('CreateContainer: the runtime create fails → no conmon, bundle, mount, layer or cgroup left; the retry succeeds', async () => {
+  it('StartContainer: the runtime create fails → EXITED with StartError and its message, no conmon, runtime container or cgroup left; the next attempt runs', async () => {
     const pod = await run(podConfig(env, 'createfail'));
     const withPod = await countLeaks(scope);
+    // CreateContainer does not run the runtime: the failpoint is reached at StartContainer.
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }), false);
+    const made = await countLeaks(scope);
+    assert.deepEqual([made.conmons, made.runtimeContainers], [withPod.conmons, withPod.runtimeContainers], 'no conmon or runtime container at CreateContainer');
     await rt.fail('create');
-    await assert.rejects(runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }), false), (e: CriError) => /failpoint: runtime create failed/.test(e.details));
+    await assert.rejects(env.d.client.runtime('StartContainer', { container_id: id }), (e: CriError) => {
+      assert.equal(e.code, GrpcStatus.FAILED_PRECONDITION);
+      assert.match(e.details, /failpoint: runtime create failed/);
+      return true;
+    });
+    const s = await status(env, id);
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.equal(s.reason, 'StartError');
+    assert.equal(s.exit_code, 128);
+    assert.match(s.message, /failpoint: runtime create failed/);
+    const leaks = await countLeaks(scope);
+    assert.deepEqual({ ...leaks, bundles: withPod.bundles, layers: withPod.layers, mounts: withPod.mounts }, withPod, 'only the bundle, layer and rootfs mount remain');
+    await env.d.client.runtime('RemoveContainer', { container_id: id });
     assert.deepEqual(await countLeaks(scope), withPod);
-    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
-    assert.equal((await status(env, id)).state, 'CONTAINER_RUNNING');
+    const next = await runCtr(env, pod, ctrConfig(env, 'c', { metadata: { name: 'c', attempt: 1 }, command: ['sleep', '1000'] }));
+    assert.equal((await status(env, next)).state, 'CONTAINER_RUNNING');
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);
   });
 
-  it('CreateContainer: the runtime create hangs → RemoveImage of its image is refused, the retry joins and gets the same id', async () => {
+  it('StartContainer: the runtime create hangs past the client deadline → the image stays in use; a StopContainer waits for the start and then stops it', async () => {
     const pod = await run(podConfig(env, 'createhang'));
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }), false);
     const hang = await rt.hang('create');
-    const cfg = ctrConfig(env, 'c', { command: ['sleep', '1000'] });
-    const first = env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config }, { timeoutMs: 1000 });
+    const first = env.d.client.runtime('StartContainer', { container_id: id }, { timeoutMs: 1000 });
     await hang.reached;
-    await assert.rejects(env.d.client.image('RemoveImage', { image: { image: env.image } }), (e: CriError) => {
-      assert.equal(e.code, GrpcStatus.FAILED_PRECONDITION);
-      assert.match(e.details, /CreateContainer in progress/);
-      return true;
-    });
+    await assert.rejects(env.d.client.image('RemoveImage', { image: { image: env.image } }), code(GrpcStatus.FAILED_PRECONDITION));
     await assert.rejects(first, code(GrpcStatus.DEADLINE_EXCEEDED));
-    const retry = env.d.client.runtime('CreateContainer', { pod_sandbox_id: pod.id, config: cfg, sandbox_config: pod.config });
-    await hang.release();
-    const id = (await retry).container_id;
-    assert.equal((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers.length, 1);
     assert.equal((await status(env, id)).state, 'CONTAINER_CREATED');
+    const stopping = env.d.client.runtime('StopContainer', { container_id: id, timeout: 10 });
+    await hang.release();
+    await stopping;
+    assert.equal((await status(env, id)).state, 'CONTAINER_EXITED');
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);
   });

@@ -1,6 +1,7 @@
 // CreateContainer: rootfs (overlay of the image's snapshots and a writable layer), the OCI spec
-// from the image config, the CRI config and the pod, then conmon → runtime create. A failure
-// undoes every step, so nothing is left behind.
+// from the image config, the CRI config and the pod, the bundle and the record. The runtime's
+// container (conmon → runtime create) is made at StartContainer (start.ts), as containerd makes
+// its task at start. A failure undoes every step, so nothing is left behind.
 import { chmod, lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +21,7 @@ import { buildSpec } from './spec.js';
 import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
 import { resolveUser } from './user.js';
-import { nowNs, runtimeMessage, type ContainerManager } from './service.js';
+import { nowNs, type ContainerManager } from './service.js';
 import type { RuntimeHandler } from './runtime.js';
 import { CleanupStack, describeFailures } from '../sync/cleanup.js';
 import { Phases } from '../log/phases.js';
@@ -116,31 +117,18 @@ async function createWithImage(
       throw new InvalidArgumentError(`config.log_path: ${errorMessage(err)}`);
     });
     const createdAt = nowNs();
-    undo.add('runtime container', async () => {
-      await m.driver.delete(handler, id);
-      await removeDirs(path.join(m.driver.exitDir, id), path.join(m.driver.socketDir, id));
-    });
-    let pid: number;
-    try {
-      ({ pid } = await m.driver.create(handler, {
-        id, name: cfg.name, bundle, logPath, tty: cfg.tty, stdin: cfg.stdin, stdinOnce: cfg.stdinOnce,
-      }));
-    } catch (err) {
-      throw new FailedPreconditionError(`create container "${cfg.name}" in pod sandbox "${sb.id}": ${runtimeMessage(err)}`);
-    }
-    mark('runtime');
     const image = view.image;
     const rec: ContainerRecord = {
       info: {
         id, sandboxId: sb.id, name: cfg.name, attempt: cfg.attempt, state: 'CONTAINER_CREATED',
         createdAt, startedAt: 0n, finishedAt: 0n, exitCode: 0, reason: '', message: '',
         image: cfg.image, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id,
-        runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid,
+        runtimeHandler: handler.name, logPath: sb.logDirectory && cfg.logPath ? logPath : '', pid: 0,
         labels: { ...cfg.labels }, annotations: { ...cfg.annotations }, config: resolved,
         user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids }, bundle, stopSignal, cgroupsPath,
       },
       ownPidNs: pidNamespace === undefined,
-      layerDir, rootfs, fingerprint,
+      layerDir, rootfs, fingerprint, awaitingRuntime: true,
     };
     m.save(rec);
     undo.release();

@@ -18,7 +18,7 @@ describe('container service: pod lock, retries, failure states', () => {
   it('RemovePodSandbox waits for a CreateContainer in flight and then removes what it made', async () => {
     const pod = await env.sandboxes.run(podRequest('lock'));
     const before = await leftovers(env);
-    const hang = env.runtime.faults.hang('create');
+    const hang = env.imageFaults.hang('view');
     const creating = env.containers.create(pod, containerConfig('c1'));
     await hang.reached;
     const removing = env.sandboxes.remove(pod);
@@ -49,9 +49,9 @@ describe('container service: pod lock, retries, failure states', () => {
 
   it('a retried CreateContainer joins the call in flight and gets the same id; after it finished too; another config is refused', async () => {
     const pod = await env.sandboxes.run(podRequest('retry'));
-    const creates = () => env.runtime.faults.hits.filter((h) => h === 'create').length;
+    const creates = () => env.imageFaults.hits.filter((h) => h === 'view').length;
     const created = creates();
-    const hang = env.runtime.faults.hang('create');
+    const hang = env.imageFaults.hang('view');
     const first = env.containers.create(pod, containerConfig('c'));
     await hang.reached;
     const retry = env.containers.create(pod, containerConfig('c'));
@@ -60,7 +60,7 @@ describe('container service: pod lock, retries, failure states', () => {
     const id = await first;
     assert.equal(await retry, id);
     assert.equal(await env.containers.create(pod, containerConfig('c')), id, 'a retry after the first finished gets the same id');
-    assert.equal(creates() - created, 1, 'the runtime was asked once');
+    assert.equal(creates() - created, 1, 'made once');
     await assert.rejects(env.containers.create(pod, containerConfig('c', { command: ['other'] })), AlreadyExistsError);
     assert.equal(env.leases.get('sha256:' + 'a'.repeat(64)), 0, 'the image lease was released');
     await env.sandboxes.remove(pod);
@@ -69,7 +69,7 @@ describe('container service: pod lock, retries, failure states', () => {
   it('a CreateContainer in flight holds its image and the images it mounts as volumes until its record exists', async () => {
     const pod = await env.sandboxes.run(podRequest('vol-lease'));
     const image = 'sha256:' + 'a'.repeat(64);
-    const hang = env.runtime.faults.hang('create');
+    const hang = env.imageFaults.hang('view');
     const volume = { containerPath: '/vol', hostPath: '', readonly: true, propagation: 'PRIVATE' as const, recursiveReadOnly: false, selinuxRelabel: false, image: 'test/image:1' };
     const creating = env.containers.create(pod, containerConfig('c', { mounts: [volume] }));
     await hang.reached;
@@ -119,17 +119,75 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
-  it('a failed CreateContainer at the runtime leaves nothing behind, and a retry succeeds', async () => {
+  it('CreateContainer does not ask the runtime: the record is CREATED, on disk, with no runtime container', async () => {
+    const pod = await env.sandboxes.run(podRequest('norttcreate'));
+    const hits = env.runtime.faults.hits.length;
+    const id = await env.containers.create(pod, containerConfig('c'));
+    assert.equal(env.runtime.faults.hits.length, hits, 'no runtime call');
+    assert.equal(env.runtime.containers.has(id), false);
+    const row = env.containers.table.all().find((r) => r.info.id === id)!;
+    assert.equal(row.info.state, 'CONTAINER_CREATED');
+    assert.equal(row.awaitingRuntime, true);
+    await env.containers.start(id);
+    assert.deepEqual(env.runtime.faults.hits.slice(hits), ['create', 'start']);
+    assert.equal(env.containers.table.all().find((r) => r.info.id === id)!.awaitingRuntime, false, 'written once the runtime made it');
+    assert.ok(env.containers.get(id).pid > 0);
+    await env.sandboxes.remove(pod);
+  });
+
+  it('the runtime create failing at StartContainer: EXITED with StartError and its message, no runtime state or exit file; remove leaves nothing; the next attempt runs', async () => {
     const pod = await env.sandboxes.run(podRequest('createfail'));
     const before = await leftovers(env);
-    env.runtime.faults.fail('create');
-    await assert.rejects(env.containers.create(pod, containerConfig('c')), /failpoint: create failed/);
-    assert.deepEqual(await leftovers(env), before);
     const id = await env.containers.create(pod, containerConfig('c'));
-    await env.containers.start(id);
-    assert.equal(env.containers.get(id).state, 'CONTAINER_RUNNING');
+    env.runtime.faults.fail('create', 1, 'exec: "/nope": stat /nope: no such file or directory');
+    await assert.rejects(env.containers.start(id), (e: unknown) => e instanceof FailedPreconditionError && /stat \/nope/.test((e as Error).message));
+    const c = env.containers.get(id);
+    assert.equal(c.state, 'CONTAINER_EXITED');
+    assert.equal(c.reason, 'StartError');
+    assert.equal(c.exitCode, 128);
+    assert.match(c.message, /stat \/nope: no such file or directory/);
+    assert.equal(env.containers.table.all().find((r) => r.info.id === id)?.info.reason, 'StartError', 'written to the database');
+    assert.equal(env.runtime.containers.has(id), false);
+    assert.deepEqual((await leftovers(env)).exitFiles, before.exitFiles);
+    await assert.rejects(env.containers.start(id), FailedPreconditionError);
+    await env.containers.remove(id);
+    assert.deepEqual(await leftovers(env), before);
+    const next = await env.containers.create(pod, containerConfig('c', { attempt: 1 }));
+    await env.containers.start(next);
+    assert.equal(env.containers.get(next).state, 'CONTAINER_RUNNING');
     await env.sandboxes.remove(pod);
     assert.deepEqual((await leftovers(env)).bundles, []);
+  });
+
+  it('a never-started container: exec is refused, stop ends it without the runtime, remove asks nothing of the runtime', async () => {
+    const pod = await env.sandboxes.run(podRequest('neverstarted'));
+    const a = await env.containers.create(pod, containerConfig('a'));
+    const b = await env.containers.create(pod, containerConfig('b'));
+    const hits = env.runtime.faults.hits.length;
+    await assert.rejects(env.containers.execSync(a, ['true'], 0), (e: unknown) => e instanceof FailedPreconditionError && /not running \(created\)/.test((e as Error).message));
+    await env.containers.stop(a, 10);
+    const s = env.containers.get(a);
+    assert.equal(s.state, 'CONTAINER_EXITED');
+    assert.match(s.message, /stopped before it was started/);
+    await assert.rejects(env.containers.start(a), FailedPreconditionError);
+    await env.containers.remove(a);
+    await env.containers.remove(b);
+    assert.deepEqual(env.runtime.faults.hits.slice(hits), [], 'no runtime call');
+    assert.deepEqual(env.containers.list(), []);
+    await env.sandboxes.remove(pod);
+  });
+
+  it('UpdateContainerResources before start writes the limits into the spec the runtime will be made from', async () => {
+    const pod = await env.sandboxes.run(podRequest('updatecreated'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    const before = (await env.containers.ociSpec(id)) as { linux: { resources: { devices?: unknown[] } } };
+    await env.containers.updateResources(id, { cpuShares: 512, memoryLimitInBytes: 64 << 20, hugepageLimits: [], unified: {} });
+    const spec = (await env.containers.ociSpec(id)) as { linux: { resources: { cpu?: { shares: number }; memory?: { limit: number }; devices?: unknown[] } } };
+    assert.equal(spec.linux.resources.cpu?.shares, 512);
+    assert.equal(spec.linux.resources.memory?.limit, 64 << 20);
+    assert.deepEqual(spec.linux.resources.devices, before.linux.resources.devices, 'the device rules stay');
+    assert.equal(env.containers.get(id).config.resources?.cpuShares, 512);
+    await env.sandboxes.remove(pod);
   });
 
   it('ReopenContainerLog of a container that exits while conmon has not reopened its log ends at the exit (FAILED_PRECONDITION), not after a silent wait', async () => {
@@ -166,9 +224,12 @@ describe('container service: pod lock, retries, failure states', () => {
       await assert.rejects(env.containers.start(id), /SQLITE_FULL/);
       assert.equal(env.containers.get(id).state, 'CONTAINER_CREATED');
       assert.equal(env.containers.get(id).startedAt, 0n);
+      assert.equal(env.runtime.containers.has(id), false, 'the runtime container its record could not own is gone');
     } finally {
       env.containers.table.put = put;
     }
+    await env.containers.start(id);
+    assert.equal(env.containers.get(id).state, 'CONTAINER_RUNNING', 'a retried start runs it');
     await env.sandboxes.remove(pod);
   });
 });

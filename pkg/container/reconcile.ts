@@ -38,6 +38,9 @@ export interface ReconcileReport {
 
 export async function reconcileContainers(m: ContainerManager): Promise<ReconcileReport> {
   const known = (id: string) => m.records.has(id);
+  // A record still awaiting the runtime (recover.ts adopted what a cut start made) owns no
+  // conmon, runtime container, exit file or attach directory: any there are leftovers.
+  const running = (id: string) => known(id) && !m.records.get(id)!.awaitingRuntime;
   const report: ReconcileReport = { conmons: 0, runtimeContainers: 0, bundles: 0, layers: 0, exitFiles: 0, attachDirs: 0, mounts: 0 };
   const warn = (what: string, id: string, err: unknown) => m.o.log.warn({ id, err: errorMessage(err) }, `reconcile: could not remove ${what}`);
 
@@ -45,7 +48,7 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
   const procs = await listProcesses();
   for (const p of procs) {
     const id = conmonContainerId(p.argv, m.driver.exitDir);
-    if (!id || known(id)) continue;
+    if (!id || running(id)) continue;
     for (const pid of subtree(procs, p.pid)) killQuietly(pid);
     report.conmons++;
   }
@@ -58,7 +61,7 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
     if (!(await readdir(h.root).then((e) => e.length > 0, () => false))) continue;
     const list = await m.driver.list(h).catch(() => []);
     for (const c of list) {
-      if (known(c.id) || path.dirname(c.bundle) !== m.bundlesDir) continue;
+      if (running(c.id) || path.dirname(c.bundle) !== m.bundlesDir) continue;
       if (!cgroups.has(c.id)) cgroups.set(c.id, await cgroupOf(c.bundle));
       await m.driver.delete(m.handler(name, cgroups.get(c.id)), c.id).then(() => report.runtimeContainers++, (err: unknown) => warn('a runtime container', c.id, err));
     }
@@ -86,11 +89,11 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
   // 5. Writable layers, exit files and attach directories no record knows.
   const layers = m.o.images.writableLayerRoot();
   for (const id of await unknownIds(layers, known)) await removeDirs(path.join(layers, id)).then(() => report.layers++, (err: unknown) => warn('a writable layer', id, err));
-  for (const id of await unknownIds(m.driver.exitDir, known)) {
+  for (const id of await unknownIds(m.driver.exitDir, running)) {
     await rm(path.join(m.driver.exitDir, id), { force: true }).then(() => report.exitFiles++, (err: unknown) => warn('an exit file', id, err));
     m.exits.forget(id);
   }
-  for (const id of await unknownIds(m.driver.socketDir, known)) await removeDirs(path.join(m.driver.socketDir, id)).then(() => report.attachDirs++, (err: unknown) => warn('an attach directory', id, err));
+  for (const id of await unknownIds(m.driver.socketDir, running)) await removeDirs(path.join(m.driver.socketDir, id)).then(() => report.attachDirs++, (err: unknown) => warn('an attach directory', id, err));
   return report;
 }
 

@@ -6,7 +6,7 @@ import { errorMessage } from '../errors/errors.js';
 import { remountImageVolumes } from './image-volumes.js';
 import { reconcileContainers } from './reconcile.js';
 import { nowNs, type ContainerManager } from './service.js';
-import { nameKey } from './store.js';
+import { nameKey, type ContainerRecord } from './store.js';
 
 export async function recoverContainers(m: ContainerManager): Promise<void> {
   for (const r of m.table.all()) {
@@ -19,8 +19,12 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
   await Promise.all([...m.records.values()].map(async (r) => {
     const id = r.info.id;
     if (r.info.state === 'CONTAINER_EXITED') return;
-    if ((await m.exits.check(id)) !== undefined) return;
     try {
+      if (r.awaitingRuntime) {
+        await adoptCutStart(m, r);
+        return;
+      }
+      if ((await m.exits.check(id)) !== undefined) return;
       const st = await m.driver.state(m.handler(r.info.runtimeHandler, r.info.cgroupsPath), id);
       if (!st || st.status === 'stopped') {
         // conmon may be writing the exit file right now; look once more before calling it lost.
@@ -40,6 +44,23 @@ export async function recoverContainers(m: ContainerManager): Promise<void> {
   const removed = await reconcileContainers(m);
   await recoverImageVolumes(m);
   m.o.log.info({ containers: m.records.size, removed }, 'containers recovered');
+}
+
+/**
+ * A container never started, or whose StartContainer was cut by the crash. If the runtime made
+ * its container and conmon watches it, the start got that far: adopt it (still CREATED, so a
+ * retried start only runs `runtime start`; RUNNING if it was started). Otherwise it stays
+ * awaiting the runtime, and reconcileContainers ends its conmon and removes any runtime state.
+ */
+async function adoptCutStart(m: ContainerManager, r: ContainerRecord): Promise<void> {
+  const id = r.info.id;
+  const st = await m.driver.state(m.handler(r.info.runtimeHandler, r.info.cgroupsPath), id);
+  if (!st || st.status === 'stopped' || !(await conmonAlive(r.info.bundle, id))) return;
+  const running = st.status === 'running';
+  m.commitRecord(r, { awaitingRuntime: false }, { pid: st.pid, ...(running ? { state: 'CONTAINER_RUNNING' as const, startedAt: nowNs() } : {}) });
+  // An exit file seen while it was awaiting was ignored; its exit is to be reported from now on.
+  m.exits.forget(id);
+  if (running) await m.oomWatch.watch(id, r.info.cgroupsPath);
 }
 
 /** Image volume views of live containers that are not mounted any more are mounted again. */

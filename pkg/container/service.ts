@@ -30,6 +30,7 @@ import { buildResources, type HostFacts } from './spec.js';
 import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
 import { ExecMixin } from './exec.js';
 import { createContainer } from './create.js';
+import { startLocked, updateSpecResources } from './start.js';
 import { checkResources, validateContainerConfig } from './request.js';
 import type {
   ContainerConfigInput, ContainerEvent, ContainerEventType, ContainerEvents, ContainerFilter, ContainerInfo,
@@ -121,8 +122,14 @@ export class ContainerManager extends ExecMixin implements ContainerService {
    * The record object keeps its identity (callers hold it across awaits).
    */
   commit(r: ContainerRecord, patch: Partial<ContainerInfo>): void {
-    this.table.put({ ...r, info: { ...r.info, ...patch } });
-    Object.assign(r.info, patch);
+    this.commitRecord(r, {}, patch);
+  }
+
+  /** As commit, with the record's own fields (beside its info) changed too. */
+  commitRecord(r: ContainerRecord, own: Partial<Omit<ContainerRecord, 'info'>>, info: Partial<ContainerInfo> = {}): void {
+    this.table.put({ ...r, ...own, info: { ...r.info, ...info } });
+    Object.assign(r, own);
+    Object.assign(r.info, info);
   }
 
   resolve(idOrPrefix: string): string | undefined {
@@ -204,6 +211,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   async onExit(id: string, code: number, why?: string): Promise<void> {
     const r = this.records.get(id);
     if (!r || r.info.state === 'CONTAINER_EXITED') return;
+    if (r.awaitingRuntime) {
+      // No process has run: the file is a failed create's, which start handles. Forgotten, so
+      // the exit of a later successful start is reported.
+      this.exits.forget(id);
+      return;
+    }
     const oom = code !== 0 && (await this.oomKilled(r, code));
     const message = await this.terminationMessage(r);
     if ((r.info.state as string) === 'CONTAINER_EXITED' || !this.records.has(id)) return; // raced with another report
@@ -214,13 +227,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     this.exited(r);
   }
 
-  /** After an exit is recorded: wake stop() waiters, emit the event, free the runtime's state. */
-  private exited(r: ContainerRecord): void {
+  /**
+   * After an exit is recorded: wake stop() waiters, emit the event, free the runtime's state
+   * (unless there is none: `runtime` false).
+   */
+  exited(r: ContainerRecord, o: { runtime: boolean } = { runtime: true }): void {
     const id = r.info.id;
     this.oomWatch.forget(id);
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
+    if (!o.runtime) return;
     // Free the runtime's state and the cgroup now, off the caller's path, so RemoveContainer has
     // less to do; remove repeats it (a container the runtime no longer knows is fine).
     const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
@@ -277,31 +294,10 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       }), (id) => this.records.has(id));
   }
 
-  /** StartContainer: only from CREATED, in a READY pod (the pod's lock held shared). */
+  /** StartContainer: only from CREATED, in a READY pod (the pod's lock held shared); start.ts. */
   async start(id: string): Promise<void> {
     const r = this.record(id);
-    await this.o.sandboxes.withReadySandbox(r.info.sandboxId, `start container "${r.info.id}"`, () => this.locks.run(r.info.id, async () => {
-      if (r.info.state !== 'CONTAINER_CREATED') {
-        throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
-      }
-      const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
-      // Watched from before the start: the cgroup exists since create, and a container that is
-      // OOM-killed at once under the systemd driver has its scope removed before start returns.
-      await this.oomWatch.watch(r.info.id, r.info.cgroupsPath);
-      try {
-        await this.driver.start(h, r.info.id);
-      } catch (err) {
-        const message = runtimeMessage(err);
-        // Recorded as exited (not CREATED for ever), as containerd does; kubelet restarts it.
-        this.commit(r, { state: 'CONTAINER_EXITED', exitCode: START_ERROR_EXIT_CODE, reason: 'StartError', message, finishedAt: nowNs(), pid: 0 });
-        this.exited(r);
-        throw new FailedPreconditionError(`start container "${r.info.id}": ${message}`);
-      }
-      // A container may have exited before we got here; its exit is already recorded.
-      const running = (r.info.state as string) === 'CONTAINER_CREATED';
-      this.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
-      this.emit('CONTAINER_STARTED_EVENT', r.info);
-    }));
+    await this.o.sandboxes.withReadySandbox(r.info.sandboxId, `start container "${r.info.id}"`, () => this.locks.run(r.info.id, () => startLocked(this, r)));
   }
 
   /** StopContainer: idempotent; a container that is gone already is not an error (as CRI asks). */
@@ -324,6 +320,13 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   async stopLocked(r: ContainerRecord, timeoutSec: number): Promise<void> {
     const id = r.info.id;
     if (r.info.state === 'CONTAINER_EXITED') return;
+    if (r.awaitingRuntime) {
+      // Nothing runs yet: the container ends as if killed (as it did when its runtime init
+      // was killed), and can no longer be started.
+      this.commit(r, { state: 'CONTAINER_EXITED', exitCode: SIGKILL_EXIT_CODE, reason: 'Error', message: 'stopped before it was started', finishedAt: nowNs() });
+      this.exited(r, { runtime: false });
+      return;
+    }
     // An exit file may be there already while its event is still on the way.
     if ((await this.exits.check(id)) !== undefined) return;
     if (timeoutSec > 0 && r.info.state === 'CONTAINER_RUNNING') {
@@ -356,10 +359,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     await this.locks.run(r.info.id, async () => {
       if (!this.records.has(r.info.id)) return;
       const phases = new Phases();
-      if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
-      phases.mark('stop');
-      await this.deleteRuntime(r);
-      phases.mark('runtime');
+      if (!r.awaitingRuntime) {
+        if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
+        phases.mark('stop');
+        await this.deleteRuntime(r);
+        phases.mark('runtime');
+      }
       await unmountImageVolumes(r.info.bundle);
       await unmountRootfs(r.rootfs);
       phases.mark('unmount');
@@ -407,7 +412,9 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       checkResources('linux', res);
       const oci = buildResources(res, this.o.host.cgroupV2);
       try {
-        await this.driver.update(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, oci, r.info.bundle);
+        // Not made by the runtime yet: the spec it will be made from takes the new limits.
+        if (r.awaitingRuntime) await updateSpecResources(this, r, res);
+        else await this.driver.update(this.handler(r.info.runtimeHandler, r.info.cgroupsPath), r.info.id, oci, r.info.bundle);
       } catch (err) {
         throw new InvalidArgumentError(`update resources of container "${r.info.id}": ${errorMessage(err)}`);
       }

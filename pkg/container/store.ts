@@ -15,6 +15,12 @@ export interface ContainerRecord {
   rootfs: string;
   /** Hash of the CreateContainer request, to answer a kubelet retry with this container. */
   fingerprint?: string;
+  /**
+   * True from CreateContainer until StartContainer has made the runtime's container (conmon +
+   * `runtime create`): until then there is no process, cgroup or runtime state. Absent in records
+   * written before create and start were split (their runtime container was made at create).
+   */
+  awaitingRuntime?: boolean;
 }
 
 const MIGRATIONS = [

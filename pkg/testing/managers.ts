@@ -18,6 +18,7 @@ import type { SandboxRequest } from '../sandbox/request.js';
 import { SandboxManager } from '../sandbox/service.js';
 import { Store } from '../store/store.js';
 import { umount } from '../sys/mount.js';
+import { Faults } from './faults.js';
 
 export interface ManagersEnv {
   dir: string;
@@ -27,6 +28,8 @@ export interface ManagersEnv {
   runtime: FakeRuntime;
   sandboxes: SandboxManager;
   containers: ContainerManager;
+  /** Failpoints of the fake image service: `view` (CreateContainer's look at its image). */
+  imageFaults: Faults;
   /** Image leases taken and not released (CreateContainer holds one). */
   leases: Map<string, number>;
   /** Mounts under the private state directory (pins, shm, rootfs). */
@@ -37,7 +40,7 @@ export interface ManagersEnv {
 const IMAGE: ImageRecord = { id: 'sha256:' + 'a'.repeat(64), repoTags: ['test/image:1'], repoDigests: [], size: 1, user: '', pinned: false };
 
 /** An image service holding one image whose only layer is an empty directory (what the container service uses of it). */
-function fakeImages(dir: string, leases: Map<string, number>): ImageService {
+function fakeImages(dir: string, leases: Map<string, number>, faults: Faults): ImageService {
   const layer = path.join(dir, 'layer');
   const get = (ref: string): ImageRecord => {
     if (ref !== 'test/image:1' && ref !== IMAGE.id) throw new NotFoundError(`image "${ref}" not found`);
@@ -52,6 +55,7 @@ function fakeImages(dir: string, leases: Map<string, number>): ImageService {
       return { imageId: id, release: () => { if (held) leases.set(id, leases.get(id)! - 1); held = false; } };
     },
     containerView: async (ref) => {
+      await faults.hit('view');
       await mkdir(layer, { recursive: true });
       return { image: get(ref), config: { Cmd: ['sleep', '1000'] }, lowerdirs: [layer] };
     },
@@ -74,12 +78,13 @@ export async function startManagers(): Promise<ManagersEnv> {
   await sandboxes.init();
   const runtime = new FakeRuntime(path.join(config.state, 'exits'), path.join(config.state, 'attach'));
   const leases = new Map<string, number>();
-  const containers = new ContainerManager({ config, cgroups, log, store, sandboxes, images: fakeImages(dir, leases), host: await readHostFacts(cgroups.version === 2), driver: runtime });
+  const imageFaults = new Faults();
+  const containers = new ContainerManager({ config, cgroups, log, store, sandboxes, images: fakeImages(dir, leases, imageFaults), host: await readHostFacts(cgroups.version === 2), driver: runtime });
   await containers.exits.start();
   sandboxes.setContainerHooks(containers.sandboxHooks());
   const mounts = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(config.state));
   return {
-    dir, config, store, network, runtime, sandboxes, containers, leases, mounts,
+    dir, config, store, network, runtime, imageFaults, sandboxes, containers, leases, mounts,
     async close() {
       for (const s of sandboxes.list()) await sandboxes.remove(s.id).catch(() => undefined);
       containers.close();
@@ -131,6 +136,7 @@ export async function leftovers(env: ManagersEnv): Promise<Record<string, string
     sandboxDirs: await ls(env.config.state, 'sandboxes'),
     pins,
     mounts: await env.mounts(),
+    exitFiles: await ls(env.config.state, 'exits'),
     attachments: [...env.network.attached.keys()],
   };
 }
