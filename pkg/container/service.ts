@@ -359,18 +359,24 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     await this.locks.run(r.info.id, async () => {
       if (!this.records.has(r.info.id)) return;
       const phases = new Phases();
-      if (!r.awaitingRuntime) {
-        if (r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
-        phases.mark('stop');
-        await this.deleteRuntime(r);
+      if (!r.awaitingRuntime && r.info.state !== 'CONTAINER_EXITED') await this.stopLocked(r, 0);
+      phases.mark('stop');
+      // The runtime's delete (usually the exit path's, still in flight) touches neither the rootfs
+      // nor the bundle, so they go meanwhile; the record goes once both are done.
+      const runtime = async (): Promise<void> => {
+        if (!r.awaitingRuntime) await this.deleteRuntime(r);
         phases.mark('runtime');
-      }
-      await unmountImageVolumes(r.info.bundle);
-      await unmountRootfs(r.rootfs);
-      phases.mark('unmount');
-      await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
-      await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
-      phases.mark('dirs');
+      };
+      const files = async (): Promise<void> => {
+        await unmountImageVolumes(r.info.bundle);
+        await unmountRootfs(r.rootfs);
+        phases.mark('unmount');
+        await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
+        await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
+        phases.mark('dirs');
+      };
+      const failed = (await Promise.allSettled([runtime(), files()])).find((x) => x.status === 'rejected');
+      if (failed) throw failed.reason;
       this.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container removed');
       this.exits.forget(r.info.id);
       this.oomWatch.forget(r.info.id);
