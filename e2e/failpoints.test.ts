@@ -124,7 +124,7 @@ describe('failpoints: failures leave nothing behind, retries succeed', () => {
     await assert.rejects(env.d.client.image('RemoveImage', { image: { image: env.image } }), code(GrpcStatus.FAILED_PRECONDITION));
     await assert.rejects(first, code(GrpcStatus.DEADLINE_EXCEEDED));
     assert.equal((await status(env, id)).state, 'CONTAINER_CREATED');
-    const stopping = env.d.client.runtime('StopContainer', { container_id: id, timeout: 10 });
+    const stopping = env.d.client.runtime('StopContainer', { container_id: id, timeout: 1 });
     await hang.release();
     await stopping;
     assert.equal((await status(env, id)).state, 'CONTAINER_EXITED');
