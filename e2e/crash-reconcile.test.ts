@@ -47,6 +47,23 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     assert.deepEqual(await countLeaks(scope), clean);
   });
 
+  it('RemoveContainer does not wait for the exit path\'s runtime delete; a crash before that delete ran leaves a runtime container the next start removes', async () => {
+    const pod = await run(podConfig(env, 'crash-delete'));
+    const withPod = await countLeaks(scope);
+    const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
+    const hang = await rt.hang('delete');
+    await env.d.client.runtime('StopContainer', { container_id: id, timeout: 0 });
+    await hang.reached;
+    await env.d.client.runtime('RemoveContainer', { container_id: id });
+    assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
+    assert.deepEqual((await countLeaks(scope)).runtimeContainers, [id], 'the held delete has not run');
+    await env.d.kill();
+    await env.restart();
+    assert.deepEqual(await countLeaks(scope), withPod);
+    await removePod(pod.id);
+    assert.deepEqual(await countLeaks(scope), clean);
+  });
+
   it('RunPodSandbox cut in the middle of CNI ADD: no veth, IP, pin, mount, cache entry or directory is left; the retry succeeds', async () => {
     const cfg = podConfig(env, 'crash-add');
     await crashDuring(net.hang('ADD'), () => run(cfg));

@@ -215,6 +215,30 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
+  it('RemoveContainer does not wait for the exit path\'s runtime delete; RemovePodSandbox does', async () => {
+    const pod = await env.sandboxes.run(podRequest('deleteowned'));
+    const a = await env.containers.create(pod, containerConfig('a'));
+    await env.containers.start(a);
+    const hang = env.runtime.faults.hang('delete');
+    await env.containers.stop(a, 0);
+    await hang.reached;
+    await env.containers.remove(a);
+    assert.equal(env.containers.records.has(a), false, 'removed while its runtime delete is held');
+    assert.equal(env.runtime.containers.has(a), true);
+    const b = await env.containers.create(pod, containerConfig('b'));
+    await env.containers.start(b);
+    await env.containers.stop(b, 0);
+    let podRemoved = false;
+    const removing = env.sandboxes.remove(pod).then(() => (podRemoved = true));
+    while (env.containers.records.has(b)) await new Promise((r) => setImmediate(r));
+    assert.equal(podRemoved, false, 'the pod waits for the held delete of its container');
+    hang.release();
+    await removing;
+    assert.ok(podRemoved);
+    assert.equal(env.runtime.containers.has(a), false, 'the held delete finished');
+    assert.equal(env.runtime.containers.has(b), false);
+  });
+
   it('a state change whose database write fails changes nothing in memory', async () => {
     const pod = await env.sandboxes.run(podRequest('dbfail'));
     const id = await env.containers.create(pod, containerConfig('c'));

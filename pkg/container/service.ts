@@ -78,6 +78,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   /** Containers whose runtime state was deleted once their exit was recorded (memory only: after a restart remove deletes again, which is harmless). */
   private readonly runtimeDeleted = new Set<string>();
+  /** The exit path's runtime deletes in flight (RemoveContainer leaves them to finish; RemovePodSandbox waits for them). */
+  private readonly runtimeDeletes = new Map<string, Promise<void>>();
   readonly bundlesDir: string;
 
   constructor(readonly o: ContainerManagerOptions) {
@@ -238,16 +240,21 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
     if (!o.runtime) return;
-    // Free the runtime's state and the cgroup now, off the caller's path, so RemoveContainer has
-    // less to do; remove repeats it (a container the runtime no longer knows is fine).
+    // Free the runtime's state and the cgroup now, off the caller's path. This delete is owned by
+    // the exit path: RemoveContainer does not wait for it (a crash before it ends leaves a runtime
+    // container with no record, which start-up reconciliation deletes); if it failed before the
+    // remove, the remove runs its own.
     const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
-    void this.locks.run(`delete:${id}`, async () => {
-      await this.driver.delete(h, id);
-      this.runtimeDeleted.add(id);
-    }).catch((err: unknown) => this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed'));
+    const done = this.locks.run(`delete:${id}`, () => this.driver.delete(h, id)).then(() => {
+      if (this.records.has(id)) this.runtimeDeleted.add(id);
+    }, (err: unknown) => {
+      if (this.records.has(id)) this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed; remove runs it again');
+      else this.o.log.warn({ id, err: errorMessage(err) }, 'runtime delete of a removed container failed; start-up reconciliation removes it');
+    }).finally(() => this.runtimeDeletes.delete(id));
+    this.runtimeDeletes.set(id, done);
   }
 
-  /** `runtime delete`, unless the one run when the exit was recorded is done (it holds the same lock). */
+  /** `runtime delete`, unless the exit path's is done (it holds the same lock). */
   private deleteRuntime(r: ContainerRecord): Promise<void> {
     const id = r.info.id;
     return this.locks.run(`delete:${id}`, async () => {
@@ -364,7 +371,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       // The runtime's delete (usually the exit path's, still in flight) touches neither the rootfs
       // nor the bundle, so they go meanwhile; the record goes once both are done.
       const runtime = async (): Promise<void> => {
-        if (!r.awaitingRuntime) await this.deleteRuntime(r);
+        const owned = this.runtimeDeletes.has(r.info.id) || this.runtimeDeleted.has(r.info.id);
+        if (!r.awaitingRuntime && !owned) await this.deleteRuntime(r);
         phases.mark('runtime');
       };
       const files = async (): Promise<void> => {
@@ -433,7 +441,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     const ofSandbox = (sb: string): ContainerInfo[] => this.list().filter((c) => c.sandboxId === sb);
     return {
       stopAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => this.stop(c.id, 0)))),
-      removeAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => this.remove(c.id)))),
+      removeAll: async (sb) => {
+        const ids = ofSandbox(sb).map((c) => c.id);
+        await Promise.all(ids.map((id) => this.remove(id)));
+        // The pod's cgroup goes next: the runtime must have removed the containers' own first.
+        await Promise.all(ids.map((id) => this.runtimeDeletes.get(id)));
+      },
     };
   }
 
