@@ -56,7 +56,7 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     await hang.reached;
     await env.d.client.runtime('RemoveContainer', { container_id: id });
     assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
-    assert.deepEqual((await countLeaks(scope)).runtimeContainers, [id], 'the held delete has not run');
+    assert.ok((await countLeaks(scope)).runtimeContainers.some((c) => c.endsWith(`/${id}`)), 'the held delete has not run');
     await env.d.kill();
     await env.restart();
     assert.deepEqual(await countLeaks(scope), withPod);
