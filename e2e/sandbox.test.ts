@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
-import { startDaemon, type TestDaemon } from './harness.js';
+import { eventually, startDaemon, type TestDaemon } from './harness.js';
 import { daemonToml, hostCounts, inNetns, podConfig, sh, writeNet } from './sandbox-fixtures.js';
 
 const BRIDGE = 'berth-sb0';
@@ -204,7 +204,9 @@ describe('sandbox: pods on a CNI bridge network', () => {
     const { verbose } = await status(id);
     const pid = verbose.pausePid!;
     assert.ok(pid > 0, 'pause pid reported');
-    assert.equal((await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ').trim(), '/pause');
+    // `runc run --detach` may return while its init is still about to exec /pause (ea8805a).
+    const cmdline = () => readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.replace(/\0/g, ' ').trim());
+    assert.equal(await eventually('pause has exec\'d', cmdline, (c) => c === '/pause'), '/pause');
     const same = async (a: string, b: string) => (await stat(a)).ino === (await stat(b)).ino;
     assert.ok(await same(`/proc/${pid}/ns/net`, verbose.netnsPath!), 'pause joined the pod netns');
     assert.ok(await same(`/proc/${pid}/ns/ipc`, verbose.ipcnsPath!), 'pause joined the pod ipc ns');
