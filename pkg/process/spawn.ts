@@ -19,17 +19,18 @@ export interface SpawnChildOptions {
 /** Which way children start: decided once, at the first spawn. */
 let fast: ReturnType<typeof posixSpawnLibc> | undefined;
 
+const fastSpawn = () => (fast ??= process.env.BERTH_SPAWN === 'node' ? null : posixSpawnLibc());
+
 export function spawnChild(cmd: string, args: string[], opts: SpawnChildOptions = {}): ChildProcess {
-  fast ??= process.env.BERTH_SPAWN === 'node' ? null : posixSpawnLibc();
+  const c = fastSpawn();
   const stdio = opts.stdio ?? ['pipe', 'pipe', 'pipe'];
-  if (!fast) return spawn(cmd, args, { stdio, env: opts.env, cwd: opts.cwd });
-  return new PosixChild(fast, cmd, args, stdio, opts.env ?? process.env, opts.cwd);
+  if (!c) return spawn(cmd, args, { stdio, env: opts.env, cwd: opts.cwd });
+  return new PosixChild(c, cmd, args, stdio, opts.env ?? process.env, opts.cwd);
 }
 
 /** 'posix_spawn' or 'fork' (node's spawn): what spawnChild uses (benchmarks print it). */
 export function spawnMethod(): 'posix_spawn' | 'fork' {
-  fast ??= process.env.BERTH_SPAWN === 'node' ? null : posixSpawnLibc();
-  return fast ? 'posix_spawn' : 'fork';
+  return fastSpawn() ? 'posix_spawn' : 'fork';
 }
 
 type Libc = NonNullable<ReturnType<typeof posixSpawnLibc>>;
