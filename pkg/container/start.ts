@@ -49,7 +49,7 @@ async function createInRuntime(m: ContainerManager, r: ContainerRecord, h: Runti
     }));
   } catch (err) {
     // The driver has ended conmon's process group; what the runtime made is removed here.
-    await discardRuntime(m, r, h).catch((e: unknown) => m.o.log.warn({ id, err: errorMessage(e) }, 'start container: runtime cleanup incomplete'));
+    await discardRuntime(m, r, h);
     throw failStart(m, r, runtimeMessage(err), { runtime: false });
   }
   try {
@@ -57,17 +57,24 @@ async function createInRuntime(m: ContainerManager, r: ContainerRecord, h: Runti
   } catch (err) {
     // Not on disk: the runtime's container must not outlive the record that would own it.
     await killConmonGroup(path.join(bundle, 'conmon-pidfile'));
-    await discardRuntime(m, r, h).catch((e: unknown) => m.o.log.warn({ id, err: errorMessage(e) }, 'start container: runtime cleanup incomplete'));
+    await discardRuntime(m, r, h);
     throw err;
   }
 }
 
-/** The runtime's container, conmon's exit file and attach directory of a failed create. */
+/**
+ * The runtime's container, conmon's exit file and attach directory of a failed create. Never
+ * throws: what it cannot remove is logged, and start-up reconciliation removes it.
+ */
 async function discardRuntime(m: ContainerManager, r: ContainerRecord, h: RuntimeHandler): Promise<void> {
   const id = r.info.id;
-  await m.driver.delete(h, id);
-  await removeDirs(path.join(m.driver.exitDir, id), path.join(m.driver.socketDir, id));
-  m.exits.forget(id);
+  try {
+    await m.driver.delete(h, id);
+    await removeDirs(path.join(m.driver.exitDir, id), path.join(m.driver.socketDir, id));
+    m.exits.forget(id);
+  } catch (e) {
+    m.o.log.warn({ id, err: errorMessage(e) }, 'start container: runtime cleanup incomplete');
+  }
 }
 
 /**
