@@ -1,7 +1,7 @@
 import { CancelledError, DeadlineExceededError } from '../errors/errors.js';
 import type { ServerReadableCall, ServerWritableCall } from '../grpc/calls.js';
 import { GrpcServer, type ClientStreamImpl, type MethodDef, type ServerStreamImpl, type UnaryCall, type UnaryImpl } from '../grpc/server.js';
-import { Status } from '../grpc/wire.js';
+import { Status, type StatusError } from '../grpc/wire.js';
 import { withCallFields } from '../log/context.js';
 import type { Logger } from '../log/log.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -87,7 +87,7 @@ export class CriServer {
       const start = process.hrtime.bigint();
       this.inFlight++;
       if (!handler) {
-        const details = `${service}.${method} is not implemented by berth yet`;
+        const details = notImplemented(service, method);
         this.finish(service, method, start, Status.UNIMPLEMENTED, details);
         respond({ code: Status.UNIMPLEMENTED, details });
         return;
@@ -105,10 +105,9 @@ export class CriServer {
       };
       const fail = (err: unknown): void => {
         if (!answer()) return;
-        const st = toStatus(err);
-        const details = boundDetails(st.details);
-        this.finish(service, method, start, st.code, details);
-        respond({ code: st.code, details });
+        const st = wireStatus(err);
+        this.finish(service, method, start, st.code, st.details);
+        respond(st);
       };
       try {
         check(call.request);
@@ -178,7 +177,7 @@ export class CriServer {
         this.finish(service, method, start, code, details);
         respond({ code, details });
       };
-      if (!handler) return fail(Status.UNIMPLEMENTED, `${service}.${method} is not implemented by berth yet`);
+      if (!handler) return fail(Status.UNIMPLEMENTED, notImplemented(service, method));
       const abort = new AbortController();
       call.once('cancelled', () => abort.abort(new CancelledError(`${method} cancelled by the client`)));
       let res: Promise<unknown>;
@@ -193,8 +192,8 @@ export class CriServer {
           respond(null, value);
         },
         (err: unknown) => {
-          const st = toStatus(err);
-          fail(st.code, boundDetails(st.details));
+          const st = wireStatus(err);
+          fail(st.code, st.details);
         },
       );
     };
@@ -205,7 +204,7 @@ export class CriServer {
       const start = process.hrtime.bigint();
       this.inFlight++;
       if (!handler) {
-        const details = `${service}.${method} is not implemented by berth yet`;
+        const details = notImplemented(service, method);
         this.finish(service, method, start, Status.UNIMPLEMENTED, details);
         call.emit('error', { code: Status.UNIMPLEMENTED, details });
         return;
@@ -213,10 +212,9 @@ export class CriServer {
       try {
         check(call.request);
       } catch (err) {
-        const st = toStatus(err);
-        const details = boundDetails(st.details);
-        this.finish(service, method, start, st.code, details);
-        call.emit('error', { code: st.code, details });
+        const st = wireStatus(err);
+        this.finish(service, method, start, st.code, st.details);
+        call.emit('error', st);
         return;
       }
       this.streams.set(call, method);
@@ -242,8 +240,7 @@ export class CriServer {
       try {
         handler(call);
       } catch (err) {
-        const st = toStatus(err);
-        call.emit('error', { code: st.code, details: boundDetails(st.details) });
+        call.emit('error', wireStatus(err));
       }
     });
   }
@@ -269,4 +266,14 @@ export class CriServer {
 /** KEP-5825 list streams (StreamContainers, …), as opposed to the GetContainerEvents feed. */
 function isListStream(method: string): boolean {
   return method.startsWith('Stream');
+}
+
+/** A thrown value as the status a client gets: the mapped code, details bounded in size. */
+function wireStatus(err: unknown): StatusError {
+  const st = toStatus(err);
+  return { code: st.code, details: boundDetails(st.details) };
+}
+
+function notImplemented(service: string, method: string): string {
+  return `${service}.${method} is not implemented by berth yet`;
 }
