@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { failureText, ProcessError, run, runChecked, SpawnError, start } from './run.js';
+import { failureText, ProcessError, run, runChecked, shellExitCode, SpawnError, start } from './run.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -33,6 +33,15 @@ describe('process runner', () => {
     assert.equal(r.signal, 'SIGKILL');
     assert.equal(r.code, 137);
     assert.equal(failureText(r), 'timed out');
+  });
+
+  it('reports 128 + the number of any signal that ended the process, as a shell does', async () => {
+    // SIGUSR1 (10) was missing from a partial table here, which reported 137 for it.
+    const r = await run('sh', ['-c', 'kill -USR1 $$']);
+    assert.equal(r.signal, 'SIGUSR1');
+    assert.equal(r.code, 138);
+    assert.equal(shellExitCode(null, 'SIGWINCH'), 156);
+    assert.equal(shellExitCode(3, null), 3);
   });
 
   it('a timeout beyond 2^31 ms does not fire at once', async () => {

@@ -2,6 +2,7 @@
 // feed stdin, capture stdout/stderr up to a bound, kill at a timeout or when the caller gives
 // up, and never wait for ever on pipes a grandchild keeps open after the child exited.
 import type { ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { OWNER_ENV } from './procs.js';
 import { spawnChild } from './spawn.js';
@@ -66,7 +67,14 @@ export class SpawnError extends Error {
   }
 }
 
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
+/**
+ * The exit status a shell would report: the code, or 128 + the signal's number when a signal
+ * ended the process (SIGUSR1 → 138). From the system's own table, so no signal maps wrongly.
+ */
+export function shellExitCode(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (constants.signals[signal] ?? 0) : 0);
+}
 
 let owner: Record<string, string> = {};
 
@@ -131,7 +139,7 @@ export function start(cmd: string, opts: RunOptions = {}): Running {
       clearTimeout(drainTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       resolve({
-        code: code ?? 128 + (sig ? SIGNALS[sig] ?? 9 : 0), signal: sig,
+        code: shellExitCode(code, sig), signal: sig,
         stdout: Buffer.concat(out), stderr: Buffer.concat(err), timedOut, aborted, truncated,
       });
     };

@@ -2,8 +2,8 @@
 // when the session has a TTY. A building block for exec backends (the command may be `runc exec`
 // or `nsenter …`); tests use it directly to exec on the host.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { shellExitCode } from '../process/run.js';
 import { openPty } from './pty.js';
 import type { ExecProcess, StdioStreams } from './types.js';
 
@@ -56,7 +56,7 @@ function spawnPipes(argv: string[], io: StdioStreams, env?: NodeJS.ProcessEnv): 
   ];
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    child.once('close', (code, signal) => resolve(shellExitCode(code, signal)));
   }).then(async (code) => {
     await Promise.all(outputs);
     io.stdin?.unpipe();
@@ -86,7 +86,7 @@ function spawnTty(argv: string[], io: StdioStreams, env?: NodeJS.ProcessEnv): Ex
   })().catch(() => {});
   const exited = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    child.once('exit', (code, signal) => resolve(shellExitCode(code, signal)));
   }).then(async (code) => {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([output, new Promise((r) => (timer = setTimeout(r, PTY_DRAIN_MS)))]);
@@ -96,9 +96,4 @@ function spawnTty(argv: string[], io: StdioStreams, env?: NodeJS.ProcessEnv): Ex
     return code;
   });
   return { exited, kill: () => killGroup(child.pid) };
-}
-
-/** A process killed by a signal reports 128 + the signal number, as a shell would. */
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (constants.signals[signal] ?? 0) : 0;
 }
