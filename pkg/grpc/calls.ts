@@ -1,14 +1,13 @@
 // The objects a handler gets for one call: the request's metadata, and for streaming rpcs a
 // Writable of responses or a Readable of requests, shaped as grpc-js's server calls are (write,
 // end, 'cancelled', emit('error', status)) so handlers written for those run unchanged.
-import type http2 from 'node:http2';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { Readable, Writable } from 'node:stream';
+import type { CallStream, RequestHeaders, Trailers } from './transport.js';
 import { type StatusError, Status, frame, encodeMessage } from './wire.js';
 
 /** A call's request metadata (HTTP/2 headers), read as grpc-js's Metadata.get reads it. */
 export class Metadata {
-  constructor(private readonly headers: IncomingHttpHeaders) {}
+  constructor(private readonly headers: RequestHeaders) {}
 
   /** Values of a key (lower case); `-bin` keys are base64 and come back as bytes. */
   get(key: string): (string | Buffer)[] {
@@ -19,11 +18,7 @@ export class Metadata {
   }
 }
 
-const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
-// No date header: gRPC does not read it, and formatting it costs each call (@types/node lacks the option).
-const RESPOND_OPTS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const TRAILERS_ONLY_OPTS = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
-const TRAILERS_OK = { 'grpc-status': '0' };
+const TRAILERS_OK: Trailers = { 'grpc-status': '0' };
 
 /**
  * The HTTP/2 side of one call's answer: response headers once, then messages, then the status as
@@ -33,15 +28,15 @@ export class Response {
   /** Set once the status has been handed to the stream. */
   done = false;
 
-  constructor(readonly stream: ServerHttp2Stream, private readonly maxBytes: number) {}
+  constructor(readonly stream: CallStream, private readonly maxBytes: number) {}
 
   get writable(): boolean {
-    return !this.done && !this.stream.destroyed && !this.stream.closed;
+    return !this.done && !this.stream.closed;
   }
 
   /** Sends the response headers now (a stream tells its client it is live). */
   headers(): void {
-    if (this.writable && !this.stream.headersSent) this.stream.respond(OK_HEADERS, RESPOND_OPTS);
+    if (this.writable) this.stream.sendHeaders();
   }
 
   /** One encoded message; `cb` once the stream took it. */
@@ -51,7 +46,6 @@ export class Response {
       this.fail({ code: Status.RESOURCE_EXHAUSTED, details: `a response of ${payload.length} bytes is over the ${this.maxBytes}-byte message limit` });
       return void cb?.();
     }
-    this.headers();
     this.stream.write(frame(payload), cb);
   }
 
@@ -59,25 +53,16 @@ export class Response {
   ok(last?: Uint8Array): void {
     if (!this.writable) return;
     this.done = true;
-    const s = this.stream;
-    if (!s.headersSent) s.respond(OK_HEADERS, RESPOND_OPTS);
-    s.once('wantTrailers', () => s.sendTrailers(TRAILERS_OK));
-    if (last) s.end(frame(last));
-    else s.end();
+    this.stream.end(TRAILERS_OK, last ? frame(last) : undefined);
   }
 
   /** Ends the call with an error status: in the trailers, or trailers-only when nothing was sent. */
   fail(err: StatusError): void {
     if (!this.writable) return;
     this.done = true;
-    const s = this.stream;
-    const status = { 'grpc-status': String(err.code), 'grpc-message': encodeMessage(err.details) };
-    if (!s.headersSent) {
-      s.respond({ ...OK_HEADERS, ...status }, TRAILERS_ONLY_OPTS);
-      return;
-    }
-    s.once('wantTrailers', () => s.sendTrailers(status));
-    s.end();
+    const status: Trailers = { 'grpc-status': String(err.code), 'grpc-message': encodeMessage(err.details) };
+    if (!this.stream.headersSent) this.stream.trailersOnly(status);
+    else this.stream.end(status);
   }
 }
 
@@ -175,7 +160,7 @@ export class RequestStreamCall<Req = unknown> extends Readable implements Server
   cancelled = false;
   readonly metadata: Metadata;
 
-  constructor(private readonly stream: ServerHttp2Stream, info: CallInfo) {
+  constructor(private readonly stream: CallStream, info: CallInfo) {
     super({ objectMode: true });
     this.metadata = info.metadata;
     // An error ends the iteration of whoever reads; with no reader yet it must not crash the daemon.

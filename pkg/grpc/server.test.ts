@@ -1,5 +1,6 @@
-// The gRPC server over a real unix socket, spoken to with a bare node:http2 client so that
-// every header, frame and trailer is seen as a grpc-go client sees it.
+// The gRPC server over a real unix socket, on each transport (berth's own HTTP/2 and node:http2),
+// spoken to with a bare node:http2 client so that every header, frame and trailer is seen as a
+// grpc-go client sees it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -45,7 +46,7 @@ const statusOf = (a: Answer): [number, string] => {
   return [Number(h['grpc-status']), decodeMessage(String(h['grpc-message'] ?? ''))];
 };
 
-describe('gRPC server on node:http2', () => {
+for (const transport of ['h2', 'http2'] as const) describe(`gRPC server on ${transport}`, () => {
   let dir: string;
   let socket: string;
   let server: GrpcServer;
@@ -56,7 +57,7 @@ describe('gRPC server on node:http2', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'berth-grpc-'));
     socket = path.join(dir, 's.sock');
-    server = new GrpcServer({ maxMessageBytes: 1024, keepaliveTimeMs: 50 });
+    server = new GrpcServer({ maxMessageBytes: 1024, keepaliveTimeMs: 50, transport });
     server.addMethod(def('/t.S/Echo'), (c: UnaryCall, respond: Respond) => respond(null, `echo ${String(c.request)} id=${String(c.metadata.get('x-request-id')[0] ?? '')} timeout=${c.timeoutMs}`));
     server.addMethod(def('/t.S/Fail'), (_c: UnaryCall, respond: Respond) => respond({ code: Status.NOT_FOUND, details: 'pod «é» 100% gone\n' }));
     server.addMethod(def('/t.S/Big'), (_c: UnaryCall, respond: Respond) => respond(null, 'x'.repeat(2000)));

@@ -1,11 +1,14 @@
-// A gRPC server on node:http2 for berth's unix socket: h2c with prior knowledge (what grpc-go
-// clients speak on a unix socket), unary, server-streaming and client-streaming methods,
-// grpc-timeout deadlines, cancellation when the client resets its stream, keepalive pings and a
-// graceful shutdown. It knows nothing of CRI: pkg/cri registers its methods here. It replaces
-// grpc-js's Server, whose per-call machinery (interceptors, channelz, metadata objects) cost
-// more CPU than berth's own work on a status call.
-import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+// A gRPC server for berth's unix socket: h2c with prior knowledge (what grpc-go clients speak on
+// a unix socket), unary, server-streaming and client-streaming methods, grpc-timeout deadlines,
+// cancellation when the client resets its stream, keepalive pings and a graceful shutdown. It
+// knows nothing of CRI: pkg/cri registers its methods here. It replaces grpc-js's Server, whose
+// per-call machinery (interceptors, channelz, metadata objects) cost more CPU than berth's own
+// work on a status call. The HTTP/2 underneath is berth's own (pkg/grpc/h2), or node:http2 when
+// BERTH_GRPC_TRANSPORT=http2.
 import { type CallInfo, Metadata, RequestStreamCall, Response, ResponseStreamCall, type ServerReadableCall, type ServerWritableCall, asStatus } from './calls.js';
+import { H2Transport } from './h2/listener.js';
+import { Http2Transport } from './http2-transport.js';
+import type { CallStream, RequestHeaders, Transport } from './transport.js';
 import { MessageReader, Status, type StatusError, parseTimeout } from './wire.js';
 
 /** How a method's messages are encoded; the shape of grpc-js's MethodDefinition. */
@@ -42,26 +45,30 @@ export interface GrpcServerOptions {
   keepaliveTimeMs?: number;
   /** ...and a connection that does not answer within this is closed. */
   keepaliveTimeoutMs?: number;
+  /** 'h2' (berth's own HTTP/2) or 'http2' (node:http2); else BERTH_GRPC_TRANSPORT, else DEFAULT_TRANSPORT. */
+  transport?: TransportName;
 }
 
-// Flow-control windows: a 16 MiB request should not crawl through 64 KiB windows.
-const STREAM_WINDOW = 1 << 20;
-const SESSION_WINDOW = 16 << 20;
+export type TransportName = 'h2' | 'http2';
+const DEFAULT_TRANSPORT: TransportName = 'http2';
+
+/** The transport asked for: the option, else BERTH_GRPC_TRANSPORT, else berth's own. */
+export function transportName(opt?: TransportName): TransportName {
+  const name = opt ?? process.env.BERTH_GRPC_TRANSPORT ?? DEFAULT_TRANSPORT;
+  if (name !== 'h2' && name !== 'http2') throw new Error(`BERTH_GRPC_TRANSPORT must be h2 or http2, not ${JSON.stringify(name)}`);
+  return name;
+}
 
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
-  private readonly sessions = new Set<ServerHttp2Session>();
-  private readonly http = http2.createServer({
-    // grpc-js's default too: node's 10 MB cap answers a busy connection's streams with ENHANCE_YOUR_CALM.
-    maxSessionMemory: Number.MAX_SAFE_INTEGER,
-    settings: { initialWindowSize: STREAM_WINDOW },
-  });
+  private readonly transport: Transport;
   private closing = false;
   private nextPeer = 0;
 
   constructor(private readonly opts: GrpcServerOptions) {
-    this.http.on('session', (s) => this.onSession(s));
-    this.http.on('stream', (stream, headers) => this.onStream(stream, headers));
+    const keepalive = { timeMs: opts.keepaliveTimeMs ?? 2 * 3_600_000, timeoutMs: opts.keepaliveTimeoutMs ?? 20_000 };
+    const onCall = (stream: CallStream, headers: RequestHeaders): void => this.onStream(stream, headers);
+    this.transport = transportName(opts.transport) === 'http2' ? new Http2Transport(onCall, keepalive) : new H2Transport(onCall, keepalive);
   }
 
   addMethod(def: MethodDef, impl: UnaryImpl | ServerStreamImpl | ClientStreamImpl): void {
@@ -71,82 +78,32 @@ export class GrpcServer {
   }
 
   listen(socket: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(socket, () => {
-        this.http.off('error', reject);
-        resolve();
-      });
-    });
+    return this.transport.listen(socket);
   }
 
   /** Takes no new connection or call, waits up to `graceMs` for the calls in flight, then cuts them off. */
-  async shutdown(graceMs: number): Promise<void> {
+  shutdown(graceMs: number): Promise<void> {
     this.closing = true;
-    this.http.close();
-    const closed = [...this.sessions].map((s) => new Promise<void>((resolve) => {
-      if (s.closed || s.destroyed) return resolve();
-      s.once('close', () => resolve());
-      s.close();
-    }));
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
-    const graceful = await Promise.race([Promise.all(closed).then(() => false), expired]);
-    clearTimeout(timer);
-    if (graceful) this.forceShutdown();
+    return this.transport.shutdown(graceMs);
   }
 
-  /** Calls still open when shutdown's grace ran out. */
+  /** Connections still open (after shutdown: those whose grace ran out). */
   get openSessions(): number {
-    return this.sessions.size;
+    return this.transport.openSessions;
   }
 
   /** Closes every connection now: calls in flight end for their clients as UNAVAILABLE. */
   forceShutdown(): void {
     this.closing = true;
-    this.http.close();
-    for (const s of this.sessions) s.destroy();
+    this.transport.forceShutdown();
   }
 
-  private onSession(s: ServerHttp2Session): void {
-    this.sessions.add(s);
-    s.on('error', () => undefined); // a broken connection closes; it must not throw in the daemon
-    s.once('close', () => this.sessions.delete(s));
-    s.once('connect', () => s.setLocalWindowSize(SESSION_WINDOW));
-    this.keepalive(s);
-  }
-
-  /** Pings the client every keepaliveTimeMs; one that does not answer in time is disconnected. */
-  private keepalive(s: ServerHttp2Session): void {
-    const every = this.opts.keepaliveTimeMs ?? 2 * 3_600_000;
-    const within = this.opts.keepaliveTimeoutMs ?? 20_000;
-    let timer: NodeJS.Timeout;
-    const schedule = () => {
-      timer = setTimeout(() => {
-        if (s.closed || s.destroyed) return;
-        const deadline = setTimeout(() => s.destroy(), within).unref();
-        const sent = s.ping((err) => {
-          clearTimeout(deadline);
-          if (err) s.destroy();
-          else schedule();
-        });
-        if (!sent) clearTimeout(deadline);
-      }, every).unref();
-    };
-    schedule();
-    s.once('close', () => clearTimeout(timer));
-  }
-
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
-    stream.on('error', () => undefined); // a reset stream is handled on 'close'
+  private onStream(stream: CallStream, headers: RequestHeaders): void {
     const ct = headers['content-type'];
-    if (typeof ct !== 'string' || !ct.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: true });
-      return;
-    }
+    if (typeof ct !== 'string' || !ct.startsWith('application/grpc')) return stream.reject(415);
     const res = new Response(stream, this.opts.maxMessageBytes);
     if (this.closing) return res.fail({ code: Status.UNAVAILABLE, details: 'berth is shutting down' });
-    const path = headers[':path'] ?? '';
+    const path = typeof headers[':path'] === 'string' ? headers[':path'] : '';
     const route = this.routes.get(path);
     if (!route) return res.fail({ code: Status.UNIMPLEMENTED, details: `unknown method ${path}` });
     let info: CallInfo;
