@@ -113,11 +113,12 @@ function medians(rounds: Figures[]): Figures {
 }
 
 export async function benchCompare(opts: Options): Promise<{ table: string; rounds: Record<string, Figures[]> }> {
+  // First: a containerd that cannot run stops the bench before it starts anything to clean up.
+  const ctd = await findContainerd();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-cmp-'));
   const netDir = path.join(tmp, 'net.d');
   await writeNet(netDir, '10-cmp.conflist', { bridge: BRIDGE, subnet: '10.209.0.0/16', dataDir: path.join(tmp, 'ipam'), portmap: false });
   const reg = await startRegistry();
-  const ctd = await findContainerd();
   const rounds: Record<string, Figures[]> = { berth: [], containerd: [] };
   try {
     const w: Workload = {

@@ -23,9 +23,16 @@ export async function which(cmd: string): Promise<string | undefined> {
 
 /** The containerd binary to compare against, with `ctr` beside it, or undefined. */
 export async function findContainerd(): Promise<{ bin: string; ctr: string; version: string } | undefined> {
+  // An empty CONTAINERD_BIN measures berth alone.
   const bin = process.env.CONTAINERD_BIN ?? (await which('containerd'));
   if (!bin) return undefined;
-  const version = (await run(bin, ['--version'])).stdout.trim().split(/\s+/).slice(2, 3).join('') || 'unknown';
+  let out: string;
+  try {
+    out = (await run(bin, ['--version'])).stdout;
+  } catch (err) {
+    throw new Error(`containerd to compare against (CONTAINERD_BIN or PATH): ${bin} --version failed: ${(err as Error).message}; set CONTAINERD_BIN= (empty) to measure berth alone`);
+  }
+  const version = out.trim().split(/\s+/).slice(2, 3).join('') || 'unknown';
   return { bin, ctr: path.join(path.dirname(bin), 'ctr'), version };
 }
 
