@@ -19,6 +19,7 @@ import { Store } from '../../pkg/store/store.js';
 import { StartupError } from './startup-error.js';
 import { sdNotify, takeNotifySocket } from '../../pkg/sys/notify.js';
 import { startIdleTrim } from '../../pkg/sys/malloc-trim.js';
+import { StartupTimeline } from './startup-timeline.js';
 
 export { StartupError };
 
@@ -79,13 +80,14 @@ function reporter(reloader: ConfigReloader, log: Logger, metrics: Metrics): () =
 }
 
 export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): Promise<RunningDaemon> {
-  const t0 = process.hrtime.bigint();
+  const timeline = new StartupTimeline();
   const notifySocket = takeNotifySocket();
   // First: a cgroup driver this host cannot run is a config error (exit 2) before anything starts.
   const cgroups = await Cgroups.detect({ driver: fileConfig.cgroup_driver, parent: fileConfig.runtime.cgroup_parent });
   // The effective config has "auto" and "" resolved for this host; a reload reads the file in the
   // same form, so an unchanged file changes nothing.
   const config = cgroups.effectiveConfig(fileConfig);
+  timeline.mark('cgroups');
   const log = createLogger(config.log_level);
   log.info(cgroups.info(), 'cgroups');
   for (const w of cgroups.warnings()) log.warn(w);
@@ -102,8 +104,10 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   const orphans = await killOrphanHelpers(config.state);
   if (orphans.length) log.warn({ pids: orphans }, 'ended helper processes an earlier daemon left running');
   tagChildren(config.state);
+  timeline.mark('dirs');
 
   const store = Store.open(path.join(config.root, 'berth.db'));
+  timeline.mark('store');
   const metrics = new Metrics();
   const ctx: DaemonContext = {
     config,
@@ -127,9 +131,8 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   let metricsServer: HttpServer | undefined;
   try {
     for (const mod of MODULES) {
-      const m0 = process.hrtime.bigint();
       const inst = await mod.start(ctx);
-      log.debug({ module: mod.name, ms: Number(process.hrtime.bigint() - m0) / 1e6 }, 'module started');
+      log.debug({ module: mod.name, ms: timeline.mark(mod.name) }, 'module started');
       started.push(inst);
       Object.assign(handlers, inst.handlers);
       extraServices.push(...(inst.extraServices ?? []));
@@ -137,6 +140,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
     server = new CriServer(handlers, log, metrics, extraServices);
     await server.listen(socket);
     await chmod(socket, 0o660);
+    timeline.mark('listen');
     if (config.metrics_listen) {
       const m = await serveMetrics(metrics, config.metrics_listen);
       metricsServer = m.server;
@@ -148,7 +152,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
     store.close();
     throw err;
   }
-  log.info({ socket, startup_ms: Number(process.hrtime.bigint() - t0) / 1e6 }, 'berth ready');
+  log.info({ socket, ...timeline.summary() }, 'berth ready');
   for (const m of started) m.ready?.();
   // The default process metrics load a second after ready, off the first calls' path (a scrape
   // before then loads them itself).
