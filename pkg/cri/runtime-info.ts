@@ -2,6 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import { detectLayout, layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { run, runChecked } from '../process/run.js';
+import { DeferredStart } from '../sync/deferred-start.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
 
@@ -63,6 +64,9 @@ const NO_NETWORK: Condition = {
   message: 'berth: the CNI network module is not loaded',
 };
 
+/** How long after berth serves the runtime handlers are probed if no Status asked first. */
+const PROBE_AFTER_READY_MS = 1000;
+
 /** Every configured handler's features, the default one listed first under the empty name. */
 async function probeHandlers(ctx: DaemonContext) {
   const { handlers, default_handler } = ctx.config.runtime;
@@ -82,9 +86,10 @@ export const runtimeInfoModule: CriModule = {
   name: 'runtime-info',
   async start(ctx) {
     if (!ctx.conditions.has('RuntimeReady')) ctx.conditions.set('RuntimeReady', () => runtimeReady(ctx));
-    // Probing runs each runtime binary: it starts once berth serves, and only Status waits for it.
-    let probing: ReturnType<typeof probeHandlers> | undefined;
-    const runtimeHandlers = () => (probing ??= probeHandlers(ctx));
+    // Probing runs each runtime binary: only Status waits for it. It starts at the first Status or
+    // a moment after berth serves, whichever comes first: started at once, its children and their
+    // output (and the first spawn's set-up) held up the first calls by 50-100 ms.
+    const probe = new DeferredStart(() => probeHandlers(ctx));
     // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
     // node labels. cdi: ContainerConfig.CDI_devices and cdi.k8s.io annotations are injected.
     const layout = await detectLayout();
@@ -114,7 +119,7 @@ export const runtimeInfoModule: CriModule = {
           return {
             status: { conditions: have },
             info,
-            runtime_handlers: await runtimeHandlers(),
+            runtime_handlers: await probe.get(),
             features: { supplemental_groups_policy: true, user_namespaces_host_network: true },
           };
         },
@@ -122,7 +127,8 @@ export const runtimeInfoModule: CriModule = {
           linux: { cgroup_driver: ctx.cgroups.driver === 'systemd' ? 'SYSTEMD' : 'CGROUPFS' },
         }),
       },
-      ready: () => void runtimeHandlers(),
+      ready: () => probe.schedule(PROBE_AFTER_READY_MS),
+      close: async () => probe.cancel(),
     };
   },
 };

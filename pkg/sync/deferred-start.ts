@@ -1,0 +1,29 @@
+/**
+ * Work that no call needs at once but some call needs eventually (probing the runtime binaries):
+ * it starts at its first use or at `delayMs` after `schedule()`, whichever comes first, and runs
+ * once. A caller that comes before it started starts it and waits for it; never an error for being early.
+ */
+export class DeferredStart<T> {
+  private running: Promise<T> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly work: () => Promise<T>) {}
+
+  /** The work's result, starting it now if it has not started. */
+  get(): Promise<T> {
+    this.cancel();
+    return (this.running ??= this.work());
+  }
+
+  /** Starts the work `delayMs` from now unless something asks for it first. */
+  schedule(delayMs: number): void {
+    if (this.running || this.timer) return;
+    this.timer = setTimeout(() => void this.get().catch(() => undefined), delayMs).unref();
+  }
+
+  /** Drops a pending scheduled start (at shutdown); work already running goes on. */
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
