@@ -10,13 +10,12 @@ import type { SandboxInfo } from '../sandbox/types.js';
 import { mkdirHostPath } from '../sys/files.js';
 import { applyEdits, type ResolvedEdits } from '../cdi/edits.js';
 import { devicesFromAnnotations } from '../cdi/names.js';
-import { deviceFromHost } from './host.js';
+import { deviceFromHost, factsForCreate } from './host.js';
 import { checkImageVolumes, mountImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { mountRootfs, readImageFile, removeDirs, shiftLayerOwnership, unmountRootfs } from './rootfs.js';
 import { loadDefaultProfile, loadLocalhostProfile, type SeccompProfileFile } from './seccomp.js';
 import type { OciSpec } from './oci.js';
 import { effectiveStopSignal } from './signals.js';
-import { loadedProfiles } from './apparmor.js';
 import { buildSpec } from './spec.js';
 import type { ContainerRecord } from './store.js';
 import type { ContainerConfigInput } from './types.js';
@@ -93,7 +92,7 @@ async function createWithImage(
     const resolved: ContainerConfigInput = { ...cfg, mounts };
     const built = buildSpec({
       id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath,
-      host: m.o.host.apparmorEnabled ? { ...m.o.host, apparmorProfiles: await loadedProfiles() } : m.o.host,
+      host: await factsForCreate(m.o.host, cfg.security.privileged),
       image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
       sandbox: sb,
     });

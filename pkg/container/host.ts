@@ -1,6 +1,8 @@
-// Facts about the host the spec builder needs, read once at start-up.
+// Facts about the host the spec builder needs: the steady ones read once at start-up, the others
+// (AppArmor profiles, devices) at each CreateContainer that needs them.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { loadedProfiles } from './apparmor.js';
 import { parseProcStatusCaps } from './caps.js';
 import type { OciDevice } from './oci.js';
 import type { HostFacts } from './spec.js';
@@ -43,7 +45,11 @@ export async function hostDevices(root = '/dev'): Promise<OciDevice[]> {
   return out;
 }
 
-/** `cgroupV2` comes from pkg/cgroups' detection of this host. */
+/**
+ * `cgroupV2` comes from pkg/cgroups' detection of this host. The facts that change while berth
+ * runs (loaded AppArmor profiles, device nodes) are left empty here: `factsForCreate` reads them
+ * for each CreateContainer that needs them.
+ */
 export async function readHostFacts(cgroupV2: boolean): Promise<HostFacts> {
   const [status, oom, aa] = await Promise.all([
     readFile('/proc/self/status', 'utf8'),
@@ -53,9 +59,22 @@ export async function readHostFacts(cgroupV2: boolean): Promise<HostFacts> {
   return {
     caps: parseProcStatusCaps(status, Number.parseInt(oom.trim(), 10) || 0),
     apparmorEnabled: aa.trim() === 'Y',
-    // Read again at each CreateContainer that needs it (create.ts): profiles come and go.
     apparmorProfiles: [],
     cgroupV2,
-    hostDevices: await hostDevices(),
+    hostDevices: [],
   };
+}
+
+/**
+ * The host facts one CreateContainer builds its spec with: the AppArmor profiles loaded now (they
+ * come and go) when AppArmor is on, and for a privileged container the host's devices as they are
+ * now (hot-plugged ones included, as containerd and CRI-O read them; walking /dev costs some
+ * 25 ms, paid by privileged creates rather than by every start of berth).
+ */
+export async function factsForCreate(base: HostFacts, privileged: boolean): Promise<HostFacts> {
+  const [apparmorProfiles, devices] = await Promise.all([
+    base.apparmorEnabled ? loadedProfiles() : base.apparmorProfiles,
+    privileged ? hostDevices() : base.hostDevices,
+  ]);
+  return { ...base, apparmorProfiles, hostDevices: devices };
 }

@@ -35,7 +35,7 @@ export interface HostFacts {
   /** Names of the AppArmor profiles loaded in the kernel (when enabled), read at CreateContainer. */
   apparmorProfiles: string[];
   cgroupV2: boolean;
-  /** Every device on the host, for privileged containers. */
+  /** Every device on the host, for privileged containers (read at their CreateContainer). */
   hostDevices: OciDevice[];
 }
 
