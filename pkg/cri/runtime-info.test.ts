@@ -32,7 +32,7 @@ async function withModule(fn: (m: Awaited<ReturnType<typeof runtimeInfoModule.st
   const config = structuredClone(DEFAULT_CONFIG);
   config.runtime.handlers = { rta: { ...config.runtime.handlers.runc!, path: a.bin }, rtb: { ...config.runtime.handlers.runc!, path: b.bin } };
   config.runtime.default_handler = 'rta';
-  const ctx = { config, log: createLogger('error'), services: {}, conditions: new Map() } as unknown as DaemonContext;
+  const ctx = { config, cgroups: { layout: undefined }, log: createLogger('error'), services: {}, conditions: new Map() } as unknown as DaemonContext;
   const m = await runtimeInfoModule.start(ctx);
   try {
     await fn(m, [a.mark, b.mark]);

@@ -1,5 +1,5 @@
 import { access, constants } from 'node:fs/promises';
-import { detectLayout, layoutName } from '../cgroups/index.js';
+import { layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { run, runChecked } from '../process/run.js';
 import { DeferredStart } from '../sync/deferred-start.js';
@@ -92,7 +92,7 @@ export const runtimeInfoModule: CriModule = {
     const probe = new DeferredStart(() => probeHandlers(ctx));
     // Node facts beside the handlers' (verbose Status `features`), read by `berth agent` for
     // node labels. cdi: ContainerConfig.CDI_devices and cdi.k8s.io annotations are injected.
-    const layout = await detectLayout();
+    const layout = ctx.cgroups.layout;
     const nodeFeatures = { cgroupVersion: layout ? layoutName(layout) : 'unknown', cdi: true };
     return {
       handlers: {
