@@ -400,7 +400,9 @@ function toHeaders(fields: [string, string][]): RequestHeaders {
   const h: RequestHeaders = {};
   for (const [n, v] of fields) {
     const prev = h[n];
-    h[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    if (prev === undefined) h[n] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else h[n] = [prev, v];
   }
   return h;
 }

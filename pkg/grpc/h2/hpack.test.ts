@@ -91,6 +91,13 @@ describe('HPACK decoder guards', () => {
     }
   });
 
+  it('refuses a header list over 1 MiB, however small the block that indexes it', () => {
+    const d = new HpackDecoder();
+    const big = Buffer.concat([Buffer.from([0x40, 0x01, 0x78, 0x7f, 0xa1, 0x1e]), Buffer.alloc(4000, 0x61)]); // x: 4000 a's, indexed as 62
+    assert.equal(d.decode(big).length, 1);
+    assert.throws(() => d.decode(Buffer.alloc(300, 0xbe)), /header list over/);
+  });
+
   it('refuses Huffman strings with EOS, long padding or padding that is not all ones', () => {
     const d = new HpackDecoder();
     assert.throws(() => d.decode(hex('0082 ffff 00')), HpackError, 'EOS prefix past 7 bits'); // name: 2 bytes of ones

@@ -23,6 +23,12 @@ const STATIC: readonly (readonly [string, string])[] = [
 /** A malformed header block: a connection error (COMPRESSION_ERROR) for the caller. */
 export class HpackError extends Error {}
 
+/**
+ * The largest decoded header list taken (RFC 9113's header list size: octets plus 32 a field):
+ * a small block that indexes one big table entry again and again must not grow without bound.
+ */
+export const MAX_HEADER_LIST = 1 << 20;
+
 /** A decoded header list in arrival order, as [name, value] pairs. */
 export type HeaderList = [string, string][];
 
@@ -47,14 +53,15 @@ export class HpackDecoder {
     const out: HeaderList = [];
     const r = { pos: 0 };
     let fieldSeen = false;
+    let listSize = 0;
     while (r.pos < block.length) {
       const b = block[r.pos]!;
+      let field: [string, string];
       if (b & 0x80) {
-        out.push(this.entry(readInt(block, r, 7)));
+        field = this.entry(readInt(block, r, 7));
       } else if (b & 0x40) {
-        const field = this.literal(block, r, 6);
+        field = this.literal(block, r, 6);
         this.insert(field);
-        out.push(field);
       } else if (b & 0x20) {
         // A size update belongs at the start of a block (RFC 7541 §4.2).
         if (fieldSeen) throw new HpackError('dynamic table size update after a header field');
@@ -64,8 +71,11 @@ export class HpackDecoder {
         this.evict(0);
         continue;
       } else {
-        out.push(this.literal(block, r, 4)); // without indexing, or never indexed (0x10)
+        field = this.literal(block, r, 4); // without indexing, or never indexed (0x10)
       }
+      listSize += field[0].length + field[1].length + 32;
+      if (listSize > MAX_HEADER_LIST) throw new HpackError(`a header list over ${MAX_HEADER_LIST} octets`);
+      out.push(field);
       fieldSeen = true;
     }
     return out;
