@@ -8,7 +8,7 @@ import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GrpcServer, type MethodDef, type Respond, type UnaryCall } from './server.js';
+import { GrpcServer, type MethodDef, type Respond, type UnaryCall, transportName } from './server.js';
 import type { ServerReadableCall, ServerWritableCall } from './calls.js';
 import { MessageReader, Status, decodeMessage, frame } from './wire.js';
 
@@ -187,5 +187,21 @@ for (const transport of ['h2', 'http2'] as const) describe(`gRPC server on ${tra
     pendingRelease();
     assert.deepEqual((await done).messages, ['released']);
     await stopping;
+  });
+});
+
+describe('transport choice', () => {
+  it('takes the option, else BERTH_GRPC_TRANSPORT, and refuses an unknown name', () => {
+    const saved = process.env.BERTH_GRPC_TRANSPORT;
+    try {
+      process.env.BERTH_GRPC_TRANSPORT = 'http2';
+      assert.equal(transportName(), 'http2');
+      assert.equal(transportName('h2'), 'h2');
+      process.env.BERTH_GRPC_TRANSPORT = 'grpc-js';
+      assert.throws(() => transportName(), /BERTH_GRPC_TRANSPORT must be h2 or http2, not "grpc-js"/);
+    } finally {
+      if (saved === undefined) delete process.env.BERTH_GRPC_TRANSPORT;
+      else process.env.BERTH_GRPC_TRANSPORT = saved;
+    }
   });
 });

@@ -50,7 +50,7 @@ export interface GrpcServerOptions {
 }
 
 export type TransportName = 'h2' | 'http2';
-const DEFAULT_TRANSPORT: TransportName = 'http2';
+const DEFAULT_TRANSPORT: TransportName = 'h2';
 
 /** The transport asked for: the option, else BERTH_GRPC_TRANSPORT, else berth's own. */
 export function transportName(opt?: TransportName): TransportName {
