@@ -13,8 +13,9 @@
 //
 //   node scripts/bundle.mjs          (npm run build runs it)
 //
-// Left out of the bundle and loaded from node_modules as before: native addons (they find their
-// .node files relative to their own package) and the agent's Kubernetes client.
+// Left out of the bundle and loaded from node_modules as before: koffi (it finds its .node files
+// relative to its own package) and the agent's Kubernetes client. better-sqlite3's JavaScript is
+// bundled (its dozen files cost 16-45 ms to load one by one); pkg/store names its addon by path.
 // tsc's dist/ stays as it is: tests import it directly, and the agent's entry
 // (deploy/daemonset.yaml) and child scripts such as the netns dialer run from it.
 import { build } from 'esbuild';
@@ -30,7 +31,7 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'koffi', '@kubernetes/client-node'],
+  external: ['koffi', '@kubernetes/client-node'],
   legalComments: 'none',
   logLevel: 'warning',
 };
