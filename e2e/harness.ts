@@ -10,13 +10,26 @@ import { driverToml } from './cgroup-fixtures.js';
 
 export const BERTH_BIN = path.join(PROJECT_ROOT, 'bin/berth');
 
-/** The node flags bin/berth's first line gives (`#!/usr/bin/env -S node FLAGS`), for spawning it with process.execPath. */
-export function launcherNodeFlags(): string[] {
+/** bin/berth's first line (`#!/usr/bin/env -S [NAME=VALUE…] node FLAGS`), split at `node`. */
+function launcherLine(): { env: string[]; flags: string[] } {
   const first = readFileSync(BERTH_BIN, 'utf8').split('\n', 1)[0]!;
+  const [, env = '', flags = ''] = /^#!\S*\s+-S\s+(.*?)\bnode\b(.*)$/.exec(first) ?? [];
+  const words = (s: string) => s.trim().split(/\s+/).filter(Boolean);
+  return { env: words(env), flags: words(flags) };
+}
+
+/** The node flags bin/berth's first line gives, for spawning it with process.execPath. */
+export function launcherNodeFlags(): string[] {
   // BERTH_DAEMON_NODE_FLAGS adds node flags for a benchmark's daemon (e.g. `--cpu-prof
   // --cpu-prof-dir=DIR`, which NODE_OPTIONS refuses).
   const extra = process.env.BERTH_DAEMON_NODE_FLAGS ?? '';
-  return [...first.replace(/^#!.*?\bnode\b/, '').trim().split(/\s+/), ...extra.split(/\s+/)].filter(Boolean);
+  return [...launcherLine().flags, ...extra.split(/\s+/)].filter(Boolean);
+}
+
+/** The environment bin/berth's first line sets (`env -S NAME=VALUE`) over this process's, as env(1) would. */
+export function launcherEnv(): NodeJS.ProcessEnv {
+  const set = launcherLine().env.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]);
+  return { ...process.env, ...Object.fromEntries(set) };
 }
 
 export interface DaemonOptions {
@@ -87,7 +100,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   ];
   // The daemon runs in its own temporary directory, so a stray file written relative to its
   // working directory (or that of a child it starts) shows up there instead of in the checkout.
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir });
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, env: launcherEnv() });
   let stderr = '';
   let metricsAddress: string | undefined;
   let dashboardAddress: string | undefined;

@@ -62,11 +62,14 @@ mkdirSync(path.join(out, 'node/bin'), { recursive: true });
 copyFileSync(process.execPath, path.join(out, 'node/bin/node'));
 chmodSync(path.join(out, 'node/bin/node'), 0o755);
 mkdirSync(path.join(out, 'bin'));
-// The repository's bin/berth, run with its node flags (a small young generation for the long-lived daemon).
+// The repository's bin/berth, run with its node flags and environment (a small young generation and
+// two malloc arenas for the long-lived daemon).
 const launcher = readFileSync(path.join(root, 'bin/berth'), 'utf8');
-const nodeFlags = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(launcher)?.[1]?.trim() ?? '';
+// Its first line: `#!/usr/bin/env -S [NAME=VALUE…] node FLAGS`; env(1) sets the variables here too.
+const [, envVars = '', nodeFlags = ''] = /^#!\/usr\/bin\/env -S (.*?)\bnode\b(.*)$/m.exec(launcher) ?? [];
+const envPrefix = envVars.trim() ? `env ${envVars.trim()} ` : '';
 writeFileSync(path.join(out, 'bin/berth.cjs'), launcher);
-writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec "$here/../node/bin/node" ${nodeFlags} "$here/berth.cjs" "$@"\n`, { mode: 0o755 });
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec ${envPrefix}"$here/../node/bin/node" ${nodeFlags.trim()} "$here/berth.cjs" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};
