@@ -18,7 +18,7 @@ import { tagChildren } from '../../pkg/process/run.js';
 import { Store } from '../../pkg/store/store.js';
 import { StartupError } from './startup-error.js';
 import { sdNotify, takeNotifySocket } from '../../pkg/sys/notify.js';
-import { startIdleTrim } from '../../pkg/sys/malloc-trim.js';
+import { startIdleMemory } from '../../pkg/sys/idle-memory.js';
 import { StartupTimeline } from './startup-timeline.js';
 
 export { StartupError };
@@ -157,7 +157,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   // The default process metrics load a second after ready, off the first calls' path (a scrape
   // before then loads them itself).
   setTimeout(() => void metrics.collectDefaults().catch((err: Error) => log.warn({ err: err.message }, 'default metrics failed to load')), 1000).unref();
-  const stopTrim = startIdleTrim(10_000, (before, after) => log.debug({ rss_before: before, rss_after: after }, 'returned freed malloc memory to the kernel'));
+  const stopTrim = startIdleMemory((r) => log.debug(r, 'idle: gave memory back'));
   // Type=notify under systemd: `systemctl start berth` returns once the socket serves.
   const notified = sdNotify('READY=1', notifySocket);
   if (notified instanceof Error) log.warn({ err: notified.message }, 'could not tell systemd berth is ready');

@@ -2,16 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { shouldTrim, trimNow } from './malloc-trim.js';
-
-const MiB = 1 << 20;
-
-test('trims only when the loop is quiet and RSS grew by a MiB since the last trim', () => {
-  assert.equal(shouldTrim({ utilization: 0.02, rss: 80 * MiB, rssAfterLastTrim: 70 * MiB }), true);
-  assert.equal(shouldTrim({ utilization: 0.5, rss: 80 * MiB, rssAfterLastTrim: 70 * MiB }), false, 'busy: a pull is running');
-  assert.equal(shouldTrim({ utilization: 0.02, rss: 70.5 * MiB, rssAfterLastTrim: 70 * MiB }), false, 'no growth: steady polling');
-  assert.equal(shouldTrim({ utilization: 0.02, rss: 60 * MiB, rssAfterLastTrim: 70 * MiB }), false, 'shrunk');
-});
+import { trimNow } from './malloc-trim.js';
 
 test('malloc_trim hands back what freed malloc chunks held', () => {
   setFlagsFromString('--expose-gc');
