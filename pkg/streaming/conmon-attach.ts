@@ -11,14 +11,14 @@ import { open } from 'node:fs/promises';
 import { closeSync, openSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import koffi from 'koffi';
 import { FailedPreconditionError } from '../errors/errors.js';
+import { errno as libcErrno, libcFunc } from '../sys/libc.js';
 import type { AttachBackend, AttachSession, StdioStreams } from './types.js';
 
-const libc = koffi.load('libc.so.6');
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const connectFn = libc.func('int connect(int fd, void *addr, uint32_t len)');
-const closeFn = libc.func('int close(int fd)');
+// Bound on first use: koffi loads with the first attach, not with berth.
+const socketFn = libcFunc<(domain: number, type: number, protocol: number) => number>('int socket(int domain, int type, int protocol)');
+const connectFn = libcFunc<(fd: number, addr: Buffer, len: number) => number>('int connect(int fd, void *addr, uint32_t len)');
+const closeFn = libcFunc<(fd: number) => number>('int close(int fd)');
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
@@ -60,12 +60,12 @@ export function connectSeqpacket(file: string): net.Socket {
   }
   const fd = socketFn(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   try {
-    if (fd < 0) throw new Error(`socket: errno ${koffi.errno()}`);
+    if (fd < 0) throw new Error(`socket: errno ${libcErrno()}`);
     const addr = Buffer.alloc(2 + SUN_PATH_MAX + 1);
     addr.writeUInt16LE(AF_UNIX, 0);
     addr.write(target, 2);
     if (connectFn(fd, addr, 2 + Buffer.byteLength(target) + 1) !== 0) {
-      const errno = koffi.errno();
+      const errno = libcErrno();
       closeFn(fd);
       const why = errno === ENOENT ? 'no such socket' : errno === ECONNREFUSED ? 'connection refused' : `errno ${errno}`;
       throw new SocketConnectError(`connect ${file}: ${why}`, errno);

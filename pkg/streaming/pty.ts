@@ -3,12 +3,12 @@
 // writable), never by blocking reads on the thread pool.
 import { closeSync } from 'node:fs';
 import tty from 'node:tty';
-import koffi from 'koffi';
+import { errno, libcFunc } from '../sys/libc.js';
 import type { TermSize } from './types.js';
 
-const libc = koffi.load('libc.so.6');
-const openptyFn = libc.func('int openpty(_Out_ int *amaster, _Out_ int *aslave, void *name, void *termp, void *winp)');
-const ioctlFn = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
+// Bound on first use: koffi loads with the first TTY session, not with berth.
+const openptyFn = libcFunc<(m: number[], s: number[], name: null, termp: null, winp: null) => number>('int openpty(_Out_ int *amaster, _Out_ int *aslave, void *name, void *termp, void *winp)');
+const ioctlFn = libcFunc<(fd: number, request: number, arg: Buffer) => number>('int ioctl(int fd, unsigned long request, void *arg)');
 const TIOCSWINSZ = 0x5414;
 
 export interface Pty {
@@ -46,7 +46,7 @@ export function terminalFromMaster(masterFd: number, size?: TermSize): { master:
 export function openPty(size?: TermSize): Pty {
   const m = [0];
   const s = [0];
-  if (openptyFn(m, s, null, null, null) !== 0) throw new Error(`openpty: errno ${koffi.errno()}`);
+  if (openptyFn(m, s, null, null, null) !== 0) throw new Error(`openpty: errno ${errno()}`);
   const slaveFd = s[0]!;
   const { master, resize } = terminalFromMaster(m[0]!, size);
   let slaveOpen = true;
