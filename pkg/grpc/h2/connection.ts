@@ -8,7 +8,7 @@ import {
   ConnectionError, DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FRAME_HEADER, Flag, type Frame, FrameReader, FrameType, H2Error, MAX_WINDOW,
   PREFACE, Setting, frameBytes, goawayFrame, headerFrames, rstStreamFrame, settingsFrame, unpad, windowUpdateFrame, writeHeader,
 } from './frames.js';
-import { HpackDecoder, HpackError, encodeHeaders } from './hpack.js';
+import { HpackDecoder, HpackError, encodeHeaders, toHeaders } from './hpack.js';
 import { H2Stream } from './stream.js';
 
 export interface ConnectionOptions {
@@ -393,16 +393,4 @@ function trailerFields(t: Trailers): [string, string][] {
   const out: [string, string][] = [['grpc-status', t['grpc-status']]];
   if (t['grpc-message'] !== undefined) out.push(['grpc-message', t['grpc-message']]);
   return out;
-}
-
-/** The header list as node:http2 gives it: an object, repeated names as arrays. */
-function toHeaders(fields: [string, string][]): RequestHeaders {
-  const h: RequestHeaders = {};
-  for (const [n, v] of fields) {
-    const prev = h[n];
-    if (prev === undefined) h[n] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else h[n] = [prev, v];
-  }
-  return h;
 }

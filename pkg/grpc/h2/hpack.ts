@@ -1,6 +1,7 @@
 // HPACK (RFC 7541) for berth's HTTP/2 server: a full decoder (static and dynamic tables, size
 // updates, eviction, Huffman strings) for what clients send, and an encoder that writes only
 // static-table indexes and literals without indexing, so the server keeps no encoder state.
+import type { RequestHeaders } from '../transport.js';
 import { huffmanDecode } from './huffman.js';
 
 /** RFC 7541 Appendix A; index 1 is STATIC[0]. */
@@ -185,4 +186,16 @@ function writeString(out: number[], s: string): void {
   const bytes = Buffer.from(s, 'latin1');
   writeInt(out, bytes.length, 7, 0x00);
   for (const b of bytes) out.push(b);
+}
+
+/** The header list as node:http2 gives it: an object, repeated names as arrays. */
+export function toHeaders(fields: [string, string][]): RequestHeaders {
+  const h: RequestHeaders = {};
+  for (const [n, v] of fields) {
+    const prev = h[n];
+    if (prev === undefined) h[n] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else h[n] = [prev, v];
+  }
+  return h;
 }
