@@ -1,8 +1,9 @@
 // The image service: the store of pulled images (content + snapshots + metadata) and the
 // operations pkg/cri and the container module use.
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/log.js';
+import { Trash } from '../sys/trash.js';
 import type { Store } from '../store/store.js';
 import { FailedPreconditionError, NotFoundError } from '../errors/errors.js';
 import { PullActivity } from './activity.js';
@@ -35,8 +36,7 @@ export class ImageServiceImpl implements ImageService {
   readonly imagesRoot: string;
   readonly snapshotsDir: string;
   /** Snapshot trees being deleted in the background, out of the snapshots directory. */
-  readonly trashDir: string;
-  private readonly deleting = new Set<Promise<void>>();
+  readonly trash: Trash;
   readonly content: ContentStore;
   readonly db: ImageDb;
   readonly log: Logger;
@@ -50,7 +50,7 @@ export class ImageServiceImpl implements ImageService {
   constructor(private readonly opts: ImageServiceOptions) {
     this.imagesRoot = path.join(opts.root, 'images');
     this.snapshotsDir = path.join(this.imagesRoot, 'snapshots');
-    this.trashDir = path.join(this.imagesRoot, 'trash');
+    this.trash = new Trash(path.join(this.imagesRoot, 'trash'), opts.log);
     this.content = new ContentStore(path.join(this.imagesRoot, 'content'), opts.pullProgressTimeoutMs ?? 0);
     if (opts.onPullBytes) this.content.onBytes = opts.onPullBytes;
     this.db = new ImageDb(opts.store);
@@ -63,8 +63,7 @@ export class ImageServiceImpl implements ImageService {
     await mkdir(this.snapshotsDir, { recursive: true });
     await mkdir(this.writableLayerRoot(), { recursive: true, mode: 0o711 });
     // Snapshots being deleted when berth stopped.
-    await rm(this.trashDir, { recursive: true, force: true });
-    await mkdir(this.trashDir, { recursive: true });
+    await this.trash.reset();
     await this.collectGarbage();
   }
 
@@ -263,28 +262,14 @@ export class ImageServiceImpl implements ImageService {
     }
   }
 
-  /**
-   * Moves a snapshot tree out of the way (one rename) and deletes it in the background, so
-   * RemoveImage does not wait for thousands of unlinks.
-   */
-  private async discard(dir: string): Promise<void> {
-    const to = path.join(this.trashDir, `${path.basename(dir)}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
-    try {
-      await rename(dir, to);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      await rm(dir, { recursive: true, force: true });
-      return;
-    }
-    const p: Promise<void> = rm(to, { recursive: true, force: true })
-      .catch((e: unknown) => this.log.warn({ dir: to, err: String(e) }, 'removing a deleted snapshot failed'))
-      .finally(() => this.deleting.delete(p));
-    this.deleting.add(p);
+  /** Snapshot trees go to the trash (one rename), so RemoveImage does not wait for thousands of unlinks. */
+  private discard(dir: string): Promise<void> {
+    return this.trash.discard(dir);
   }
 
   /** Waits for background deletions (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.deleting.size) await Promise.allSettled([...this.deleting]);
+  idle(): Promise<void> {
+    return this.trash.idle();
   }
 
   /** Bytes and inodes of the image store, from the metadata (no tree walk). */

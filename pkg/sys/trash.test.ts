@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { silentLogger } from '../log/log.js';
+import { Trash } from './trash.js';
+
+async function tree(dir: string): Promise<void> {
+  await mkdir(path.join(dir, 'a', 'b'), { recursive: true });
+  await writeFile(path.join(dir, 'a', 'b', 'f'), 'x');
+  await writeFile(path.join(dir, 'g'), 'y');
+}
+
+test('discard: the name is free when it returns, the tree is gone once idle; a missing dir is fine', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-trash-'));
+  try {
+    const trash = new Trash(path.join(tmp, 'trash'), silentLogger());
+    await mkdir(trash.dir);
+    await writeFile(path.join(trash.dir, 'left-by-a-crash'), 'z');
+    await trash.reset();
+    assert.deepEqual(await readdir(trash.dir), [], 'reset empties what an earlier run left');
+    const dir = path.join(tmp, 'containers', 'c1');
+    await tree(dir);
+    await trash.discard(dir);
+    assert.equal(existsSync(dir), false);
+    await mkdir(dir); // the name can be used again at once
+    await trash.idle();
+    assert.deepEqual(await readdir(trash.dir), []);
+    await trash.discard(path.join(tmp, 'containers', 'missing'));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('discard without a trash directory removes the tree in place before returning', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-trash-'));
+  try {
+    const trash = new Trash(path.join(tmp, 'no-trash'), silentLogger());
+    const dir = path.join(tmp, 'c2');
+    await tree(dir);
+    await trash.discard(dir);
+    assert.equal(existsSync(dir), false);
+    assert.equal(existsSync(trash.dir), false);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
