@@ -10,7 +10,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { NotFoundError, quote } from '../errors/errors.js';
 import type { ImageService } from '../image/types.js';
-import { umount } from '../sys/mount.js';
+import { umountAsync } from '../sys/mount.js';
 import { mountReadOnlyView } from './rootfs.js';
 import { resolveSubPath } from './subpath.js';
 import type { MountInput } from './types.js';
@@ -56,9 +56,8 @@ export async function mountImageVolumes(images: ImageService, bundle: string, mo
 
 /** Unmounts every view of the bundle (idempotent), so that removing the bundle never walks an image. */
 export async function unmountImageVolumes(bundle: string): Promise<void> {
-  for (const name of await readdir(volumesDir(bundle)).catch(() => [] as string[])) {
-    if (/^\d+$/.test(name)) umount(path.join(volumesDir(bundle), name));
-  }
+  const views = (await readdir(volumesDir(bundle)).catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  await Promise.all(views.map((name) => umountAsync(path.join(volumesDir(bundle), name))));
 }
 
 const isMountpoint = async (dir: string): Promise<boolean> => {

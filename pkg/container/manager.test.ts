@@ -2,6 +2,7 @@
 // pod-level locking, retries that return results, failure states, writes before memory.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError } from '../errors/errors.js';
 import { containerConfig, leftovers, podRequest, startManagers, type ManagersEnv } from '../testing/managers.js';
@@ -237,6 +238,29 @@ describe('container service: pod lock, retries, failure states', () => {
     assert.ok(podRemoved);
     assert.equal(env.runtime.containers.has(a), false, 'the held delete finished');
     assert.equal(env.runtime.containers.has(b), false);
+  });
+
+  it('an exited container\'s rootfs is unmounted at its exit; RemoveContainer moves its directories out at once and they are deleted in the background', async () => {
+    await Promise.all([env.containers.trash.state.reset(), env.containers.trash.root.reset()]);
+    const pod = await env.sandboxes.run(podRequest('unmountexit'));
+    const before = await leftovers(env);
+    const id = await env.containers.create(pod, containerConfig('c'));
+    await env.containers.start(id);
+    const { rootfs } = env.containers.records.get(id)!;
+    const mounted = async () => (await env.mounts()).some((l) => l.includes(` ${rootfs} `));
+    assert.ok(await mounted());
+    await env.containers.stop(id, 0);
+    await env.containers.settled();
+    assert.equal(await mounted(), false, 'unmounted after the exit, before any remove');
+    assert.equal(env.containers.get(id).state, 'CONTAINER_EXITED');
+    assert.ok((await leftovers(env)).bundles.includes(id), 'the bundle stays until the remove');
+    await env.containers.remove(id);
+    const after = await leftovers(env);
+    assert.deepEqual([after.bundles, after.layers, after.exitFiles], [before.bundles, before.layers, before.exitFiles], 'nothing left at their names when remove returns');
+    await env.containers.settled();
+    const trash = async (t: { dir: string }) => readdir(t.dir);
+    assert.deepEqual([await trash(env.containers.trash.state), await trash(env.containers.trash.root)], [[], []], 'the trash is emptied');
+    await env.sandboxes.remove(pod);
   });
 
   it('a state change whose database write fails changes nothing in memory', async () => {

@@ -43,6 +43,8 @@ export async function reconcileContainers(m: ContainerManager): Promise<Reconcil
   const running = (id: string) => known(id) && !m.records.get(id)!.awaitingRuntime;
   const report: ReconcileReport = { conmons: 0, runtimeContainers: 0, bundles: 0, layers: 0, exitFiles: 0, attachDirs: 0, mounts: 0 };
   const warn = (what: string, id: string, err: unknown) => m.o.log.warn({ id, err: errorMessage(err) }, `reconcile: could not remove ${what}`);
+  // 0. Directories a RemoveContainer moved to the trash and had not deleted yet.
+  await Promise.all([m.trash.state.reset(), m.trash.root.reset()]);
 
   // 1. conmons of containers no record knows, with whatever runs under them (a runtime create).
   const procs = await listProcesses();

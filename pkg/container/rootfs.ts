@@ -3,7 +3,7 @@
 import { lchown, lstat, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import type { IdMapping } from '../sandbox/types.js';
 import path from 'node:path';
-import { mount, umount } from '../sys/mount.js';
+import { mount, umountAsync } from '../sys/mount.js';
 
 export async function mountRootfs(rootfs: string, lowerdirs: string[], layerDir: string): Promise<void> {
   const upper = path.join(layerDir, 'upper');
@@ -58,8 +58,9 @@ export function commonParent(dirs: string[]): string {
   return parts.join('/') || '/';
 }
 
+/** On a worker thread: the last unmount of an overlay syncs its upper filesystem (milliseconds). */
 export async function unmountRootfs(rootfs: string): Promise<void> {
-  umount(rootfs);
+  await umountAsync(rootfs);
 }
 
 /** Reads a file of the image (e.g. /etc/passwd) through the mounted rootfs; '' when absent. */

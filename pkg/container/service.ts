@@ -24,7 +24,8 @@ import { KeyedMutex } from '../sync/keyed-mutex.js';
 import { Phases } from '../log/phases.js';
 import { fingerprintOf, RequestCache } from '../sync/request-cache.js';
 import type { OciProcess, OciSpec } from './oci.js';
-import { removeDirs, unmountRootfs } from './rootfs.js';
+import { unmountRootfs } from './rootfs.js';
+import { Trash } from '../sys/trash.js';
 import { RuntimeDriver, type ContainerRuntime, type RuntimeHandler } from './runtime.js';
 import { buildResources, type HostFacts } from './spec.js';
 import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
@@ -80,12 +81,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   private readonly runtimeDeleted = new Set<string>();
   /** The exit path's runtime deletes in flight (RemoveContainer leaves them to finish; RemovePodSandbox waits for them). */
   private readonly runtimeDeletes = new Map<string, Promise<void>>();
+  /** The exit path's unmounts of exited containers, true once done (memory only: after a restart remove unmounts). */
+  private readonly unmounts = new Map<string, Promise<boolean>>();
   readonly bundlesDir: string;
+  /** Where RemoveContainer moves a container's directories to be deleted in the background: bundle and attach dir (state), writable layer (root). */
+  readonly trash: { state: Trash; root: Trash };
 
   constructor(readonly o: ContainerManagerOptions) {
     super();
     this.table = new ContainerTable(o.store);
     this.bundlesDir = path.join(o.config.state, 'containers');
+    this.trash = { state: new Trash(path.join(o.config.state, 'trash'), o.log), root: new Trash(path.join(path.dirname(o.images.writableLayerRoot()), 'trash'), o.log) };
     const exitDir = path.join(o.config.state, 'exits');
     this.driver = o.driver ?? new RuntimeDriver({
       conmon: o.config.runtime.conmon, exitDir, socketDir: path.join(o.config.state, 'attach'),
@@ -239,6 +245,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     for (const w of this.exitWaiters.get(id) ?? []) w();
     this.exitWaiters.delete(id);
     this.emit('CONTAINER_STOPPED_EVENT', r.info);
+    // Nothing runs in the rootfs any more (an exited container is never started again): unmount
+    // it now, as containerd does at task delete, so RemoveContainer has only to wait for it.
+    this.unmounts.set(id, this.unmountAll(r).then(() => true, (err: unknown) => {
+      this.o.log.debug({ id, err: errorMessage(err) }, 'unmount after exit failed; remove unmounts again');
+      return false;
+    }));
     if (!o.runtime) return;
     // Free the runtime's state and the cgroup now, off the caller's path. This delete is owned by
     // the exit path: RemoveContainer does not wait for it (a crash before it ends leaves a runtime
@@ -252,6 +264,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       else this.o.log.warn({ id, err: errorMessage(err) }, 'runtime delete of a removed container failed; start-up reconciliation removes it');
     }).finally(() => this.runtimeDeletes.delete(id));
     this.runtimeDeletes.set(id, done);
+  }
+
+  /** The container's image volumes and rootfs (idempotent). */
+  private async unmountAll(r: ContainerRecord): Promise<void> {
+    await unmountImageVolumes(r.info.bundle);
+    await unmountRootfs(r.rootfs);
   }
 
   /** `runtime delete`, unless the exit path's is done (it holds the same lock). */
@@ -376,24 +394,28 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         phases.mark('runtime');
       };
       const files = async (): Promise<void> => {
-        await unmountImageVolumes(r.info.bundle);
-        await unmountRootfs(r.rootfs);
+        if (!(await this.unmounts.get(r.info.id))) await this.unmountAll(r);
         phases.mark('unmount');
-        await removeDirs(r.info.bundle, r.layerDir, path.join(this.driver.socketDir, r.info.id));
-        await rm(path.join(this.driver.exitDir, r.info.id), { force: true });
+        // Deleted off the call's path: what a crash leaves in the trash goes at the next start.
+        await Promise.all([
+          this.trash.state.discard(r.info.bundle), this.trash.root.discard(r.layerDir),
+          this.trash.state.discard(path.join(this.driver.socketDir, r.info.id)), rm(path.join(this.driver.exitDir, r.info.id), { force: true }),
+        ]);
         phases.mark('dirs');
       };
       const failed = (await Promise.allSettled([runtime(), files()])).find((x) => x.status === 'rejected');
       if (failed) throw failed.reason;
-      this.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container removed');
       this.exits.forget(r.info.id);
       this.oomWatch.forget(r.info.id);
       this.runtimeDeleted.delete(r.info.id);
+      this.unmounts.delete(r.info.id);
       this.table.delete(r.info.id);
       this.records.delete(r.info.id);
       this.byName.delete(nameKey(r.info));
       this.requests.forget(nameKey(r.info));
       this.emit('CONTAINER_DELETED_EVENT', r.info);
+      phases.mark('record');
+      this.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container removed');
     });
   }
 
@@ -448,6 +470,12 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         await Promise.all(ids.map((id) => this.runtimeDeletes.get(id)));
       },
     };
+  }
+
+  /** Resolves once the background work of exits and removals is done: unmounts, runtime deletes, deletions in the trash (tests). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.unmounts.values(), ...this.runtimeDeletes.values()]);
+    await Promise.all([this.trash.state.idle(), this.trash.root.idle()]);
   }
 
   close(): void {

@@ -6,6 +6,7 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailedPreconditionError, errorMessage } from '../errors/errors.js';
+import { Phases } from '../log/phases.js';
 import type { OciSpec } from './oci.js';
 import { removeDirs } from './rootfs.js';
 import { killConmonGroup, type RuntimeHandler } from './runtime.js';
@@ -20,12 +21,16 @@ export async function startLocked(m: ContainerManager, r: ContainerRecord): Prom
     throw new FailedPreconditionError(`container "${r.info.id}" is ${r.info.state.replace('CONTAINER_', '').toLowerCase()}, not created: it can only be started once`);
   }
   const h = m.handler(r.info.runtimeHandler, r.info.cgroupsPath);
+  const phases = new Phases();
   if (r.awaitingRuntime) await createInRuntime(m, r, h);
+  phases.mark('create');
   // Watched from before the start: the cgroup exists since the runtime's create, and a container
   // that is OOM-killed at once under the systemd driver has its scope removed before start returns.
   await m.oomWatch.watch(r.info.id, r.info.cgroupsPath);
+  phases.mark('oomWatch');
   try {
     await m.driver.start(h, r.info.id);
+    phases.mark('start');
   } catch (err) {
     throw failStart(m, r, runtimeMessage(err));
   }
@@ -33,6 +38,7 @@ export async function startLocked(m: ContainerManager, r: ContainerRecord): Prom
   const running = (r.info.state as string) === 'CONTAINER_CREATED';
   m.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
   m.emit('CONTAINER_STARTED_EVENT', r.info);
+  m.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container started');
 }
 
 /** conmon → `runtime create`; the pid is on disk (and the record no longer awaiting) before start. */

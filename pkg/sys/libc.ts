@@ -19,6 +19,18 @@ export function libcFunc<F extends (...args: any[]) => any>(prototype: string): 
   return ((...args: Parameters<F>) => (fn ??= libcBind<F>(prototype))(...args)) as F;
 }
 
+/**
+ * The C function `prototype` run on a worker thread (koffi's async call), bound on the first
+ * call; resolves with its return value. errno is the worker's, not readable here.
+ */
+export function libcAsyncFunc<F extends (...args: any[]) => any>(prototype: string): (...args: Parameters<F>) => Promise<ReturnType<F>> {
+  let fn: { async: (...args: unknown[]) => void } | undefined;
+  return (...args) => new Promise((resolve, reject) => {
+    fn ??= libcBind<F>(prototype) as unknown as { async: (...args: unknown[]) => void };
+    fn.async(...args, (err: unknown, res: ReturnType<F>) => (err ? reject(err as Error) : resolve(res)));
+  });
+}
+
 /** The C function `prototype` bound now: throws when koffi cannot load or libc lacks the symbol. */
 export function libcBind<F extends (...args: any[]) => any>(prototype: string): F {
   return (libc ??= loadKoffi().load('libc.so.6')).func(prototype) as unknown as F;

@@ -1,12 +1,14 @@
 // mount(2) and umount2(2) through koffi: a syscall takes microseconds where spawning
 // mount/umount takes milliseconds. Failures throw an Error carrying the errno name as `code`.
 import os from 'node:os';
-import { errno as lastErrno, libcFunc } from './libc.js';
+import { errno as lastErrno, libcAsyncFunc, libcFunc } from './libc.js';
 
 const mountFn = libcFunc<(source: string, target: string, fstype: string | null, flags: number, data: string | null) => number>(
   'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
 );
-const umount2Fn = libcFunc<(target: string, flags: number) => number>('int umount2(const char *target, int flags)');
+const UMOUNT2 = 'int umount2(const char *target, int flags)';
+const umount2Fn = libcFunc<(target: string, flags: number) => number>(UMOUNT2);
+const umount2Async = libcAsyncFunc<(target: string, flags: number) => number>(UMOUNT2);
 
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
@@ -38,4 +40,14 @@ export function umount(target: string, flags = MNT_DETACH, ignoreMissing = true)
   const errno = lastErrno();
   if (ignoreMissing && (errno === os.constants.errno.EINVAL || errno === os.constants.errno.ENOENT)) return;
   throw new SyscallError('umount2', errno, target);
+}
+
+/**
+ * As umount, on a worker thread: the last unmount of an overlay syncs its upper filesystem,
+ * milliseconds the event loop need not wait. On failure the call is made again here, which
+ * either succeeds or throws with the errno (a worker's errno cannot be read).
+ */
+export async function umountAsync(target: string, flags = MNT_DETACH, ignoreMissing = true): Promise<void> {
+  if ((await umount2Async(target, flags)) === 0) return;
+  umount(target, flags, ignoreMissing);
 }
