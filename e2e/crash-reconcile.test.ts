@@ -4,6 +4,8 @@
 // writable layer, cgroup, veth, IP, pins, CNI cache), and the retried call succeeds.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { CGROUP_ROOT, ctrConfig, podConfig, runCtr, status, type CtEnv } from './container-fixtures.js';
 import { startFailpointEnv, type FailpointControl, type FailpointEnv } from './fixtures/failpoints.js';
 import { countLeaks, type Leaks, type LeakScope } from './leaks.js';
@@ -47,7 +49,7 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     assert.deepEqual(await countLeaks(scope), clean);
   });
 
-  it('RemoveContainer does not wait for the exit path\'s runtime delete; a crash before that delete ran leaves a runtime container the next start removes', async () => {
+  it('RemoveContainer does not wait for the exit path\'s runtime delete; a crash before that delete ran leaves a runtime container the next start removes, and the next start empties the trash', async () => {
     const pod = await run(podConfig(env, 'crash-delete'));
     const withPod = await countLeaks(scope);
     const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['sleep', '1000'] }));
@@ -57,9 +59,13 @@ describe('crash in the middle of a call: the next start leaves nothing behind', 
     await env.d.client.runtime('RemoveContainer', { container_id: id });
     assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
     assert.ok((await countLeaks(scope)).runtimeContainers.some((c) => c.endsWith(`/${id}`)), 'the held delete has not run');
+    // What RemoveContainer moved to the trash may still be there at a crash (a deletion cut short).
+    const trashes = [path.join(env.d.state, 'trash'), path.join(env.d.root, 'trash')];
+    for (const t of trashes) await mkdir(path.join(t, `cut-${id}`, 'upper'), { recursive: true });
     await env.d.kill();
     await env.restart();
     assert.deepEqual(await countLeaks(scope), withPod);
+    for (const t of trashes) assert.deepEqual(await readdir(t), [], `${t} emptied at start-up`);
     await removePod(pod.id);
     assert.deepEqual(await countLeaks(scope), clean);
   });
