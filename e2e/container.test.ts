@@ -78,9 +78,11 @@ describe('containers: lifecycle', () => {
       await assert.rejects(status(env, id), (e: CriError) => e.code === GrpcStatus.NOT_FOUND);
       assert.equal(await exists(bundle), false, 'bundle removed');
       assert.ok(!(await readFile('/proc/self/mountinfo', 'utf8')).includes(id), 'rootfs unmounted');
-      assert.deepEqual(await cgroupDirsOf(id), [], 'cgroup removed');
       await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
       await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+      // The exit path's runtime delete removes the cgroup; RemoveContainer does not wait for it,
+      // RemovePodSandbox does.
+      assert.deepEqual(await cgroupDirsOf(id), [], 'cgroup removed');
     });
   }
 
@@ -123,9 +125,9 @@ describe('containers: lifecycle', () => {
     assert.deepEqual(outs.map((o) => o.stdout), ids.map((_, i) => `n${i}\n`));
     await Promise.all(ids.map((id) => env.d.client.runtime('RemoveContainer', { container_id: id })));
     assert.deepEqual((await env.d.client.runtime('ListContainers', { filter: { pod_sandbox_id: pod.id } })).containers, []);
-    for (const id of ids) assert.deepEqual(await cgroupDirsOf(id), []);
     await env.d.client.runtime('StopPodSandbox', { pod_sandbox_id: pod.id });
     await env.d.client.runtime('RemovePodSandbox', { pod_sandbox_id: pod.id });
+    for (const id of ids) assert.deepEqual(await cgroupDirsOf(id), [], 'cgroups removed once RemovePodSandbox waited for the runtime deletes');
   });
 
   it('a tty container gets a terminal; its output is logged', async () => {

@@ -240,6 +240,24 @@ describe('container service: pod lock, retries, failure states', () => {
     assert.equal(env.runtime.containers.has(b), false);
   });
 
+  it('RemovePodSandbox waits for the exit path\'s runtime delete of a container removed before it (the pod cgroup goes after the container\'s)', async () => {
+    const pod = await env.sandboxes.run(podRequest('deletebefore'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    await env.containers.start(id);
+    const hang = env.runtime.faults.hang('delete');
+    await env.containers.stop(id, 0);
+    await hang.reached;
+    await env.containers.remove(id);
+    // What RemovePodSandbox calls before it removes the pod's cgroup.
+    const removeAll = env.containers.sandboxHooks().removeAll(pod);
+    const first = await Promise.race([removeAll.then(() => 'done'), new Promise((r) => setImmediate(() => r('waiting')))]);
+    hang.release();
+    assert.equal(first, 'waiting', 'the pod waits for the held delete');
+    await removeAll;
+    assert.equal(env.runtime.containers.has(id), false);
+    await env.sandboxes.remove(pod);
+  });
+
   it('an exited container\'s rootfs is unmounted at its exit; RemoveContainer moves its directories out at once and they are deleted in the background', async () => {
     await Promise.all([env.containers.trash.state.reset(), env.containers.trash.root.reset()]);
     const pod = await env.sandboxes.run(podRequest('unmountexit'));

@@ -79,8 +79,11 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   private readonly exitWaiters = new Map<string, (() => void)[]>();
   /** Containers whose runtime state was deleted once their exit was recorded (memory only: after a restart remove deletes again, which is harmless). */
   private readonly runtimeDeleted = new Set<string>();
-  /** The exit path's runtime deletes in flight (RemoveContainer leaves them to finish; RemovePodSandbox waits for them). */
-  private readonly runtimeDeletes = new Map<string, Promise<void>>();
+  /**
+   * The exit path's runtime deletes in flight, with the pod of each: RemoveContainer leaves them
+   * to finish; RemovePodSandbox waits for its pod's, also of containers removed before it.
+   */
+  private readonly runtimeDeletes = new Map<string, { sandboxId: string; done: Promise<void> }>();
   /** The exit path's unmounts of exited containers, true once done (memory only: after a restart remove unmounts). */
   private readonly unmounts = new Map<string, Promise<boolean>>();
   readonly bundlesDir: string;
@@ -263,7 +266,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
       if (this.records.has(id)) this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed; remove runs it again');
       else this.o.log.warn({ id, err: errorMessage(err) }, 'runtime delete of a removed container failed; start-up reconciliation removes it');
     }).finally(() => this.runtimeDeletes.delete(id));
-    this.runtimeDeletes.set(id, done);
+    this.runtimeDeletes.set(id, { sandboxId: r.info.sandboxId, done });
   }
 
   /** The container's image volumes and rootfs (idempotent). */
@@ -464,17 +467,17 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     return {
       stopAll: async (sb) => void (await Promise.all(ofSandbox(sb).map((c) => this.stop(c.id, 0)))),
       removeAll: async (sb) => {
-        const ids = ofSandbox(sb).map((c) => c.id);
-        await Promise.all(ids.map((id) => this.remove(id)));
-        // The pod's cgroup goes next: the runtime must have removed the containers' own first.
-        await Promise.all(ids.map((id) => this.runtimeDeletes.get(id)));
+        await Promise.all(ofSandbox(sb).map((c) => this.remove(c.id)));
+        // The pod's cgroup goes next: the runtime must have removed the containers' own first,
+        // also those of containers removed before (RemoveContainer does not wait for it).
+        await Promise.all([...this.runtimeDeletes.values()].filter((d) => d.sandboxId === sb).map((d) => d.done));
       },
     };
   }
 
   /** Resolves once the background work of exits and removals is done: unmounts, runtime deletes, deletions in the trash (tests). */
   async settled(): Promise<void> {
-    await Promise.all([...this.unmounts.values(), ...this.runtimeDeletes.values()]);
+    await Promise.all([...this.unmounts.values(), ...[...this.runtimeDeletes.values()].map((d) => d.done)]);
     await Promise.all([this.trash.state.idle(), this.trash.root.idle()]);
   }
 
