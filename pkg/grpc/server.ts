@@ -7,7 +7,6 @@
 // BERTH_GRPC_TRANSPORT=http2.
 import { type CallInfo, Metadata, RequestStreamCall, Response, ResponseStreamCall, type ServerReadableCall, type ServerWritableCall, asStatus } from './calls.js';
 import { H2Transport } from './h2/listener.js';
-import { Http2Transport } from './http2-transport.js';
 import type { CallStream, RequestHeaders, Transport } from './transport.js';
 import { MessageReader, Status, type StatusError, parseTimeout } from './wire.js';
 
@@ -61,14 +60,22 @@ export function transportName(opt?: TransportName): TransportName {
 
 export class GrpcServer {
   private readonly routes = new Map<string, Route>();
-  private readonly transport: Transport;
+  private readonly transportKind: TransportName;
+  /** Made at listen: node:http2 is loaded only when asked for (it cost ~8 ms of every start-up). */
+  private transport: Transport | undefined;
   private closing = false;
   private nextPeer = 0;
 
   constructor(private readonly opts: GrpcServerOptions) {
-    const keepalive = { timeMs: opts.keepaliveTimeMs ?? 2 * 3_600_000, timeoutMs: opts.keepaliveTimeoutMs ?? 20_000 };
+    this.transportKind = transportName(opts.transport);
+  }
+
+  private async makeTransport(): Promise<Transport> {
+    const keepalive = { timeMs: this.opts.keepaliveTimeMs ?? 2 * 3_600_000, timeoutMs: this.opts.keepaliveTimeoutMs ?? 20_000 };
     const onCall = (stream: CallStream, headers: RequestHeaders): void => this.onStream(stream, headers);
-    this.transport = transportName(opts.transport) === 'http2' ? new Http2Transport(onCall, keepalive) : new H2Transport(onCall, keepalive);
+    if (this.transportKind === 'h2') return new H2Transport(onCall, keepalive);
+    const { Http2Transport } = await import('./http2-transport.js');
+    return new Http2Transport(onCall, keepalive);
   }
 
   addMethod(def: MethodDef, impl: UnaryImpl | ServerStreamImpl | ClientStreamImpl): void {
@@ -77,25 +84,27 @@ export class GrpcServer {
     this.routes.set(def.path, { kind, def, impl } as Route);
   }
 
-  listen(socket: string): Promise<void> {
+  async listen(socket: string): Promise<void> {
+    if (this.transport) throw new Error('gRPC server: listen called twice');
+    this.transport = await this.makeTransport();
     return this.transport.listen(socket);
   }
 
   /** Takes no new connection or call, waits up to `graceMs` for the calls in flight, then cuts them off. */
   shutdown(graceMs: number): Promise<void> {
     this.closing = true;
-    return this.transport.shutdown(graceMs);
+    return this.transport?.shutdown(graceMs) ?? Promise.resolve();
   }
 
   /** Connections still open (after shutdown: those whose grace ran out). */
   get openSessions(): number {
-    return this.transport.openSessions;
+    return this.transport?.openSessions ?? 0;
   }
 
   /** Closes every connection now: calls in flight end for their clients as UNAVAILABLE. */
   forceShutdown(): void {
     this.closing = true;
-    this.transport.forceShutdown();
+    this.transport?.forceShutdown();
   }
 
   private onStream(stream: CallStream, headers: RequestHeaders): void {
