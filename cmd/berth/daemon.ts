@@ -20,6 +20,7 @@ import { StartupError } from './startup-error.js';
 import { sdNotify, takeNotifySocket } from '../../pkg/sys/notify.js';
 import { startIdleMemory } from '../../pkg/sys/idle-memory.js';
 import { StartupTimeline } from './startup-timeline.js';
+import { errorMessage } from '../../pkg/errors/errors.js';
 
 export { StartupError };
 
@@ -156,7 +157,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   for (const m of started) m.ready?.();
   // The default process metrics load a second after ready, off the first calls' path (a scrape
   // before then loads them itself).
-  setTimeout(() => void metrics.collectDefaults().catch((err: Error) => log.warn({ err: err.message }, 'default metrics failed to load')), 1000).unref();
+  metrics.collectDefaultsAfter(1000, (err) => log.warn({ err: errorMessage(err) }, 'default metrics failed to load'));
   const stopTrim = startIdleMemory((r) => log.debug(r, 'idle: gave memory back'));
   // Type=notify under systemd: `systemctl start berth` returns once the socket serves.
   const notified = sdNotify('READY=1', notifySocket);

@@ -9,6 +9,7 @@ import Counter from 'prom-client/lib/counter.js';
 import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';
 import Registry from 'prom-client/lib/registry.js';
+import { DeferredStart } from '../sync/deferred-start.js';
 
 export { Counter, Gauge, Histogram, Registry };
 
@@ -24,7 +25,9 @@ export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'service' | 'method' | 'code'>;
   readonly duration: Histogram<'service' | 'method'>;
-  private defaults?: Promise<void>;
+  /** prom-client's default metrics: loaded at the first scrape or a moment after berth serves. */
+  private readonly defaults = new DeferredStart(() =>
+    import('prom-client/lib/defaultMetrics.js').then((m) => m.default({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })));
 
   constructor() {
     this.requests = new Counter({
@@ -44,10 +47,15 @@ export class Metrics {
 
   /**
    * Adds prom-client's default process and Node.js metrics (CPU, memory, event loop lag, GC)
-   * to the registry, loading their code on the first call; the daemon calls it once it serves.
+   * to the registry, loading their code on the first call.
    */
   collectDefaults(): Promise<void> {
-    return (this.defaults ??= import('prom-client/lib/defaultMetrics.js').then((m) => m.default({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })));
+    return this.defaults.get();
+  }
+
+  /** Loads the default metrics `delayMs` from now (off the first calls' path) unless a scrape did. */
+  collectDefaultsAfter(delayMs: number, onError: (err: unknown) => void): void {
+    this.defaults.schedule(delayMs, onError);
   }
 }
 

@@ -43,9 +43,11 @@ test('a failed start is not an unhandled rejection of the timer; a later get see
     const d = new DeferredStart(async () => {
       throw new Error('probe failed');
     });
-    d.schedule(10);
+    const seen: unknown[] = [];
+    d.schedule(10, (err) => seen.push(err));
     mock.timers.tick(10);
     await assert.rejects(d.get(), /probe failed/);
+    assert.match(String(seen[0]), /probe failed/);
   } finally {
     mock.timers.reset();
   }

@@ -15,10 +15,13 @@ export class DeferredStart<T> {
     return (this.running ??= this.work());
   }
 
-  /** Starts the work `delayMs` from now unless something asks for it first. */
-  schedule(delayMs: number): void {
+  /**
+   * Starts the work `delayMs` from now unless something asks for it first. A failure of that start
+   * goes to `onError` (never an unhandled rejection); a later get() sees it too.
+   */
+  schedule(delayMs: number, onError: (err: unknown) => void = () => undefined): void {
     if (this.running || this.timer) return;
-    this.timer = setTimeout(() => void this.get().catch(() => undefined), delayMs).unref();
+    this.timer = setTimeout(() => void this.get().catch(onError), delayMs).unref();
   }
 
   /** Drops a pending scheduled start (at shutdown); work already running goes on. */
