@@ -1,9 +1,11 @@
 // The benchmark of record for issue 13: berth and a private containerd (CONTAINERD_BIN, else
 // `containerd` on PATH) measured by the same CRI calls, in alternated rounds on fresh state, never
 // both running. Prints each figure's median over the rounds, the ratio and the target.
-// `npm run bench -- compare [--quick] [--rounds N] [--only pulls,containers,pods] [--json]`;
-// alone: node dist/bench/compare.js. `--only` runs those stages of each round (start-up and idle
-// RSS are always taken).
+// `npm run bench -- compare [--quick] [--rounds N] [--only pulls,containers,pods]
+// [--berth-handler runc,crun] [--no-containerd] [--json]`; alone: node dist/bench/compare.js.
+// `--only` runs those stages of each round (start-up and idle RSS are always taken).
+// `--berth-handler` (or BERTH_HANDLER) sets berth's default runtime handler; several, comma
+// separated, run one berth per handler in each round, alternated, and print a table for each.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,7 @@ import { buildBigImage } from './pull.js';
 import { summarize, timeMs } from './summary.js';
 
 const BRIDGE = 'berth-cmp0';
+const CONTAINERD = 'containerd';
 
 /** A target is either a ratio berth/containerd (at most) or an absolute bound on berth's figure. */
 interface Row {
@@ -51,6 +54,10 @@ const ROWS: Row[] = [
 interface Options {
   rounds: number;
   json: boolean;
+  /** berth's default runtime handler per berth run; [''] keeps berth's own default. */
+  berthHandlers?: string[];
+  /** false: berth alone (`--no-containerd`). */
+  containerd?: boolean;
   workload: Omit<Workload, 'bigRef' | 'smallRef' | 'imageRef' | 'logDir' | 'cgroupParent'>;
 }
 
@@ -61,16 +68,21 @@ function parseArgs(argv: string[]): Options {
   const only = o >= 0 ? (argv[o + 1] ?? '').split(',') : undefined;
   const unknown = only?.filter((s) => !(STAGES as readonly string[]).includes(s));
   if (unknown?.length) throw new Error(`--only: unknown stage ${unknown.join(', ')} (stages: ${STAGES.join(', ')})`);
+  const h = argv.indexOf('--berth-handler');
+  const handlers = (h >= 0 ? argv[h + 1] ?? '' : process.env.BERTH_HANDLER ?? '').split(',').filter(Boolean);
   return {
     rounds: r >= 0 ? Number(argv[r + 1]) : quick ? 1 : 2,
     json: argv.includes('--json'),
+    berthHandlers: handlers.length ? handlers : [''],
+    containerd: !argv.includes('--no-containerd'),
     workload: { ...(quick ? { n: 5, pods: 5, pollSeconds: 10 } : { n: 20, pods: 20, pollSeconds: 30 }), ...(only ? { only: only as Stage[] } : {}) },
   };
 }
 
-async function startBerth(netDir: string, registry: string): Promise<Runtime> {
+async function startBerth(netDir: string, registry: string, handler: string): Promise<Runtime> {
   let d: Awaited<ReturnType<typeof startDaemon>> | undefined;
-  const toml = `${daemonToml(netDir)}[registry]\ninsecure = ["${registry}"]\n`;
+  const runtime = handler ? `[runtime]\ndefault_handler = "${handler}"\n` : '';
+  const toml = `${daemonToml(netDir)}[registry]\ninsecure = ["${registry}"]\n${runtime}`;
   const startupMs = await timeMs(async () => {
     d = await startDaemon({ logLevel: 'info', toml });
     await d.client.runtime('Version', {});
@@ -91,8 +103,8 @@ async function startBerth(netDir: string, registry: string): Promise<Runtime> {
 
 const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-function table(berth: Figures, ctd: Figures | undefined, ctdName: string): string {
-  const lines = [`| metric | ${ctdName} | berth | berth/containerd | target | met |`, '|---|---|---|---|---|---|'];
+function table(berth: Figures, ctd: Figures | undefined, ctdName: string, berthName: string): string {
+  const lines = [`| metric | ${ctdName} | ${berthName} | berth/containerd | target | met |`, '|---|---|---|---|---|---|'];
   for (const r of ROWS) {
     if (!(r.key in berth)) continue; // a stage left out with --only
     const b = berth[r.key];
@@ -119,7 +131,7 @@ export async function benchCompare(opts: Options): Promise<{ table: string; roun
   const netDir = path.join(tmp, 'net.d');
   await writeNet(netDir, '10-cmp.conflist', { bridge: BRIDGE, subnet: '10.209.0.0/16', dataDir: path.join(tmp, 'ipam'), portmap: false });
   const reg = await startRegistry();
-  const rounds: Record<string, Figures[]> = { berth: [], containerd: [] };
+  const rounds: Record<string, Figures[]> = {};
   try {
     const w: Workload = {
       ...opts.workload, logDir: path.join(tmp, 'logs'), cgroupParent: `${CGROUP_ROOT}/bench`,
@@ -130,9 +142,14 @@ export async function benchCompare(opts: Options): Promise<{ table: string; roun
     await pushImage(reg.host, 'bench/busybox', '1', buildBusyboxImage());
     // containerd runs a sandbox container per pod; busybox sleeping stands in for pause.
     await pushImage(reg.host, 'bench/pause', '1', buildBusyboxImage({ config: { Entrypoint: ['/bin/sleep', '2147483647'] } }));
-    const starters: Record<string, () => Promise<Runtime>> = { berth: () => startBerth(netDir, reg.host) };
-    if (ctd) {
-      starters.containerd = async () => {
+    // One berth per handler asked for, named by the handler it runs containers with.
+    const berthName = (h: string) => `berth (${h || 'its default handler'})`;
+    const starters: Record<string, () => Promise<Runtime>> = {};
+    const handlers = opts.berthHandlers ?? [''];
+    for (const h of handlers) starters[berthName(h)] = () => startBerth(netDir, reg.host, h);
+    if (ctd && opts.containerd !== false) {
+      starters[CONTAINERD] = async () => {
+        // bench/containerd.ts configures runc as containerd's only runtime.
         const c = await startContainerd(ctd.bin, ctd.ctr, { netDir, registry: reg.host, sandboxImage: `${reg.host}/bench/pause:1` });
         return { client: c.client!, pid: c.proc.pid!, helperMark: c.socket, startupMs: c.startupMs, stop: c.stop };
       };
@@ -144,14 +161,16 @@ export async function benchCompare(opts: Options): Promise<{ table: string; roun
         console.error(`compare: round ${i + 1}/${opts.rounds}: ${name}`);
         const rt = await starters[name]!();
         try {
-          rounds[name]!.push(await measureRound(rt, w));
+          (rounds[name] ??= []).push(await measureRound(rt, w));
         } finally {
           await rt.stop();
         }
       }
     }
-    const ctdName = ctd ? `containerd ${ctd.version}` : 'containerd (not found: set CONTAINERD_BIN)';
-    return { table: table(medians(rounds.berth!), ctd ? medians(rounds.containerd!) : undefined, ctdName), rounds };
+    const ctdRounds = rounds[CONTAINERD];
+    const ctdName = ctdRounds ? `containerd ${ctd!.version} (runc)` : ctd ? 'containerd (not run)' : 'containerd (not found: set CONTAINERD_BIN)';
+    const tables = handlers.map((h) => table(medians(rounds[berthName(h)]!), ctdRounds ? medians(ctdRounds) : undefined, ctdName, berthName(h)));
+    return { table: tables.join('\n\n'), rounds };
   } finally {
     await reg.stop();
     await removeCgroups();

@@ -1,8 +1,21 @@
 // Container latency: CreateContainer+StartContainer, StopContainer (a container that exits on
 // SIGTERM), RemoveContainer — median/p95 over 50 — and ExecSync `true` over 200, with runc (and
-// crun when given `crun`). Run alone: node dist/bench/container.js [n] [execs] [handler]
+// crun when given `crun`), and the median of each phase the daemon's debug log gives for
+// StartContainer ("container started") and StopContainer ("container stopped").
+// Run alone: node dist/bench/container.js [n] [execs] [handler]
 import { ctrConfig, runPod, startCtEnv } from '../e2e/container-fixtures.js';
 import { runAsMain, summarize, timeMs } from './summary.js';
+
+/** Median of each phase over the daemon's debug lines with this message (phases in ms since the call began). */
+export function phaseMedians(logs: string, msg: string): Record<string, number> {
+  const byPhase: Record<string, number[]> = {};
+  for (const line of logs.split('\n')) {
+    if (!line.includes(`"msg":"${msg}"`)) continue;
+    const phases = (JSON.parse(line) as { phases?: Record<string, number> }).phases ?? {};
+    for (const [k, v] of Object.entries(phases)) (byPhase[k] ??= []).push(v);
+  }
+  return Object.fromEntries(Object.entries(byPhase).map(([k, v]) => [k, summarize(v).median_ms]));
+}
 
 export async function benchContainers(n = 50, execs = 200, handler = 'runc'): Promise<Record<string, unknown>> {
   const env = await startCtEnv();
@@ -43,6 +56,8 @@ export async function benchContainers(n = 50, execs = 200, handler = 'runc'): Pr
       handler, n, execs,
       create: summarize(create), start: summarize(start), create_start: summarize(createStart),
       stop: summarize(stop), remove: summarize(remove), exec_sync_true: summarize(exec),
+      start_phases_ms: phaseMedians(env.d.logs(), 'container started'),
+      stop_phases_ms: phaseMedians(env.d.logs(), 'container stopped'),
       containerd: 'not installed on this machine (see ../shared/DESIGN.md for its figures on this VM)',
     };
   } finally {

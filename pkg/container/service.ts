@@ -346,8 +346,16 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   }
 
   async stopLocked(r: ContainerRecord, timeoutSec: number): Promise<void> {
-    const id = r.info.id;
     if (r.info.state === 'CONTAINER_EXITED') return;
+    const phases = new Phases();
+    await this.stopRunning(r, timeoutSec, phases);
+    phases.mark('exited');
+    this.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container stopped');
+  }
+
+  /** The steps of a stop, each marked in `phases` (the debug line's timeline). */
+  private async stopRunning(r: ContainerRecord, timeoutSec: number, phases: Phases): Promise<void> {
+    const id = r.info.id;
     if (r.awaitingRuntime) {
       // Nothing runs yet: the container ends as if killed (as it did when its runtime init
       // was killed), and can no longer be started.
@@ -357,15 +365,18 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     }
     // An exit file may be there already while its event is still on the way.
     if ((await this.exits.check(id)) !== undefined) return;
+    phases.mark('exitFile');
     if (timeoutSec > 0 && r.info.state === 'CONTAINER_RUNNING') {
       const deadline = Date.now() + timeoutSec * 1000;
       const exited = (ms: number): Promise<boolean> => this.waitExit(id, ms);
       if (r.info.pid > 0 && (await deliverSignal(r.info.pid, r.info.stopSignal, exited, deadline))) return;
+      phases.mark('signal');
       if (await exited(Math.max(0, deadline - Date.now()))) return;
     }
     const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
     if (r.ownPidNs) this.signal(r, 'SIGKILL');
     else await this.driver.kill(h, id, 'KILL', true).catch(() => this.signal(r, 'SIGKILL'));
+    phases.mark('kill');
     // conmon reports the exit within milliseconds; if it does not, conmon itself may be gone
     // (killed), so ask the runtime (which counts an unreaped zombie as stopped) now and then.
     for (let waited = 0; waited < 30_000; waited += 2000) {
