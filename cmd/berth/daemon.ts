@@ -9,6 +9,7 @@ import type { Condition, DaemonContext, ExtraService, ModuleInstance } from '../
 import { MODULES } from '../../pkg/cri/modules.js';
 import { CriServer } from '../../pkg/cri/server.js';
 import type { HandlerSet } from '../../pkg/cri/handlers.js';
+import { resolveDefaultHandler } from '../../pkg/config/default-handler.js';
 import { ConfigReloader, type ReloadOutcome, type ReloadSource } from '../../pkg/config/reload.js';
 import { configService } from '../../pkg/cri/berth-config.js';
 import { createLogger, setLogLevel, type Logger } from '../../pkg/log/log.js';
@@ -87,12 +88,16 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   const cgroups = await Cgroups.detect({ driver: fileConfig.cgroup_driver, parent: fileConfig.runtime.cgroup_parent });
   // The effective config has "auto" and "" resolved for this host; a reload reads the file in the
   // same form, so an unchanged file changes nothing.
-  const config = cgroups.effectiveConfig(fileConfig);
+  // The default runtime handler is one whose binary is there (crun, else runc), likewise.
+  const effective = (c: BerthConfig) => resolveDefaultHandler(cgroups.effectiveConfig(c));
+  const { config, fallback } = effective(fileConfig);
   timeline.mark('cgroups');
   const log = createLogger(config.log_level);
   log.info(cgroups.info(), 'cgroups');
   for (const w of cgroups.warnings()) log.warn(w);
-  const reloader = new ConfigReloader(source, config, (next) => cgroups.effectiveConfig(next));
+  if (fallback) log.warn(fallback, `default runtime handler "${fallback.from}": ${fallback.path} is not there; pods that name no handler run under "${fallback.to}"`);
+  else log.info({ handler: config.runtime.default_handler, path: config.runtime.handlers[config.runtime.default_handler]?.path }, 'default runtime handler');
+  const reloader = new ConfigReloader(source, config, (next) => effective(next).config);
   reloader.onChange((changed) => {
     if (changed.includes('log_level')) setLogLevel(log, config.log_level);
   });

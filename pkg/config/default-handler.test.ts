@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_CONFIG, type BerthConfig } from './schema.js';
+import { isExecutable, resolveDefaultHandler } from './default-handler.js';
+
+const withDefault = (name: string, handlers = DEFAULT_CONFIG.runtime.handlers): BerthConfig =>
+  ({ ...DEFAULT_CONFIG, runtime: { ...DEFAULT_CONFIG.runtime, default_handler: name, handlers } });
+/** A host where exactly these binaries are executable. */
+const host = (...files: string[]) => (f: string) => files.includes(f);
+
+describe('default runtime handler', () => {
+  it('stays crun where /usr/bin/crun is there', () => {
+    const r = resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun', '/usr/sbin/runc'));
+    assert.equal(r.config.runtime.default_handler, 'crun');
+    assert.equal(r.fallback, undefined);
+  });
+
+  it('falls back to runc, saying from what, where crun is missing', () => {
+    const given = withDefault('crun');
+    const r = resolveDefaultHandler(given, host('/usr/sbin/runc'));
+    assert.equal(r.config.runtime.default_handler, 'runc');
+    assert.deepEqual(r.fallback, { from: 'crun', path: '/usr/bin/crun', to: 'runc' });
+    // The config it was given is left as it was (a reload compares against the file's form).
+    assert.equal(given.runtime.default_handler, 'crun');
+  });
+
+  it('keeps a configured handler whose binary is missing when runc is missing too (Status reports it)', () => {
+    const r = resolveDefaultHandler(withDefault('crun'), host());
+    assert.equal(r.config.runtime.default_handler, 'crun');
+    assert.equal(r.fallback, undefined);
+  });
+
+  it('keeps runc when runc is the configured default, present or not', () => {
+    for (const files of [['/usr/sbin/runc'], ['/usr/bin/crun']]) {
+      const r = resolveDefaultHandler(withDefault('runc'), host(...files));
+      assert.equal(r.config.runtime.default_handler, 'runc');
+      assert.equal(r.fallback, undefined);
+    }
+  });
+
+  it('falls back from any configured handler whose binary is missing, and not without a runc handler', () => {
+    const kata = { ...DEFAULT_CONFIG.runtime.handlers, kata: { path: '/opt/kata/bin/kata-runtime', root: '' } };
+    assert.equal(resolveDefaultHandler(withDefault('kata', kata), host('/usr/sbin/runc')).config.runtime.default_handler, 'runc');
+    const noRunc = { crun: DEFAULT_CONFIG.runtime.handlers.crun! };
+    assert.equal(resolveDefaultHandler(withDefault('crun', noRunc), host()).config.runtime.default_handler, 'crun');
+  });
+
+  it('leaves an unknown default handler for Status to report', () => {
+    const r = resolveDefaultHandler(withDefault('nope'), host('/usr/sbin/runc'));
+    assert.equal(r.config.runtime.default_handler, 'nope');
+  });
+
+  it('checks the execute bit of a real file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-dh-'));
+    try {
+      const plain = path.join(dir, 'crun');
+      writeFileSync(plain, '', { mode: 0o644 });
+      assert.equal(isExecutable(process.execPath), true);
+      assert.equal(isExecutable(path.join(dir, 'missing')), false);
+      assert.equal(isExecutable(plain), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
