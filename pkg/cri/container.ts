@@ -20,6 +20,7 @@ import type { LinuxContainerResources, LinuxContainerResources__Output } from '.
 import type { LinuxContainerSecurityContext__Output } from './gen/runtime/v1/LinuxContainerSecurityContext.js';
 import type { Mount } from './gen/runtime/v1/Mount.js';
 import { addAll, itemEncoder, serveList } from './list-stream.js';
+import { DerivedMemo } from './status-memo.js';
 import { need, type CriModule } from './module.js';
 
 const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
@@ -154,6 +155,9 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
   };
 }
 
+/** Status objects kept while their container is unchanged (status-memo.ts: encoded once each). */
+const statusMemo = new DerivedMemo(toStatus);
+
 declare module './module.js' {
   interface Services {
     cdi: CdiRegistry;
@@ -215,7 +219,7 @@ export const containerModule: CriModule = {
               runtimeSpec: await m.ociSpec(i.id).catch(() => null),
             });
           }
-          return { status: toStatus(i), info };
+          return { status: statusMemo.get(i), info };
         },
         ExecSync: async (req, call) => {
           const r = await m.execSync(req.container_id, req.cmd, clampTimeoutSeconds(req.timeout), call.signal);

@@ -17,6 +17,7 @@ import type { PodSandboxFilter__Output } from './gen/runtime/v1/PodSandboxFilter
 import type { PodSandbox } from './gen/runtime/v1/PodSandbox.js';
 import type { PodSandboxStatus } from './gen/runtime/v1/PodSandboxStatus.js';
 import { addAll, itemEncoder, serveList } from './list-stream.js';
+import { DerivedMemo } from './status-memo.js';
 import type { CriModule } from './module.js';
 
 const int = (v: string | undefined | null): number | undefined => (v === undefined || v === null ? undefined : Number(v));
@@ -107,6 +108,9 @@ export function matchesFilter(i: SandboxInfo, f: PodSandboxFilter__Output | null
   return true;
 }
 
+/** Status objects kept while their sandbox is unchanged (status-memo.ts: encoded once each). */
+const statusMemo = new DerivedMemo(toStatus);
+
 export const sandboxModule: CriModule = {
   name: 'sandboxes',
   async start(ctx) {
@@ -154,7 +158,7 @@ export const sandboxModule: CriModule = {
               podResources: { overhead: i.linux.overhead ?? null, resources: i.linux.resources ?? null, cgroup: mgr.podCgroup(i.id) },
             });
           }
-          return { status: toStatus(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
+          return { status: statusMemo.get(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
         },
         ListPodSandbox: async (req) => ({ items: [...matchingSandboxes(mgr.iterate(), req.filter)].map(toPodSandbox) }),
         StreamPodSandboxes: (call) => {

@@ -9,8 +9,9 @@ import { CallAbort, MAX_MESSAGE_BYTES, REQUEST_ID_KEY, boundAnswer, boundDetails
 import { RequestGuard, tolerantDeserializers } from './guard.js';
 import type { CallContext, HandlerSet } from './handlers.js';
 import type { ExtraService } from './module.js';
-import { criServices } from './proto.js';
+import { PROTO_PATH, criServices, protoRoot } from './proto.js';
 import { codeName, toStatus } from './status.js';
+import { answerEncoder } from './status-memo.js';
 
 type AnyUnary = (req: unknown, ctx: CallContext) => Promise<unknown>;
 type AnyStream = (call: ServerWritableCall) => void;
@@ -61,7 +62,7 @@ export class CriServer {
       // are encoded by wrapUnary, to bound their size.
       this.grpc.addMethod(md, md.responseStream
         ? this.wrapStream(service, method, check, handler as AnyStream | undefined)
-        : this.wrapUnary(service, method, check, handler as AnyUnary | undefined, (v) => boundAnswer(method, md.responseSerialize(v))));
+        : this.wrapUnary(service, method, check, handler as AnyUnary | undefined, unaryEncoder(method, md, guarded)));
     }
   }
 
@@ -261,6 +262,12 @@ export class CriServer {
     await this.grpc.shutdown(graceMs);
     if (this.grpc.openSessions) this.log.warn({ inFlight }, 'shutdown grace expired; cancelling calls still in flight');
   }
+}
+
+/** How a unary answer is encoded, then bounded in size (the CRI status rpcs' status from a cache). */
+function unaryEncoder(method: string, md: MethodDef, cri: boolean): (v: unknown) => Buffer {
+  const encode = cri ? answerEncoder(method, md, protoRoot(PROTO_PATH)) : (v: unknown) => md.responseSerialize(v);
+  return (v) => boundAnswer(method, encode(v));
 }
 
 /** KEP-5825 list streams (StreamContainers, …), as opposed to the GetContainerEvents feed. */
