@@ -127,7 +127,7 @@ export function toContainerFilter(f: ContainerFilter__Output | null): ContainerF
   };
 }
 
-function toContainer(i: ContainerInfo): Container {
+export function toContainer(i: ContainerInfo): Container {
   return {
     id: i.id, pod_sandbox_id: i.sandboxId, metadata: { name: i.name, attempt: i.attempt },
     image: { image: i.image, image_ref: i.imageId }, image_ref: i.imageRef, image_id: i.imageId, state: i.state,
@@ -155,8 +155,9 @@ export function toStatus(i: ContainerInfo): ContainerStatus {
   };
 }
 
-/** Status objects kept while their container is unchanged (status-memo.ts: encoded once each). */
+/** Status and list objects kept while their container is unchanged (status-memo.ts: encoded once each). */
 const statusMemo = new DerivedMemo(toStatus);
+const listMemo = new DerivedMemo(toContainer);
 
 declare module './module.js' {
   interface Services {
@@ -205,7 +206,7 @@ export const containerModule: CriModule = {
           await m.remove(req.container_id);
           return {};
         },
-        ListContainers: async (req) => ({ containers: m.list(toContainerFilter(req.filter)).map(toContainer) }),
+        ListContainers: async (req) => ({ containers: m.list(toContainerFilter(req.filter)).map((i) => listMemo.get(i)) }),
         StreamContainers: (call) => {
           const encode = itemEncoder<Container>('RuntimeService', 'StreamContainers', 'containers');
           void serveList(call, (w) => addAll(w, m.iterate(toContainerFilter(call.request.filter)), (c) => encode(toContainer(c))));

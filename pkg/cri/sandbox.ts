@@ -88,7 +88,7 @@ export function toStatus(i: SandboxInfo): PodSandboxStatus {
   };
 }
 
-function toPodSandbox(i: SandboxInfo): PodSandbox {
+export function toPodSandbox(i: SandboxInfo): PodSandbox {
   return {
     id: i.id, metadata: metadata(i), state: i.state, created_at: i.createdAt.toString(),
     labels: i.labels, annotations: i.annotations, runtime_handler: i.runtimeHandler,
@@ -108,8 +108,9 @@ export function matchesFilter(i: SandboxInfo, f: PodSandboxFilter__Output | null
   return true;
 }
 
-/** Status objects kept while their sandbox is unchanged (status-memo.ts: encoded once each). */
+/** Status and list objects kept while their sandbox is unchanged (status-memo.ts: encoded once each). */
 const statusMemo = new DerivedMemo(toStatus);
+const listMemo = new DerivedMemo(toPodSandbox);
 
 export const sandboxModule: CriModule = {
   name: 'sandboxes',
@@ -160,7 +161,7 @@ export const sandboxModule: CriModule = {
           }
           return { status: statusMemo.get(i), info, containers_statuses: [], timestamp: (BigInt(Date.now()) * 1_000_000n).toString() };
         },
-        ListPodSandbox: async (req) => ({ items: [...matchingSandboxes(mgr.iterate(), req.filter)].map(toPodSandbox) }),
+        ListPodSandbox: async (req) => ({ items: [...matchingSandboxes(mgr.iterate(), req.filter)].map((i) => listMemo.get(i)) }),
         StreamPodSandboxes: (call) => {
           const encode = itemEncoder<PodSandbox>('RuntimeService', 'StreamPodSandboxes', 'pod_sandboxes');
           void serveList(call, (w) => addAll(w, matchingSandboxes(mgr.iterate(), call.request.filter), (i) => encode(toPodSandbox(i))));

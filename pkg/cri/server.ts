@@ -77,9 +77,9 @@ export class CriServer {
     const name = codeName(code);
     this.metrics.requests.inc({ service, method, code: name });
     this.metrics.duration.observe({ service, method }, seconds);
-    const fields = { method, code: name, ms: Math.round(seconds * 1e6) / 1e3 };
-    if (code === Status.OK || code === Status.NOT_FOUND || code === Status.CANCELLED) this.log.debug(fields, 'cri call');
-    else this.log.warn({ ...fields, err }, 'cri call failed');
+    const ms = Math.round(seconds * 1e6) / 1e3;
+    if (code !== Status.OK && code !== Status.NOT_FOUND && code !== Status.CANCELLED) this.log.warn({ method, code: name, ms, err }, 'cri call failed');
+    else if (this.log.isLevelEnabled('debug')) this.log.debug({ method, code: name, ms }, 'cri call'); // nothing built at info
     this.inFlight--;
   }
 

@@ -1,12 +1,12 @@
 // Status answers from memory (status-memo.ts): the kept status is made again on every change of
-// its container or pod — create, start, update resources, stop, exit, a pod stopped — and the
-// answer's bytes decode to what a fresh encoding of a fresh status says.
+// its container or pod — create, start, update resources, stop, exit, remove, a pod stopped — and
+// the answer's bytes (a status, or a list) decode to what a fresh encoding of fresh objects says.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { containerConfig, podRequest, startManagers, type ManagersEnv } from '../testing/managers.js';
-import { toStatus as containerStatus } from './container.js';
+import { toContainer, toStatus as containerStatus } from './container.js';
 import { PROTO_PATH, criServices, protoRoot } from './proto.js';
-import { toStatus as sandboxStatus } from './sandbox.js';
+import { toPodSandbox, toStatus as sandboxStatus } from './sandbox.js';
 import { DerivedMemo, answerEncoder } from './status-memo.js';
 import type { MethodDef } from '../grpc/server.js';
 
@@ -59,6 +59,12 @@ describe('status answers from memory', () => {
     assert.deepEqual(t1.status, t2.status);
     const none = bothWays('ContainerStatus', { status: null, info: {} });
     assert.deepEqual(none.cached, none.fresh);
+    const item = (n: number) => ({ ...status, id: String(n).padStart(64, '0') });
+    const list = bothWays('ListPodSandbox', { items: [item(1), item(2), item(3)] });
+    assert.deepEqual(list.cached, list.fresh);
+    assert.equal((list.cached as { items: unknown[] }).items.length, 3);
+    const empty = bothWays('ListPodSandbox', { items: [] });
+    assert.deepEqual(empty.cached, empty.fresh);
   });
 
   describe('against the container and sandbox services (fake runtime)', () => {
@@ -75,7 +81,19 @@ describe('status answers from memory', () => {
       const podMemo = new DerivedMemo(sandboxStatus);
       const encodeCtr = answerEncoder('ContainerStatus', defs.ContainerStatus!, root);
       const encodePod = answerEncoder('PodSandboxStatus', defs.PodSandboxStatus!, root);
+      const ctrList = new DerivedMemo(toContainer);
+      const podList = new DerivedMemo(toPodSandbox);
+      const encodeCtrs = answerEncoder('ListContainers', defs.ListContainers!, root);
+      const encodePods = answerEncoder('ListPodSandbox', defs.ListPodSandbox!, root);
       const answers: string[] = [];
+      const checkLists = (step: string): void => {
+        const ctrs = env.containers.list();
+        const gotCtrs = defs.ListContainers!.responseDeserialize(encodeCtrs({ containers: ctrs.map((i) => ctrList.get(i)) }));
+        assert.deepEqual(gotCtrs, defs.ListContainers!.responseDeserialize(defs.ListContainers!.responseSerialize({ containers: ctrs.map(toContainer) })), `ListContainers after ${step}`);
+        const pods = env.sandboxes.list();
+        const gotPods = defs.ListPodSandbox!.responseDeserialize(encodePods({ items: pods.map((i) => podList.get(i)) }));
+        assert.deepEqual(gotPods, defs.ListPodSandbox!.responseDeserialize(defs.ListPodSandbox!.responseSerialize({ items: pods.map(toPodSandbox) })), `ListPodSandbox after ${step}`);
+      };
       const check = (id: string, pod: string, step: string): void => {
         const i = env.containers.get(id);
         const got = defs.ContainerStatus!.responseDeserialize(encodeCtr({ status: ctrMemo.get(i), info: {} }));
@@ -85,6 +103,7 @@ describe('status answers from memory', () => {
         const gotPod = defs.PodSandboxStatus!.responseDeserialize(encodePod({ status: podMemo.get(p), info: {}, containers_statuses: [], timestamp: '1' }));
         assert.deepEqual(gotPod.status, defs.PodSandboxStatus!.responseDeserialize(defs.PodSandboxStatus!.responseSerialize({ status: sandboxStatus(p) })).status, `pod status after ${step}`);
         answers.push(`${got.status.state}/${gotPod.status.state}`);
+        checkLists(step);
       };
       const pod = await env.sandboxes.run(podRequest('memo'));
       const id = await env.containers.create(pod, containerConfig('c'));
@@ -113,6 +132,8 @@ describe('status answers from memory', () => {
       ]);
       await env.containers.remove(id);
       assert.throws(() => env.containers.get(id), /not found/);
+      checkLists('remove');
+      assert.deepEqual(env.containers.list().map((i) => ctrList.get(i).id), [second]);
       await env.sandboxes.remove(pod);
     });
   });

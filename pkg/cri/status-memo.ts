@@ -1,10 +1,10 @@
-// Status answers from memory. kubelet asks ContainerStatus and PodSandboxStatus of every container
-// and pod each second, and the answer changes only when the container or pod does; building the
+// Status answers from memory. kubelet lists and asks ContainerStatus and PodSandboxStatus of every
+// container and pod each second, and the answer changes only when the container or pod does; building the
 // CRI object and encoding it (protobufjs: an object per field, int64 strings parsed) was the largest
-// part of berth's own work per call, and a third of what it allocated. So the CRI status is kept per
-// domain record while none of the record's top-level fields changed, and its encoding per status
-// object; an answer is the cached bytes plus the few fields that change per call (verbose info, a
-// timestamp), encoded as usual.
+// part of berth's own work per call, and a third of what it allocated. So the CRI status (or list
+// item) is kept per domain record while none of the record's top-level fields changed, and its
+// encoding per object; an answer is the cached bytes plus the few fields that change per call
+// (verbose info, a timestamp), encoded as usual.
 import protobuf from 'protobufjs';
 import type { MethodDef } from '../grpc/server.js';
 
@@ -37,34 +37,45 @@ function unchanged(o: object, seen: unknown[]): boolean {
   return n === seen.length;
 }
 
-/** The rpcs whose answer's `status` field is encoded once per status object. */
-const MEMO_STATUS = new Set(['ContainerStatus', 'PodSandboxStatus']);
+/**
+ * The answers whose big field is made of objects a DerivedMemo keeps (a status, or the items of a
+ * list): that field's bytes are encoded once per object.
+ */
+const MEMO_FIELD: Record<string, string> = {
+  ContainerStatus: 'status',
+  PodSandboxStatus: 'status',
+  ListContainers: 'containers',
+  ListPodSandbox: 'items',
+};
 
 /**
- * The encoder of a unary CRI answer: for the status rpcs, the `status` field's bytes come from a
- * cache kept per status object (DerivedMemo hands back the same one while the record is
- * unchanged) and the rest is encoded per call, after it (protobuf takes fields in any order).
- * Other rpcs: `def`'s own encoder.
+ * The encoder of a unary CRI answer. For the rpcs above, the memo field's bytes (a status, or
+ * each item of a list) come from a cache kept per object, and the rest is encoded per call, after
+ * it (protobuf takes a message's fields in any order, and a repeated field's items need not be
+ * adjacent). Other rpcs: `def`'s own encoder.
  */
 export function answerEncoder(method: string, def: MethodDef, root: protobuf.Root): (value: unknown) => Buffer {
-  if (!MEMO_STATUS.has(method)) return (v) => def.responseSerialize(v);
-  const field = root.lookupType(`runtime.v1.${method}Response`).fields.status!;
+  const name = MEMO_FIELD[method];
+  if (!name) return (v) => def.responseSerialize(v);
+  const field = root.lookupType(`runtime.v1.${method}Response`).fields[name]!;
   const type = field.resolvedType as protobuf.Type;
   const encoded = new WeakMap<object, Buffer>();
-  const statusField = (status: object): Buffer => {
-    let bytes = encoded.get(status);
+  const fieldBytes = (obj: object): Buffer => {
+    let bytes = encoded.get(obj);
     if (!bytes) {
-      const body = type.encode(type.fromObject(status)).finish();
+      const body = type.encode(type.fromObject(obj)).finish();
       bytes = Buffer.from(protobuf.Writer.create().uint32((field.id << 3) | 2).bytes(body).finish());
-      encoded.set(status, bytes);
+      encoded.set(obj, bytes);
     }
     return bytes;
   };
   return (value) => {
-    const v = value as { status?: object | null };
-    if (!v.status) return def.responseSerialize(v);
-    const head = statusField(v.status);
-    const rest = def.responseSerialize({ ...v, status: null });
-    return rest.length ? Buffer.concat([head, rest]) : head;
+    const v = value as Record<string, unknown>;
+    const memo = v[name] as object | object[] | null | undefined;
+    if (!memo || (Array.isArray(memo) && !memo.length)) return def.responseSerialize(v);
+    const parts = Array.isArray(memo) ? memo.map(fieldBytes) : [fieldBytes(memo)];
+    const rest = def.responseSerialize({ ...v, [name]: field.repeated ? [] : null });
+    if (rest.length) parts.push(rest);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   };
 }
