@@ -57,8 +57,10 @@ const MEMO_FIELD: Record<string, string> = {
 export function answerEncoder(method: string, def: MethodDef, root: protobuf.Root): (value: unknown) => Buffer {
   const name = MEMO_FIELD[method];
   if (!name) return (v) => def.responseSerialize(v);
-  const field = root.lookupType(`runtime.v1.${method}Response`).fields[name]!;
+  const response = root.lookupType(`runtime.v1.${method}Response`);
+  const field = response.fields[name]!;
   const type = field.resolvedType as protobuf.Type;
+  const others = response.fieldsArray.filter((f) => f !== field);
   const encoded = new WeakMap<object, Buffer>();
   const fieldBytes = (obj: object): Buffer => {
     let bytes = encoded.get(obj);
@@ -74,8 +76,27 @@ export function answerEncoder(method: string, def: MethodDef, root: protobuf.Roo
     const memo = v[name] as object | object[] | null | undefined;
     if (!memo || (Array.isArray(memo) && !memo.length)) return def.responseSerialize(v);
     const parts = Array.isArray(memo) ? memo.map(fieldBytes) : [fieldBytes(memo)];
-    const rest = def.responseSerialize({ ...v, [name]: field.repeated ? [] : null });
-    if (rest.length) parts.push(rest);
+    // The other fields, less the empty maps and lists (they encode to nothing): most answers
+    // have none left (ContainerStatus without verbose), so nothing more is encoded.
+    const rest = nonEmpty(others, v);
+    if (rest) parts.push(def.responseSerialize(rest));
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   };
+}
+
+/** `v`'s values of `fields` but empty maps and repeated fields; undefined when nothing is left. */
+function nonEmpty(fields: protobuf.Field[], v: Record<string, unknown>): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const f of fields) {
+    const x = v[f.name];
+    if (x === undefined || x === null) continue;
+    if (f.map ? isEmptyObject(x as object) : f.repeated && !(x as unknown[]).length) continue;
+    (out ??= {})[f.name] = x;
+  }
+  return out;
+}
+
+function isEmptyObject(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }
