@@ -3,7 +3,7 @@
 // esbuild, the code bin/berth runs. Start-up was mostly module loading: resolving, reading and
 // compiling some 400 files of berth and its dependencies cost over a second.
 //
-// Two bundles of the same entry:
+// Two bundles of the same entry (and daemon-loader.cjs, which runs the first with a code cache):
 // - dist/bundle/daemon.cjs, one CommonJS file, for `berth daemon`. Loading it costs some 80 ms of
 //   CPU less than the ES module graph: no ES module linking, no cjs-module-lexer pass over the
 //   CommonJS addons it requires, no facades of node's builtins. Code it `import()`s lazily is
@@ -49,14 +49,15 @@ await build({
   // protobufjs's inquire of "long"): give each ES module chunk one, resolving from node_modules.
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
 });
-await build({
-  ...common,
-  outfile: path.join(outdir, 'daemon.cjs'),
+const cjs = {
   format: 'cjs',
   // CommonJS has no import.meta: berth's own uses (the project root, createRequire) get the file's URL.
   define: { ...define, 'import.meta.url': '__berthFileUrl' },
   banner: { js: "const __berthFileUrl = require('node:url').pathToFileURL(__filename).href;" },
-});
+};
+await build({ ...common, ...cjs, outfile: path.join(outdir, 'daemon.cjs') });
+// What bin/berth daemon requires: daemon.cjs run through a V8 code cache (cmd/berth/code-cache.ts).
+await build({ ...common, ...cjs, entryPoints: ['dist/cmd/berth/daemon-loader.js'], outfile: path.join(outdir, 'daemon-loader.cjs') });
 
 // V8 keeps a script's source text for the life of the process, in one byte a character only when
 // every character fits: one arrow in a comment made the daemon's 2 MB bundle a 4 MB two-byte

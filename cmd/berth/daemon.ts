@@ -22,6 +22,7 @@ import { sdNotify, takeNotifySocket } from '../../pkg/sys/notify.js';
 import { startIdleMemory } from '../../pkg/sys/idle-memory.js';
 import { StartupTimeline } from './startup-timeline.js';
 import { errorMessage } from '../../pkg/errors/errors.js';
+import { takeCodeCache, type CodeCacheHandle } from './code-cache.js';
 
 export { StartupError };
 
@@ -79,6 +80,20 @@ function reporter(reloader: ConfigReloader, log: Logger, metrics: Metrics): () =
       throw err;
     }
   };
+}
+
+/**
+ * After a start without a usable code cache, writes one half a second after ready: it then holds
+ * the code start-up compiled, and is written before the first idle compaction, whose V8 flag
+ * (--expose-gc) would make V8 refuse the cache at the next start.
+ */
+function saveCodeCacheSoon(codeCache: CodeCacheHandle | undefined, log: Logger): void {
+  if (!codeCache || codeCache.cache === 'hit') return;
+  setTimeout(() => {
+    const err = codeCache.save();
+    if (err) log.debug({ err: err.message }, 'could not write the code cache: the next start compiles the bundle');
+    else log.debug('code cache written for the next start');
+  }, 500).unref();
 }
 
 export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): Promise<RunningDaemon> {
@@ -158,7 +173,9 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
     store.close();
     throw err;
   }
-  log.info({ socket, ...timeline.summary() }, 'berth ready');
+  const codeCache = takeCodeCache();
+  log.info({ socket, ...timeline.summary(), code_cache: codeCache?.cache ?? 'none' }, 'berth ready');
+  saveCodeCacheSoon(codeCache, log);
   for (const m of started) m.ready?.();
   // The default process metrics load a second after ready, off the first calls' path (a scrape
   // before then loads them itself).
