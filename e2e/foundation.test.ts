@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { VERSION } from '../pkg/version/version.js';
-import { BERTH_BIN, scaled, startDaemon, waitExit, type TestDaemon } from './harness.js';
+import { BERTH_BIN, scaled, startDaemon, untilOutput, waitExit, type TestDaemon } from './harness.js';
 
 describe('foundation: the daemon serves CRI v1', () => {
   let d: TestDaemon;
@@ -147,6 +147,35 @@ describe('foundation: signals around start-up', () => {
         await d.kill();
         await d.cleanup();
       }
+    }
+  });
+});
+
+describe('foundation: the start-up code cache', () => {
+  /** What the ready line says the loader did with bin/berth's code cache. */
+  const codeCacheUse = (d: TestDaemon): unknown =>
+    JSON.parse(d.logs().split('\n').find((l) => l.includes('"msg":"berth ready"'))!).code_cache;
+
+  it('a ready daemon writes the code cache and the next start loads the bundle from it', async () => {
+    const first = await startDaemon({ logLevel: 'debug' });
+    try {
+      // Another test's daemon may have written it already (the same bundle): then this one hits.
+      if (codeCacheUse(first) !== 'hit') {
+        await untilOutput(first.proc.stderr!, first.logs, /code cache written|could not write the code cache/, scaled(10_000));
+        assert.match(first.logs(), /code cache written for the next start/);
+      }
+    } finally {
+      await first.stop();
+      await first.cleanup();
+    }
+    const second = await startDaemon({ logLevel: 'debug' });
+    try {
+      assert.equal(codeCacheUse(second), 'hit');
+      const v = await second.client.runtime('Version', { version: 'v1' });
+      assert.equal(v.runtime_name, 'berth');
+    } finally {
+      await second.stop();
+      await second.cleanup();
     }
   });
 });
