@@ -5,11 +5,12 @@
 // apply at the start, a daemon restart keeps it startable.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { cgroupDirsOf, ctrConfig, execText, runCtr, runPod, startCtEnv, status, type CtEnv } from './container-fixtures.js';
 import { containerCgroup, memoryLimitFile } from './cgroup-fixtures.js';
 import { listProcesses } from '../pkg/process/procs.js';
+import { DEFAULT_CONFIG } from '../pkg/config/schema.js';
 
 const code = (c: number) => (e: CriError) => {
   assert.equal(e.code, c, e.details);
@@ -27,7 +28,8 @@ describe('containers: created, not yet started', () => {
 
   /** conmon processes watching container `id`. */
   const conmonsOf = async (id: string) => (await listProcesses()).filter((p) => p.argv[0]?.endsWith('conmon') && p.argv.includes(id)).length;
-  const runcKnows = async (id: string) => (await readFile(`${env.d.state}/runtime/runc/${id}/state.json`).then(() => true, () => false));
+  // runc and crun both keep a directory per container under their root (runc's state.json, crun's status).
+  const runcKnows = async (id: string) => (await stat(`${env.d.state}/runtime/${DEFAULT_CONFIG.runtime.default_handler}/${id}`).then(() => true, () => false));
 
   it('CreateContainer makes no conmon, runtime container or cgroup; StartContainer does', async () => {
     const pod = await runPod(env, 'norun');
@@ -50,14 +52,14 @@ describe('containers: created, not yet started', () => {
     const id = await runCtr(env, pod, ctrConfig(env, 'c', { command: ['/no/such/binary'] }), false);
     await assert.rejects(env.d.client.runtime('StartContainer', { container_id: id }), (e: CriError) => {
       assert.equal(e.code, GrpcStatus.FAILED_PRECONDITION);
-      assert.match(e.details, /\/no\/such\/binary.*no such file or directory/);
+      assert.match(e.details, /\/no\/such\/binary.*no such file or directory/i);
       return true;
     });
     const s = await status(env, id);
     assert.equal(s.state, 'CONTAINER_EXITED');
     assert.equal(s.reason, 'StartError');
     assert.equal(s.exit_code, 128);
-    assert.match(s.message, /\/no\/such\/binary.*no such file or directory/);
+    assert.match(s.message, /\/no\/such\/binary.*no such file or directory/i);
     assert.equal(await conmonsOf(id), 0);
     assert.equal(await runcKnows(id), false);
     await env.d.client.runtime('RemoveContainer', { container_id: id });

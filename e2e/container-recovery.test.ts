@@ -135,7 +135,7 @@ describe('containers: bad inputs and maintenance rpcs', () => {
     // A command that does not exist: a clear error, and remove cleans up.
     // (runc refuses it at create, crun at start.)
     await assert.rejects(runCtr(env, pod, ctrConfig(env, 'nocmd', { command: ['/no/such/binary'] })), (e: CriError) => {
-      assert.match(e.details, /"\/no\/such\/binary".*no such file or directory/);
+      assert.match(e.details, /["`]\/no\/such\/binary["`].*no such file or directory/i);
       assert.ok(!e.details.includes('level=error'), e.details);
       return true;
     });

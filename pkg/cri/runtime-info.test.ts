@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DEFAULT_CONFIG } from '../config/config.js';
 import { createLogger } from '../log/log.js';
 import type { DaemonContext } from './module.js';
-import { runtimeInfoModule } from './runtime-info.js';
+import { featuresFromVersion, kernelHasMountSetattr, runtimeInfoModule } from './runtime-info.js';
 
 const callCtx = { method: 'test', signal: new AbortController().signal };
 
@@ -63,4 +63,23 @@ test('a Status before the deferred probe runs it and waits for its answer', asyn
       { name: '', features }, { name: 'rta', features }, { name: 'rtb', features },
     ]);
   });
+});
+
+test('a runtime without `features`: crun ≥ 1.8 joins user namespaces and runs rro mounts; others are assumed to do neither', () => {
+  const crun181 = 'crun version 1.8.1\ncommit: f8a096be\nrundir: /run/crun\nspec: 1.0.0\n+SYSTEMD +SELINUX\n';
+  assert.deepEqual(featuresFromVersion(crun181, true, true), { recursive_read_only_mounts: true, user_namespaces: true });
+  assert.deepEqual(featuresFromVersion('crun version 1.15\n', true, true), { recursive_read_only_mounts: true, user_namespaces: true });
+  assert.deepEqual(featuresFromVersion('crun version 2.0\n', true, true), { recursive_read_only_mounts: true, user_namespaces: true });
+  assert.deepEqual(featuresFromVersion('crun version 1.4.5\n', true, true), { recursive_read_only_mounts: false, user_namespaces: true });
+  // The kernel decides too: no user namespaces, or no mount_setattr (before 5.12).
+  assert.deepEqual(featuresFromVersion(crun181, false, false), { recursive_read_only_mounts: false, user_namespaces: false });
+  assert.deepEqual(featuresFromVersion('runc version 1.0.0\n', true, true), { recursive_read_only_mounts: false, user_namespaces: false });
+  assert.deepEqual(featuresFromVersion('', true, true), { recursive_read_only_mounts: false, user_namespaces: false });
+});
+
+test('mount_setattr is there from Linux 5.12', () => {
+  assert.equal(kernelHasMountSetattr('5.11.22-generic'), false);
+  assert.equal(kernelHasMountSetattr('5.12.0'), true);
+  assert.equal(kernelHasMountSetattr('6.1.0-27-amd64'), true);
+  assert.equal(kernelHasMountSetattr('4.19.0'), false);
 });

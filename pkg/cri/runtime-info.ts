@@ -1,4 +1,5 @@
 import { access, constants } from 'node:fs/promises';
+import os from 'node:os';
 import { layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { run, runChecked } from '../process/run.js';
@@ -33,16 +34,34 @@ export interface HandlerFeatures {
   user_namespaces: boolean;
 }
 
+/** crun releases that run a spec's `rro` mount option (mount_setattr with AT_RECURSIVE): 1.8.1 verified by e2e/container-security.test.ts. */
+const CRUN_RRO_SINCE = [1, 8];
+
+/** The kernel has mount_setattr (5.12), which recursive read-only mounts need. */
+export function kernelHasMountSetattr(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split('.').map((n) => Number.parseInt(n, 10));
+  return major > 5 || (major === 5 && minor >= 12);
+}
+
+/** Features of a runtime that has no `features` command, from its `--version` text. */
+export function featuresFromVersion(version: string, kernelUserns: boolean, kernelRro = kernelHasMountSetattr()): HandlerFeatures {
+  const crun = /^crun version (\d+)\.(\d+)/m.exec(version);
+  if (!crun) return { recursive_read_only_mounts: false, user_namespaces: false };
+  const [major, minor] = [Number(crun[1]), Number(crun[2])];
+  const rro = major > CRUN_RRO_SINCE[0]! || (major === CRUN_RRO_SINCE[0] && minor >= CRUN_RRO_SINCE[1]!);
+  return { recursive_read_only_mounts: kernelRro && rro, user_namespaces: kernelUserns };
+}
+
 /**
  * What an OCI runtime can do, from `<runtime> features` (runc ≥ 1.1): recursive read-only mounts
  * when its mount options list `rro`, pod user namespaces when its namespaces list `user` (berth
  * pins the namespace itself; the runtime only joins it with the mappings in the spec). A runtime
  * without that command is assumed to lack both, except crun, which has joined user namespaces by
- * path since its first releases (1.8.1 verified by e2e/userns.test.ts). The kernel must allow
- * user namespaces at all.
+ * path since its first releases (1.8.1 verified by e2e/userns.test.ts) and runs `rro` mounts
+ * since 1.8 (crun 1.8.1, Debian 12's, has no `features` command). The kernel must allow user
+ * namespaces at all.
  */
 export async function probeHandler(runtimePath: string): Promise<HandlerFeatures> {
-  const none = { recursive_read_only_mounts: false, user_namespaces: false };
   const kernelUserns = await access('/proc/self/ns/user').then(() => true, () => false);
   try {
     const { stdout } = await runChecked('runtime features', runtimePath, ['features'], { timeoutMs: 5000 });
@@ -53,7 +72,7 @@ export async function probeHandler(runtimePath: string): Promise<HandlerFeatures
     };
   } catch {
     const version = await run(runtimePath, ['--version'], { timeoutMs: 5000 }).then((r) => r.stdout.toString(), () => '');
-    return { ...none, user_namespaces: kernelUserns && /^crun version /m.test(version) };
+    return featuresFromVersion(version, kernelUserns);
   }
 }
 

@@ -1,12 +1,12 @@
 // Exec, Attach and PortForward: each checks the request and the object it names, then returns
 // a single-use URL on berth's streaming server (pkg/streaming), where the client upgrades to
 // SPDY/3.1 or WebSocket. ExecSync is the container module's.
-import { randomBytes } from 'node:crypto';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors/errors.js';
 import { spawnStdio } from '../streaming/host-exec.js';
+import { ContainerTerminal } from '../streaming/container-terminal.js';
 import { ConmonAttach } from '../streaming/conmon-attach.js';
 import { NetnsDialer } from '../streaming/netns-dialer.js';
 import { StreamingServer } from '../streaming/server.js';
@@ -62,7 +62,6 @@ interface ExecCommandSource {
  */
 async function ttyExec(svc: ExecCommandSource, id: string, cmd: string[], io: StdioStreams): Promise<ExecProcess> {
   const { argv, cleanup } = await svc.execCommand(id, cmd, ['TERM=xterm']);
-  const pidFile = path.join(os.tmpdir(), `berth-exec-${randomBytes(6).toString('hex')}.pid`);
   const at = argv.indexOf('exec');
   const procFile = argv[argv.indexOf('--process') + 1];
   if (at < 0 || !procFile) throw new Error(`unexpected exec command from the container service: ${argv.join(' ')}`);
@@ -72,10 +71,24 @@ async function ttyExec(svc: ExecCommandSource, id: string, cmd: string[], io: St
   // consoleSize is applied before it runs, so a command that asks at once sees a real size.
   spec.consoleSize = { height: 24, width: 80 };
   await writeFile(procFile, JSON.stringify(spec));
+  // The pid file alone in a directory: its appearance is watched (ContainerTerminal).
+  const pidDir = await mkdtemp(path.join(os.tmpdir(), 'berth-exec-'));
+  const pidFile = path.join(pidDir, 'pid');
   argv.splice(at + 1, 0, '--pid-file', pidFile);
-  const proc = spawnStdio(argv, io);
+  const terminal = new ContainerTerminal(pidFile);
+  let proc: ExecProcess;
+  try {
+    proc = spawnStdio(argv, { ...io, resize: io.resize && terminal.follow(io.resize) });
+  } catch (err) {
+    terminal.close();
+    await rm(pidDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    exited: proc.exited.finally(() => Promise.all([cleanup(), unlink(pidFile).catch(() => {})])),
+    exited: proc.exited.finally(() => {
+      terminal.close();
+      return Promise.all([cleanup(), rm(pidDir, { recursive: true, force: true })]);
+    }),
     kill() {
       void readFile(pidFile, 'utf8')
         .then((t) => process.kill(Number(t.trim()), 'SIGKILL'))

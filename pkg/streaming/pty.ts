@@ -1,7 +1,7 @@
 // Pseudo-terminals for TTY sessions. Node has no openpty, so it comes from libc through koffi;
 // the master end is driven by a tty.ReadStream (a non-blocking libuv handle, readable and
 // writable), never by blocking reads on the thread pool.
-import { closeSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync } from 'node:fs';
 import tty from 'node:tty';
 import { errno, libcFunc } from '../sys/libc.js';
 import type { TermSize } from './types.js';
@@ -59,4 +59,22 @@ export function openPty(size?: TermSize): Pty {
       slaveOpen = false;
     },
   };
+}
+
+/**
+ * Sets the window size of the terminal that is process `pid`'s stdin, when it is one (the kernel
+ * then sends the terminal's foreground group SIGWINCH). False when there is no such terminal.
+ */
+export function resizeTerminalOf(pid: number, size: TermSize): boolean {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/fd/0`, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    return tty.isatty(fd) && ioctlFn(fd, TIOCSWINSZ, winsize(size)) === 0;
+  } finally {
+    closeSync(fd);
+  }
 }
