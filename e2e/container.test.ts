@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GrpcStatus, type CriError } from '../pkg/client/cri.js';
 import { LineAssembler } from '../pkg/dashboard/logs.js';
+import { DEFAULT_CONFIG } from '../pkg/config/schema.js';
 import {
   cgroupDirsOf, ctrConfig, execText, exists, runCtr, runPod, startCtEnv, status, waitExited, waitForLog, type CtEnv,
 } from './container-fixtures.js';
@@ -23,7 +24,7 @@ describe('containers: lifecycle', () => {
 
   for (const handler of ['runc', 'crun']) {
     it(`pull → run pod → create → start → logs → exec → stop → remove (${handler})`, async () => {
-      const pod = await runPod(env, `life-${handler}`, {}, handler === 'runc' ? '' : handler);
+      const pod = await runPod(env, `life-${handler}`, {}, handler === DEFAULT_CONFIG.runtime.default_handler ? '' : handler);
       const cfg = ctrConfig(env, 'main', { command: ['sh', '-c', 'echo line-one; echo to-stderr >&2; exec sleep 1000'] });
       const id = await runCtr(env, pod, cfg, false);
       let s = await status(env, id);

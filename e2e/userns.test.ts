@@ -15,6 +15,7 @@ import { startRegistry, pushBusybox, type TestRegistry } from './fixtures/regist
 import { waitExited } from './container-fixtures.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { sh, writeNet } from './sandbox-fixtures.js';
+import { DEFAULT_CONFIG } from '../pkg/config/schema.js';
 
 const BRIDGE = 'berth-us0';
 const CGROUP_ROOT = '/berth-test-us';
@@ -106,7 +107,7 @@ describe('pod user namespaces', () => {
     it(`mode POD: own user namespace 0 1000 100000, root inside, writable rootfs, owns the pod namespaces (${handler})`, async () => {
       const nso: NamespaceOption = { network: 'POD', pid: 'CONTAINER', ipc: 'POD', userns_options: { mode: 'POD', uids: MAP, gids: MAP } };
       const config = pod(`userns-${handler}`, nso);
-      const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config, runtime_handler: handler === 'runc' ? '' : handler });
+      const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config, runtime_handler: handler === DEFAULT_CONFIG.runtime.default_handler ? '' : handler });
       const userPin = path.join(d.state, 'ns', 'user', id);
       const st = (await d.client.runtime('PodSandboxStatus', { pod_sandbox_id: id })).status!;
       assert.equal(st.linux?.namespaces?.options?.userns_options?.mode, 'POD');
@@ -135,7 +136,7 @@ describe('pod user namespaces', () => {
     it(`mode POD on the host network: the host's interfaces and a read-only host /sys in the pod's user namespace (${handler})`, async () => {
       const nso: NamespaceOption = { network: 'NODE', pid: 'CONTAINER', ipc: 'POD', userns_options: { mode: 'POD', uids: MAP, gids: MAP } };
       const config = pod(`userns-hostnet-${handler}`, nso);
-      const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config, runtime_handler: handler === 'runc' ? '' : handler });
+      const { pod_sandbox_id: id } = await d.client.runtime('RunPodSandbox', { config, runtime_handler: handler === DEFAULT_CONFIG.runtime.default_handler ? '' : handler });
       const hostNet = (await sh('readlink', ['/proc/self/ns/net'])).stdout.trim();
       const log = await runToExit(id, config, 'hn', [
         'cat /proc/self/uid_map', 'id -u', 'readlink /proc/self/ns/net', 'ls /sys/class/net | grep -qx lo && echo sys-net-ok',
