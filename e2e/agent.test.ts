@@ -208,9 +208,17 @@ describe('berth agent (test API server, installed berth)', () => {
     // Another object's change moves the resourceVersion past the agent's; compaction then makes
     // the agent's resourceVersion too old, so its next watch gets 410 and it lists again.
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'unrelated' } } });
+    // The Secret watch lists again more slowly than the ConfigMap watch (its answer is held): the
+    // ConfigMap's change is applied meanwhile, with the Secrets the agent already has.
+    const secretsList = api.holdNextList('secrets');
     api.compactAndCloseWatches();
+    await secretsList.reached;
     await setConfigMap({ 'berth.toml': `[registry.mirrors]\n"docker.io" = ["http://${mirror.host}"]\n[image]\nmax_concurrent_downloads = 2\n`, 'registry-secrets': 'regcred' });
-    assert.match((await nthEvent('ConfigApplied', 3)).message!, /changed: image.max_concurrent_downloads$/);
+    try {
+      assert.match((await nthEvent('ConfigApplied', 3)).message!, /changed: image.max_concurrent_downloads$/);
+    } finally {
+      secretsList.release();
+    }
     await until('the watches back', async () => api.watchCount === 2);
     await until('/readyz 200 again', async () => (await readyz()).code === 200);
   });

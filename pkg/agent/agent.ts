@@ -195,7 +195,12 @@ export class Agent {
   }
 
   private async syncConfig(): Promise<void> {
-    if (this.stopping || !this.configMaps?.synced || !this.secrets?.synced) return;
+    if (this.stopping) return;
+    if (!this.configMaps?.synced || !this.secrets?.synced) {
+      // Before the first lists: the first change they bring (or run()'s own sync) runs it.
+      this.log.debug('config sync waits for the first lists');
+      return;
+    }
     const ns = this.o.namespace;
     const cm = this.configMaps.get(CONFIGMAP_NAME, ns);
     let changed: string[] = [];

@@ -11,6 +11,7 @@ export class Informer<T extends KubernetesObject> {
   private stopped = false;
   private retry?: NodeJS.Timeout;
   private delayMs = 500;
+  private listed = false;
 
   constructor(
     kc: KubeConfig,
@@ -20,7 +21,13 @@ export class Informer<T extends KubernetesObject> {
     private readonly log: Logger,
     fieldSelector?: string,
   ) {
-    this.lw = new ListWatch<T>(path, new Watch(kc), list, false, undefined, fieldSelector);
+    const listOnce = async () => {
+      const l = await list();
+      // ListWatch fills its cache from `l` in the same microtask run, before any timer or I/O.
+      this.listed = true;
+      return l;
+    };
+    this.lw = new ListWatch<T>(path, new Watch(kc), listOnce, false, undefined, fieldSelector);
     for (const verb of ['add', 'update', 'delete'] as const) {
       this.lw.on(verb, () => {
         this.delayMs = 500;
@@ -44,9 +51,14 @@ export class Informer<T extends KubernetesObject> {
     return this.lw.get(name, namespace);
   }
 
-  /** True once a list has succeeded (the cache reflects the server). */
+  /**
+   * True once a list has succeeded, and from then on (client-go's HasSynced): while it lists
+   * again after a 410 the cache keeps the last state, and what the new list changes comes as
+   * add/update/delete. (ListWatch empties its resourceVersion meanwhile: a sync gated on that
+   * was skipped, and nothing ran it again when the new list changed nothing.)
+   */
   get synced(): boolean {
-    return this.lw.latestResourceVersion() !== '';
+    return this.listed;
   }
 
   async stop(): Promise<void> {

@@ -80,6 +80,7 @@ export class TestApiServer {
   private readonly tls = selfSigned();
   private readonly server = https.createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => void this.handle(req, res));
   private readonly streams = new Set<http.ServerResponse>();
+  private readonly heldLists = new Map<string, { reached: () => void; gate: Promise<void> }>();
   url = '';
 
   async start(): Promise<void> {
@@ -113,6 +114,18 @@ export class TestApiServer {
     for (const s of this.streams) s.end();
   }
 
+  /**
+   * Holds the next list of `plural` (the list is taken, its answer waits) until release():
+   * a test's way to make one client list slowly, e.g. while re-listing after a 410.
+   */
+  holdNextList(plural: string): { reached: Promise<void>; release(): void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const r = new Promise<void>((resolve) => (reached = resolve));
+    this.heldLists.set(plural, { reached, gate: new Promise<void>((resolve) => (release = resolve)) });
+    return { reached: r, release };
+  }
+
   async stop(): Promise<void> {
     for (const s of this.streams) s.destroy();
     this.server.closeAllConnections();
@@ -129,6 +142,12 @@ export class TestApiServer {
       const watch = url.searchParams.get('watch');
       if (req.method === 'GET' && !rt.name && (watch === 'true' || watch === '1')) return this.watch(rt, url.searchParams, res);
       const [code, body] = await this.serve(req, rt, url.searchParams);
+      const held = req.method === 'GET' && !rt.name ? this.heldLists.get(rt.resource.plural) : undefined;
+      if (held) {
+        this.heldLists.delete(rt.resource.plural);
+        held.reached();
+        await held.gate;
+      }
       send(code, body);
     } catch (err) {
       if (err instanceof ApiError) send(err.code, statusBody(err.code, err.reason, err.message));
@@ -236,7 +255,8 @@ export class TestApiServer {
     this.allow(rt.resource, 'watch');
     const inScope = parseSelectors(q.get('fieldSelector') ?? '', q.get('labelSelector') ?? '');
     const matches = (o: KubeObject) => (rt.namespace === undefined || o.metadata.namespace === rt.namespace) && inScope(o);
-    const line = (type: string, object: object) => res.write(`${JSON.stringify({ type, object })}\n`);
+    // A watch ended by compactAndCloseWatches() or its timeout stays a watcher until 'close'.
+    const line = (type: string, object: object) => !res.writableEnded && res.write(`${JSON.stringify({ type, object })}\n`);
     const rv = q.get('resourceVersion') ?? '';
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
