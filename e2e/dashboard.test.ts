@@ -184,17 +184,40 @@ describe('dashboard in a browser', () => {
       found = await page.evaluate(() => document.activeElement?.textContent === 'Containers' && document.activeElement.closest('nav') !== null);
     }
     assert.ok(found, 'Tab reaches the Containers link');
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Containers' }).waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus moves to the new heading');
-    assert.equal(await page.locator('nav a[aria-current="page"]').innerText(), 'Containers');
-    // Onwards into the table: the first container link opens its page.
-    for (let i = 0; i < 10; i++) {
-      await page.keyboard.press('Tab');
-      if (await page.evaluate(() => document.activeElement?.closest('table') !== null)) break;
+    // The section's data is held back: focus is on the new heading as soon as it shows, not
+    // only once the data came.
+    let release!: () => void;
+    const dataHeld = new Promise<void>((resolve) => (release = resolve));
+    // The page's request only (times: 1): no unroute while its handler still waits.
+    await page.route('**/api/containers', async (route) => {
+      await dataHeld;
+      await route.continue();
+    }, { times: 1 });
+    try {
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Containers' }).waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus moves to the new heading');
+    } finally {
+      release();
     }
+    await page.locator('main[aria-busy]').waitFor({ state: 'detached' });
+    assert.equal(await page.locator('nav a[aria-current="page"]').innerText(), 'Containers');
+    // Onwards into the table.
+    let inTable = false;
+    for (let i = 0; i < 10 && !inTable; i++) {
+      await page.keyboard.press('Tab');
+      inTable = await page.evaluate(() => document.activeElement?.closest('table') !== null);
+    }
+    assert.ok(inTable, 'Tab reaches the table');
+    const focused = await page.evaluate(() => document.activeElement?.getAttribute('href'));
+    // A container started now redraws the list (a live update): the focus stays on its link,
+    // and Enter opens that container's page.
+    ids.tabbing = await runCtr(env, web, ctrConfig(env, 'tab-late', { command: ['sleep', '100000'] }));
+    await page.locator('tr', { hasText: 'tab-late' }).waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('href')), focused, 'focus kept through the redraw');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: /^Container / }).waitFor();
+    assert.equal(await page.evaluate(() => location.hash), focused);
   });
 
   for (const width of [1440, 375]) {

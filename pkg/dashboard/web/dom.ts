@@ -93,6 +93,24 @@ export function table<T>(caption: string, cols: Column<T>[], rows: T[], empty: s
   return h('div', { class: 'table-wrap' }, h('table', { class: 'list' }, h('caption', null, caption), h('thead', null, head), tbody));
 }
 
+const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
+
+/**
+ * Runs `redraw` (which rebuilds what is inside `root`) and puts the keyboard focus back where
+ * it was: on the same element of the row with the same key (tables' `data-key`), so that a
+ * live refresh does not drop a keyboard user's place.
+ */
+export function keepingFocus(root: Element, redraw: () => void): void {
+  const el = document.activeElement;
+  const row = el && root.contains(el) ? el.closest('tr[data-key]') : null;
+  const key = row?.getAttribute('data-key');
+  const at = row ? [...row.querySelectorAll(FOCUSABLE)].indexOf(el!) : -1;
+  redraw();
+  if (key == null || at < 0) return;
+  const again = [...root.querySelectorAll('tr[data-key]')].find((r) => r.getAttribute('data-key') === key);
+  (again?.querySelectorAll<HTMLElement>(FOCUSABLE)[at])?.focus();
+}
+
 /** A definition list of label/value pairs. */
 export function facts(pairs: [string, Child][]): HTMLElement {
   const dl = h('dl', { class: 'facts' });

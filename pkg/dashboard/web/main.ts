@@ -51,15 +51,18 @@ async function show(focus: boolean): Promise<void> {
   clear(main);
   document.title = `${p.title} · berth`;
   main.setAttribute('aria-busy', 'true');
+  // A page puts its heading up before it asks for its data.
+  const rendering = p.render(main);
+  // After a navigation, move focus to the new heading at once, as a screen reader user expects
+  // (not once the data came: a keyboard user would be left on the link, then pulled back).
+  if (focus) main.querySelector<HTMLElement>('h1')?.focus();
   try {
-    await p.render(main);
+    await rendering;
   } catch (err) {
     main.append(h('p', { class: 'error', role: 'alert' }, `Could not load this page: ${(err as Error).message}`));
   } finally {
     main.removeAttribute('aria-busy');
   }
-  // After a navigation, move focus to the new heading, as a screen reader user expects.
-  if (focus && page === p) main.querySelector<HTMLElement>('h1')?.focus();
 }
 
 /** Refreshes the section on screen soon, once for a burst of events. */

@@ -1,6 +1,6 @@
 // The list pages: pods, containers (with CPU and memory charts), images and live events.
 import { StatsFeed, sparkline } from './charts.js';
-import { age, badge, clear, filterBox, fmtBytes, fmtTime, getJson, h, shortId, table, type Column } from './dom.js';
+import { age, badge, clear, filterBox, fmtBytes, fmtTime, getJson, h, keepingFocus, shortId, table, type Column } from './dom.js';
 import type { ContainerView, FeedEvent, ImageView, PodView } from './views.js';
 
 export interface Page {
@@ -45,8 +45,10 @@ abstract class ListPage<T> implements Page {
 
   protected redraw(): void {
     const rows = this.query ? this.data.filter((r) => this.text(r).toLowerCase().includes(this.query)) : this.data;
-    clear(this.section);
-    this.section.append(this.draw(rows));
+    keepingFocus(this.section, () => {
+      clear(this.section);
+      this.section.append(this.draw(rows));
+    });
   }
 }
 
@@ -187,7 +189,9 @@ export class EventsPage implements Page {
       { label: 'Pod', cell: (e) => (e.podName ? `${e.podNamespace}/${e.podName}` : '–') },
       { label: 'Detail', cell: (e) => e.detail || '–' },
     ];
-    clear(this.section);
-    this.section.append(table(`${this.events.length} recent event${this.events.length === 1 ? '' : 's'}`, cols, this.events, 'No events yet: they appear here as pods and containers change.', (e) => String(e.seq)));
+    keepingFocus(this.section, () => {
+      clear(this.section);
+      this.section.append(table(`${this.events.length} recent event${this.events.length === 1 ? '' : 's'}`, cols, this.events, 'No events yet: they appear here as pods and containers change.', (e) => String(e.seq)));
+    });
   }
 }
