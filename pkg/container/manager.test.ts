@@ -120,6 +120,31 @@ describe('container service: pod lock, retries, failure states', () => {
     await env.sandboxes.remove(pod);
   });
 
+  it('a container whose process exits while the runtime starts it has started_at no later than finished_at', async () => {
+    const pod = await env.sandboxes.run(podRequest('quickexit'));
+    const id = await env.containers.create(pod, containerConfig('c'));
+    const hang = env.runtime.faults.hang('start');
+    const starting = env.containers.start(id);
+    await hang.reached;
+    const stopped = new Promise<void>((resolve) => {
+      const on = (e: { type: string; containerId: string }): void => {
+        if (e.type !== 'CONTAINER_STOPPED_EVENT' || e.containerId !== id) return;
+        env.containers.events.off('event', on);
+        resolve();
+      };
+      env.containers.events.on('event', on);
+    });
+    env.runtime.containers.get(id)!.proc.kill('SIGKILL');
+    await stopped;
+    hang.release();
+    await starting;
+    const info = env.containers.get(id);
+    assert.equal(info.state, 'CONTAINER_EXITED');
+    assert.ok(info.startedAt > 0n && info.startedAt <= info.finishedAt, `started ${info.startedAt} <= finished ${info.finishedAt}`);
+    await env.containers.remove(id);
+    await env.sandboxes.remove(pod);
+  });
+
   it('CreateContainer does not ask the runtime: the record is CREATED, on disk, with no runtime container', async () => {
     const pod = await env.sandboxes.run(podRequest('norttcreate'));
     const hits = env.runtime.faults.hits.length;

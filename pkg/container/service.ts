@@ -52,7 +52,18 @@ export interface ContainerManagerOptions {
   cdi?: { resolve(names: string[]): Promise<ResolvedEdits | undefined> };
 }
 
-export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+let lastNs = 0n;
+/**
+ * Wall-clock nanoseconds for record timestamps. Date.now() has millisecond resolution; the hrtime
+ * fraction added for ordering wraps once a millisecond out of step with it, so a later call could
+ * read up to 1 ms earlier: such a step back is held at the last value + 1 (a real clock step back,
+ * 1 ms or more, passes through).
+ */
+export const nowNs = (): bigint => {
+  const t = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  lastNs = t > lastNs || lastNs - t >= 1_000_000n ? t : lastNs + 1n;
+  return lastNs;
+};
 
 const TERMINATION_MESSAGE_MAX = 4096;
 /** A kubelet retry of an identical CreateContainer within this window gets the same container back. */

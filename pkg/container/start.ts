@@ -28,6 +28,9 @@ export async function startLocked(m: ContainerManager, r: ContainerRecord): Prom
   // that is OOM-killed at once under the systemd driver has its scope removed before start returns.
   await m.oomWatch.watch(r.info.id, r.info.cgroupsPath);
   phases.mark('oomWatch');
+  // Taken before the runtime starts the process: a process that exits at once has its exit
+  // recorded while `start` is still returning, and started_at must not come after finished_at.
+  const startedAt = nowNs();
   try {
     await m.driver.start(h, r.info.id);
     phases.mark('start');
@@ -36,7 +39,7 @@ export async function startLocked(m: ContainerManager, r: ContainerRecord): Prom
   }
   // A container may have exited before we got here; its exit is already recorded.
   const running = (r.info.state as string) === 'CONTAINER_CREATED';
-  m.commit(r, { startedAt: nowNs(), ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
+  m.commit(r, { startedAt, ...(running ? { state: 'CONTAINER_RUNNING' as const } : {}) });
   m.emit('CONTAINER_STARTED_EVENT', r.info);
   m.o.log.debug({ id: r.info.id, phases: phases.ms }, 'container started');
 }

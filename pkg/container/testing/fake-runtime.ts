@@ -35,10 +35,12 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async start(_h: RuntimeHandler, id: string): Promise<void> {
-    await this.faults.hit('start');
     const c = this.containers.get(id);
     if (!c || c.status !== 'created') throw new Error(`fake start: container ${id} is ${c?.status ?? 'unknown'}`);
-    c.status = 'running';
+    // A hang here is the runtime between starting the process and returning: the process may
+    // run, exit and be deleted meanwhile, as a real one can.
+    await this.faults.hit('start');
+    if (c.status === 'created') c.status = 'running';
   }
 
   async kill(_h: RuntimeHandler, id: string, _signal: string): Promise<void> {
