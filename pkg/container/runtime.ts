@@ -84,6 +84,8 @@ export async function writeExecProcess(bundle: string, proc: OciProcess): Promis
 /** After an exec's runtime exited, how long its pipes may stay open (a process it left in the background holds them). */
 export const EXEC_DRAIN_MS = 2000;
 const CALL_TIMEOUT_MS = 60_000;
+/** coreutils' nice: runs a background runtime call at the lowest CPU priority. */
+const NICE = '/usr/bin/nice';
 /** The runtime's own log of a container's create, in its bundle. */
 export const RUNTIME_LOG = 'runtime.log';
 /** How long a timed-out ExecSync's runtime may take to start the process that execwait then kills. */
@@ -102,8 +104,11 @@ export interface ContainerRuntime {
   create(h: RuntimeHandler, a: CreateArgs): Promise<{ pid: number }>;
   start(h: RuntimeHandler, id: string): Promise<void>;
   kill(h: RuntimeHandler, id: string, signal: string, all?: boolean): Promise<void>;
-  /** Force delete; a container the runtime does not know is fine. */
-  delete(h: RuntimeHandler, id: string): Promise<void>;
+  /**
+   * Force delete; a container the runtime does not know is fine. `background`: nobody waits for
+   * it, so it runs at the lowest CPU priority.
+   */
+  delete(h: RuntimeHandler, id: string, o?: { background?: boolean }): Promise<void>;
   state(h: RuntimeHandler, id: string): Promise<{ status: string; pid: number } | undefined>;
   list(h: RuntimeHandler): Promise<RuntimeContainer[]>;
   update(h: RuntimeHandler, id: string, res: OciResources, bundle: string): Promise<void>;
@@ -129,8 +134,9 @@ export class RuntimeDriver implements ContainerRuntime {
     return this.o.socketDir;
   }
 
-  private async call(h: RuntimeHandler, args: string[], timeoutMs = CALL_TIMEOUT_MS): Promise<RunResult> {
-    const r = await run(h.path, this.rt(h, args), { timeoutMs });
+  private async call(h: RuntimeHandler, args: string[], timeoutMs = CALL_TIMEOUT_MS, o: { nice?: boolean } = {}): Promise<RunResult> {
+    const argv = [h.path, ...this.rt(h, args)];
+    const r = await (o.nice ? run(NICE, ['-n', '19', ...argv], { timeoutMs }) : run(argv[0]!, argv.slice(1), { timeoutMs }));
     if (r.code !== 0 || r.timedOut) throw new RuntimeError(`${h.name} ${args[0]}: ${failureText(r)}`);
     return r;
   }
@@ -205,10 +211,14 @@ export class RuntimeDriver implements ContainerRuntime {
     await this.call(h, ['kill', ...(all ? ['--all'] : []), id, signal]);
   }
 
-  /** `runtime delete --force`; a container the runtime does not know is fine. */
-  async delete(h: RuntimeHandler, id: string): Promise<void> {
+  /**
+   * `runtime delete --force`; a container the runtime does not know is fine. In the background
+   * (the exit path's delete, 30-50 ms of runc) it runs under nice 19: at normal priority it took
+   * CPU from the next CreateContainer on a 2-core node (13 -> 10 ms in alternated pairs).
+   */
+  async delete(h: RuntimeHandler, id: string, o: { background?: boolean } = {}): Promise<void> {
     try {
-      await this.call(h, ['delete', '--force', id]);
+      await this.call(h, ['delete', '--force', id], CALL_TIMEOUT_MS, { nice: o.background });
     } catch (err) {
       if (!/not exist|not found|no such/i.test(errorMessage(err))) throw err;
     }

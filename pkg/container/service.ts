@@ -271,7 +271,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
     // container with no record, which start-up reconciliation deletes); if it failed before the
     // remove, the remove runs its own.
     const h = this.handler(r.info.runtimeHandler, r.info.cgroupsPath);
-    const done = this.locks.run(`delete:${id}`, () => this.driver.delete(h, id)).then(() => {
+    const done = this.locks.run(`delete:${id}`, () => this.driver.delete(h, id, { background: true })).then(() => {
       if (this.records.has(id)) this.runtimeDeleted.add(id);
     }, (err: unknown) => {
       if (this.records.has(id)) this.o.log.debug({ id, err: errorMessage(err) }, 'runtime delete after exit failed; remove runs it again');
