@@ -8,6 +8,7 @@ import type { Logger } from '../log/log.js';
 import { discover, type LoadedNetwork, type NetworkConfList } from './config.js';
 import { findPlugin, invokePlugin, type CniCommand } from './exec.js';
 import { parseResult, type CniResult } from './result.js';
+import { versionAtLeast } from '../version/at-least.js';
 
 export const IF_NAME = 'eth0';
 
@@ -56,11 +57,6 @@ export interface CniOptions {
   cacheDir: string;
   log: Logger;
 }
-
-const versionAtLeast = (v: string, major: number, minor: number): boolean => {
-  const [a = 0, b = 0] = v.split('.').map(Number);
-  return a > major || (a === major && b >= minor);
-};
 
 /** What the sandbox service needs from the pod network: CniManager, or a fake in tests. */
 export interface PodNetwork {

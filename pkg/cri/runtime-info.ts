@@ -4,6 +4,7 @@ import { layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { run, runChecked } from '../process/run.js';
 import { DeferredStart } from '../sync/deferred-start.js';
+import { versionAtLeast } from '../version/at-least.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
 
@@ -35,20 +36,18 @@ export interface HandlerFeatures {
 }
 
 /** crun releases that run a spec's `rro` mount option (mount_setattr with AT_RECURSIVE): 1.8.1 verified by e2e/container-security.test.ts. */
-const CRUN_RRO_SINCE = [1, 8];
+const CRUN_RRO_SINCE = [1, 8] as const;
 
 /** The kernel has mount_setattr (5.12), which recursive read-only mounts need. */
 export function kernelHasMountSetattr(release = os.release()): boolean {
-  const [major = 0, minor = 0] = release.split('.').map((n) => Number.parseInt(n, 10));
-  return major > 5 || (major === 5 && minor >= 12);
+  return versionAtLeast(release, 5, 12);
 }
 
 /** Features of a runtime that has no `features` command, from its `--version` text. */
 export function featuresFromVersion(version: string, kernelUserns: boolean, kernelRro = kernelHasMountSetattr()): HandlerFeatures {
-  const crun = /^crun version (\d+)\.(\d+)/m.exec(version);
+  const crun = /^crun version (\d+\.\d+)/m.exec(version);
   if (!crun) return { recursive_read_only_mounts: false, user_namespaces: false };
-  const [major, minor] = [Number(crun[1]), Number(crun[2])];
-  const rro = major > CRUN_RRO_SINCE[0]! || (major === CRUN_RRO_SINCE[0] && minor >= CRUN_RRO_SINCE[1]!);
+  const rro = versionAtLeast(crun[1]!, ...CRUN_RRO_SINCE);
   return { recursive_read_only_mounts: kernelRro && rro, user_namespaces: kernelUserns };
 }
 
