@@ -135,8 +135,8 @@ export class RuntimeDriver implements ContainerRuntime {
   }
 
   private async call(h: RuntimeHandler, args: string[], timeoutMs = CALL_TIMEOUT_MS, o: { nice?: boolean } = {}): Promise<RunResult> {
-    const argv = [h.path, ...this.rt(h, args)];
-    const r = await (o.nice ? run(NICE, ['-n', '19', ...argv], { timeoutMs }) : run(argv[0]!, argv.slice(1), { timeoutMs }));
+    const argv = this.rt(h, args);
+    const r = await (o.nice ? run(NICE, ['-n', '19', h.path, ...argv], { timeoutMs }) : run(h.path, argv, { timeoutMs }));
     if (r.code !== 0 || r.timedOut) throw new RuntimeError(`${h.name} ${args[0]}: ${failureText(r)}`);
     return r;
   }
