@@ -1,8 +1,8 @@
 // Runs one CNI plugin binary per the CNI spec: parameters in CNI_* environment variables, the
 // network config on stdin, the result or an error object on stdout.
-import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../process/run.js';
+import { isExecutableAsync } from '../sys/executable.js';
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 
@@ -37,12 +37,9 @@ export async function findPlugin(type: string, binDirs: string[]): Promise<strin
   if (hit) return hit;
   for (const dir of binDirs) {
     const file = path.join(dir, type);
-    try {
-      await access(file, constants.X_OK);
+    if (await isExecutableAsync(file)) {
       found.set(key, file);
       return file;
-    } catch {
-      /* try the next dir */
     }
   }
   throw new CniPluginError(`CNI plugin "${type}" not found in ${binDirs.join(', ')}`);

@@ -2,7 +2,7 @@
 // configured default, or runc when the default's binary is not on this host (a default of crun
 // where only runc is installed); the daemon logs the fallback at start. An operator who wants
 // runc regardless sets `runtime.default_handler = "runc"`.
-import { accessSync, constants } from 'node:fs';
+import { isExecutable } from '../sys/executable.js';
 import type { BerthConfig } from './schema.js';
 
 /** The handler berth falls back to when the default handler's binary is missing. */
@@ -13,15 +13,6 @@ export interface HandlerFallback {
   from: string;
   path: string;
   to: string;
-}
-
-export function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

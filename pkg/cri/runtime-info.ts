@@ -1,21 +1,13 @@
-import { access, constants } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import os from 'node:os';
 import { layoutName } from '../cgroups/index.js';
 import { redactConfig } from '../config/config.js';
 import { run, runChecked } from '../process/run.js';
+import { isExecutableAsync } from '../sys/executable.js';
 import { DeferredStart } from '../sync/deferred-start.js';
 import { versionAtLeast } from '../version/at-least.js';
 import { CRI_API_VERSION, RUNTIME_NAME, VERSION } from '../version/version.js';
 import type { Condition, CriModule, DaemonContext } from './module.js';
-
-async function executable(file: string): Promise<boolean> {
-  try {
-    await access(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** RuntimeReady: the default OCI runtime and conmon are there to run containers. */
 async function runtimeReady(ctx: DaemonContext): Promise<Condition> {
@@ -23,8 +15,8 @@ async function runtimeReady(ctx: DaemonContext): Promise<Condition> {
   const handler = runtime.handlers[runtime.default_handler];
   const missing: string[] = [];
   if (!handler) missing.push(`default runtime handler "${runtime.default_handler}" is not configured`);
-  else if (!(await executable(handler.path))) missing.push(`OCI runtime ${handler.path} not found or not executable`);
-  if (!(await executable(runtime.conmon))) missing.push(`conmon ${runtime.conmon} not found or not executable`);
+  else if (!(await isExecutableAsync(handler.path))) missing.push(`OCI runtime ${handler.path} not found or not executable`);
+  if (!(await isExecutableAsync(runtime.conmon))) missing.push(`conmon ${runtime.conmon} not found or not executable`);
   return missing.length
     ? { type: 'RuntimeReady', status: false, reason: 'RuntimeNotReady', message: missing.join('; ') }
     : { type: 'RuntimeReady', status: true, reason: '', message: '' };
