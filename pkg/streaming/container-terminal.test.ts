@@ -1,28 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ContainerTerminal } from './container-terminal.js';
-import { openPty } from './pty.js';
+import { shellOnPty } from './testing/shell-on-pty.js';
 
 describe('the terminal of a TTY exec\'s process', () => {
   it('a size that comes before the pid file is set once the runtime writes it; later ones at once', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-ct-'));
     // The process's own terminal (the container's, under a runtime), apart from ours.
-    const pty = openPty({ width: 80, height: 24 });
-    const child = spawn('sh', ['-c', 'read x; stty size; read x; stty size'], { stdio: [pty.slaveFd, pty.slaveFd, pty.slaveFd] });
-    pty.closeSlave();
-    let out = '';
-    const saw = (re: RegExp) => new Promise<void>((resolve) => {
-      const check = () => re.test(out) && resolve();
-      pty.master.on('data', (b: Buffer) => {
-        out += b.toString();
-        check();
-      });
-      check();
-    });
+    const { child, pty, saw, close } = shellOnPty('read x; stty size; read x; stty size');
     const terminal = new ContainerTerminal(path.join(dir, 'pid'));
     try {
       await terminal.resize({ width: 101, height: 33 }); // no pid yet: kept
@@ -35,8 +23,7 @@ describe('the terminal of a TTY exec\'s process', () => {
       await saw(/22 77/);
     } finally {
       terminal.close();
-      child.kill();
-      pty.master.destroy();
+      close();
       await rm(dir, { recursive: true, force: true });
     }
   });
