@@ -79,8 +79,10 @@ describe(`cgroups (${E2E_DRIVER} driver, cgroup v${LAYOUT?.version ?? '?'})`, ()
       e.code === GrpcStatus.INVALID_ARGUMENT && e.details.includes(`linux.cgroup_parent "${bad}"`));
   });
 
-  it('resources land in the container\'s own cgroup, where the driver names it; UpdateContainerResources changes them', async () => {
-    const pod = await runPod(env, 'res');
+  // Under each handler: crun, left alone, puts the process and limits of a systemd scope in a
+  // sub-cgroup "container" of it (berth tells it not to; README "Runtime handlers").
+  for (const handler of ['runc', 'crun']) it(`${handler}: the process and its resources land in the container's own cgroup, where the driver names it; UpdateContainerResources changes them`, async () => {
+    const pod = await runPod(env, `res-${handler}`, {}, handler);
     const parent = pod.config.linux!.cgroup_parent!;
     const id = await runCtr(env, pod, ctrConfig(env, 'res', {
       command: ['sleep', '1000'],
@@ -97,6 +99,9 @@ describe(`cgroups (${E2E_DRIVER} driver, cgroup v${LAYOUT?.version ?? '?'})`, ()
     } else {
       assert.equal(cg, `${parent}/${id}`);
     }
+    const info = JSON.parse((await env.d.client.runtime('ContainerStatus', { container_id: id, verbose: true })).info.info!) as { pid: number; runtimeHandler: string };
+    assert.equal(info.runtimeHandler, handler);
+    assert.equal(await procCgroup(info.pid), cg, 'the process is in the cgroup itself, not below it');
     const cpu = controllerDir(cg, 'cpu');
     const mem = controllerDir(cg, 'memory');
     if (V2) {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors/errors.js';
 import { PROJECT_ROOT } from '../version/version.js';
 import { layoutName, parseMountinfo } from './layout.js';
-import { cgroupDir, cgroupfsPath, checkParent, containerCgroupsPath, expandSlice, isSystemdPath, podCgroupPath } from './paths.js';
+import { cgroupDir, cgroupfsPath, checkParent, containerCgroupsPath, expandSlice, isSystemdPath, podCgroupPath, runtimeCgroupAnnotations } from './paths.js';
 
 const TD = path.join(PROJECT_ROOT, 'pkg/cgroups/testdata');
 const mountinfo = async (name: string) => parseMountinfo(await readFile(path.join(TD, name), 'utf8'));
@@ -79,5 +79,10 @@ describe('cgroups: names and paths', () => {
     assert.throws(() => checkParent('cgroupfs', '/kubepods/../../etc'), InvalidArgumentError);
     checkParent('systemd', 'berth.slice');
     checkParent('cgroupfs', '/berth');
+  });
+
+  it('under the systemd driver the runtime is told to keep the container in the scope itself (crun\'s sub-cgroup off)', () => {
+    assert.deepEqual(runtimeCgroupAnnotations('kubepods-besteffort-pod1.slice:berth:abc'), { 'run.oci.systemd.subgroup': '' });
+    assert.deepEqual(runtimeCgroupAnnotations('/kubepods/besteffort/pod1/abc'), {}, 'cgroupfs: crun makes no sub-cgroup');
   });
 });

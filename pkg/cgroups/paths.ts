@@ -29,6 +29,19 @@ export function isSystemdPath(name: string): boolean {
   return !name.startsWith('/') && name.split(':').length === 3;
 }
 
+/** crun's annotation naming the sub-cgroup of its systemd scope that it puts the container in. */
+export const CRUN_SUBGROUP_ANNOTATION = 'run.oci.systemd.subgroup';
+
+/**
+ * OCI annotations that keep a container's process and limits in the cgroup berth names for it.
+ * Under the systemd driver crun otherwise puts them in a sub-cgroup "container" of the scope
+ * (crun 1.8 on v1 and v2), leaving the scope without process or limits; "" keeps them on the
+ * scope, as runc does, where berth's readers, kubelet and the tests look. runc ignores it.
+ */
+export function runtimeCgroupAnnotations(cgroupsPath: string): Record<string, string> {
+  return isSystemdPath(cgroupsPath) ? { [CRUN_SUBGROUP_ANNOTATION]: '' } : {};
+}
+
 /**
  * The cgroupfs path of a cgroup as a runtime names it: systemd names expand to their slices
  * and scope; a bare "x.slice" is that slice; anything else is a path from the root.

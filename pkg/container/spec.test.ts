@@ -146,6 +146,14 @@ describe('container spec: namespaces, mounts, paths', () => {
     assert.deepEqual(pod.linux.namespaces[1], { type: 'pid', path: '/proc/42/ns/pid' });
     assert.equal(s.linux.cgroupsPath, 'kubepods-besteffort-pod1.slice:berth:abc', 'as pkg/cgroups named it');
   });
+  it('under the systemd driver crun keeps the process and limits on the scope, whatever the container\'s annotations say', () => {
+    const own = config({ annotations: { 'run.oci.systemd.subgroup': 'mine', keep: 'me' } });
+    const s = buildSpec(input(own));
+    assert.equal(s.annotations['run.oci.systemd.subgroup'], '');
+    assert.equal(s.annotations.keep, 'me');
+    const fs = buildSpec(input(config(), { cgroupsPath: '/kubepods/besteffort/pod1/abc' }));
+    assert.ok(!('run.oci.systemd.subgroup' in fs.annotations), 'cgroupfs: nothing to say');
+  });
   it('default mounts, pod files, CRI mounts with ro and propagation', () => {
     const c = config({
       mounts: [

@@ -8,6 +8,7 @@ import { APPARMOR_DEFAULT } from './apparmor.js';
 import { compileProfile, type SeccompProfileFile } from './seccomp.js';
 import type { ContainerConfigInput, ContainerUser, ResourcesInput, SecurityInput } from './types.js';
 import type { IdMapping } from '../sandbox/types.js';
+import { runtimeCgroupAnnotations } from '../cgroups/paths.js';
 
 export interface ImageConfigInput {
   entrypoint: string[];
@@ -180,6 +181,8 @@ export function buildSpec(inp: SpecInput): OciSpec {
       'io.kubernetes.cri.container-name': c.name,
       'io.kubernetes.cri.sandbox-id': sb.id,
       'io.kubernetes.cri.image-name': inp.imageName,
+      // Last, so a container's own annotation cannot move it out of the cgroup berth reads.
+      ...runtimeCgroupAnnotations(inp.cgroupsPath),
     },
     linux: {
       namespaces,

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir } from 'node:fs/
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { preparePauseRootfs, startPause, stopPause } from './pause.js';
+import { pauseSpec, preparePauseRootfs, startPause, stopPause } from './pause.js';
 
 const sh = promisify(execFile);
 const CGROUP = `/berth-test-pause/unit-${process.pid}`;
@@ -58,5 +58,14 @@ describe('pause under runc', () => {
     await stopPause('/usr/sbin/runc', runtimeRoot, id, pid);
     assert.equal(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''), '', 'pause is gone');
     started = undefined;
+  });
+});
+
+describe('pause spec', () => {
+  it('under the systemd driver crun keeps pause in its scope, not a sub-cgroup of it', () => {
+    const base = { id: 'p', runtimePath: '/usr/bin/crun', runtimeRoot: '/r', bundleDir: '/b', rootfs: '/rootfs', runtimeFlags: [] };
+    const annotations = (cgroupsPath: string) => (pauseSpec({ ...base, cgroupsPath }) as { annotations: Record<string, string> }).annotations;
+    assert.deepEqual(annotations('kubepods-besteffort-pod1.slice:berth:p'), { 'run.oci.systemd.subgroup': '' });
+    assert.deepEqual(annotations('/kubepods/besteffort/pod1/p'), {});
   });
 });

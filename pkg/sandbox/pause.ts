@@ -6,6 +6,7 @@ import path from 'node:path';
 import { failureText, run } from '../process/run.js';
 import { PAUSE_PATH } from './namespaces.js';
 import type { IdMapping } from './types.js';
+import { runtimeCgroupAnnotations } from '../cgroups/paths.js';
 
 export interface PauseOptions {
   id: string;
@@ -40,7 +41,8 @@ export function pauseContainerId(sandboxId: string): string {
   return sandboxId;
 }
 
-function spec(o: PauseOptions): unknown {
+/** config.json of pause (exported for its unit test). */
+export function pauseSpec(o: PauseOptions): unknown {
   const namespaces: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'mount' }];
   if (o.netns) namespaces.push({ type: 'network', path: o.netns });
   if (o.ipcns) namespaces.push({ type: 'ipc', path: o.ipcns });
@@ -75,6 +77,7 @@ function spec(o: PauseOptions): unknown {
       maskedPaths: [],
       readonlyPaths: [],
     },
+    annotations: runtimeCgroupAnnotations(o.cgroupsPath),
   };
 }
 
@@ -85,7 +88,7 @@ function spec(o: PauseOptions): unknown {
  */
 export async function startPause(o: PauseOptions): Promise<number> {
   await mkdir(o.bundleDir, { recursive: true });
-  await writeFile(path.join(o.bundleDir, 'config.json'), JSON.stringify(spec(o)));
+  await writeFile(path.join(o.bundleDir, 'config.json'), JSON.stringify(pauseSpec(o)));
   const pidFile = path.join(o.bundleDir, 'pid');
   const logFile = path.join(o.bundleDir, 'runtime.log');
   const args = ['--root', o.runtimeRoot, ...o.runtimeFlags, '--log', logFile, 'run', '--detach', '--pid-file', pidFile, '--bundle', o.bundleDir, pauseContainerId(o.id)];
