@@ -103,14 +103,14 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   const cgroups = await Cgroups.detect({ driver: fileConfig.cgroup_driver, parent: fileConfig.runtime.cgroup_parent });
   // The effective config has "auto" and "" resolved for this host; a reload reads the file in the
   // same form, so an unchanged file changes nothing.
-  // The default runtime handler is one whose binary is there (crun, else runc), likewise.
-  const effective = (c: BerthConfig) => resolveDefaultHandler(cgroups.effectiveConfig(c));
+  // The default runtime handler is one this host can run (crun, else runc), likewise.
+  const effective = (c: BerthConfig) => resolveDefaultHandler(cgroups.effectiveConfig(c), undefined, (p) => cgroups.runtimeRefusal(p));
   const { config, fallback } = effective(fileConfig);
   timeline.mark('cgroups');
   const log = createLogger(config.log_level);
   log.info(cgroups.info(), 'cgroups');
   for (const w of cgroups.warnings()) log.warn(w);
-  if (fallback) log.warn(fallback, `default runtime handler "${fallback.from}": ${fallback.path} is not there; pods that name no handler run under "${fallback.to}"`);
+  if (fallback) log.warn(fallback, `default runtime handler "${fallback.from}": ${fallback.reason}; pods that name no handler run under "${fallback.to}"`);
   else log.info({ handler: config.runtime.default_handler, path: config.runtime.handlers[config.runtime.default_handler]?.path }, 'default runtime handler');
   const reloader = new ConfigReloader(source, config, (next) => effective(next).config);
   reloader.onChange((changed) => {

@@ -11,11 +11,32 @@ import { PROJECT_ROOT } from '../version/version.js';
 import { Cgroups } from './cgroups.js';
 import { conmonLaunch } from './conmon.js';
 import { defaultParent, resolveDriver } from './driver.js';
-import type { CgroupLayout } from './layout.js';
+import { hybridV2Controllers, type CgroupLayout } from './layout.js';
 
 const TD = path.join(PROJECT_ROOT, 'pkg/cgroups/testdata');
 const V2: CgroupLayout = { version: 2, unified: { mountpoint: '/sys/fs/cgroup', root: '/' } };
 const V1: CgroupLayout = { version: 1, controllers: { memory: { mountpoint: '/sys/fs/cgroup/memory', root: '/' } } };
+
+describe('cgroups: hosts crun refuses', () => {
+  it('controllers left on the v2 mount of a hybrid host are found; crun (and only crun) is refused there', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-hybrid-'));
+    try {
+      await writeFile(path.join(dir, 'cgroup.controllers'), 'hugetlb\n');
+      const hybrid: CgroupLayout = { ...V1, unified: { mountpoint: dir, root: '/' } };
+      assert.deepEqual(await hybridV2Controllers(hybrid), ['hugetlb']);
+      assert.deepEqual(await hybridV2Controllers(V1), [], 'no v2 mount');
+      assert.deepEqual(await hybridV2Controllers({ version: 2, unified: { mountpoint: dir, root: '/' } }), [], 'a v2 host has them all on v2');
+      await writeFile(path.join(dir, 'cgroup.controllers'), '');
+      assert.deepEqual(await hybridV2Controllers(hybrid), [], 'hugetlb mounted as v1');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const refused = new Cgroups(V1, 'cgroupfs', '/berth', ['memory'], false, ['hugetlb']);
+    assert.match(refused.runtimeRefusal('/usr/bin/crun') ?? '', /crun refuses this hybrid cgroup host: controllers hugetlb are on its v2 hierarchy.*scripts\/node-prep\.sh/);
+    assert.equal(refused.runtimeRefusal('/usr/sbin/runc'), undefined);
+    assert.equal(new Cgroups(V1, 'cgroupfs', '/berth', ['memory'], false).runtimeRefusal('/usr/bin/crun'), undefined);
+  });
+});
 
 describe('cgroups: driver', () => {
   it('auto: systemd on a systemd + v2 host, cgroupfs otherwise', () => {

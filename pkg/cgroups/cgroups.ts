@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../config/config.js';
 import type { BerthConfig } from '../config/config.js';
 import type { CgroupLayout } from './layout.js';
-import { availableControllers, detectLayout, layoutName } from './layout.js';
+import { availableControllers, detectLayout, hybridV2Controllers, layoutName } from './layout.js';
 import { conmonLaunch, conmonProcsFiles, type Launch } from './conmon.js';
 import { defaultParent, initName, resolveDriver, systemdBooted, type ConfiguredDriver } from './driver.js';
 import { cgroupDir, checkParent, containerCgroupsPath, isSystemdPath, podCgroupPath, type CgroupDriver } from './paths.js';
@@ -38,6 +38,8 @@ export class Cgroups {
     readonly defaultParent: string,
     readonly controllers: string[],
     readonly systemd: boolean,
+    /** Controllers on the v2 mount of a hybrid host (hybridV2Controllers). */
+    readonly hybridV2: string[] = [],
   ) {}
 
   /** Reads the host; a driver the host cannot run is a ConfigError (berth exits 2). */
@@ -50,8 +52,8 @@ export class Cgroups {
     } catch (err) {
       throw new ConfigError(`runtime.cgroup_parent = "${parent}": ${(err as Error).message.replace(/^[^:]*: /, '')}`);
     }
-    const controllers = layout ? await availableControllers(layout) : [];
-    return new Cgroups(layout, driver, parent, controllers, systemd);
+    const [controllers, hybridV2] = layout ? await Promise.all([availableControllers(layout), hybridV2Controllers(layout)]) : [[], []];
+    return new Cgroups(layout, driver, parent, controllers, systemd, hybridV2);
   }
 
   /** `c` with the values resolved at start: cgroup_driver "auto" and runtime.cgroup_parent "". */
@@ -76,6 +78,15 @@ export class Cgroups {
   warnings(): string[] {
     if (this.version !== 1) return [];
     return ['this host runs cgroup v1: kubelet >= 1.35 refuses to start on it unless its configuration sets failCgroupV1: false; boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2'];
+  }
+
+  /**
+   * Why the OCI runtime at `runtimePath` cannot make containers on this host, if it cannot: crun
+   * refuses a hybrid host with controllers on its v2 mount ("cgroups in hybrid mode not supported").
+   */
+  runtimeRefusal(runtimePath: string): string | undefined {
+    if (path.basename(runtimePath) !== 'crun' || !this.hybridV2.length) return undefined;
+    return `crun refuses this hybrid cgroup host: controllers ${this.hybridV2.join(', ')} are on its v2 hierarchy, not mounted as v1 hierarchies (scripts/node-prep.sh mounts hugetlb's)`;
   }
 
   /** A pod's cgroup parent: kubelet's, or the default; INVALID_ARGUMENT when the driver cannot use it. */

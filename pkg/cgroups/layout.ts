@@ -56,8 +56,21 @@ export async function detectLayout(mountinfo = '/proc/self/mountinfo'): Promise<
  */
 export async function availableControllers(layout: CgroupLayout): Promise<string[]> {
   if (layout.version === 1) return Object.keys(layout.controllers).filter((c) => c !== 'systemd').sort();
-  const text = await readFile(path.join(layout.unified.mountpoint, 'cgroup.controllers'), 'utf8').catch(() => '');
+  return v2Controllers(layout.unified);
+}
+
+/** Controllers a v2 mount offers (its root's cgroup.controllers); none when unreadable. */
+async function v2Controllers(m: CgroupMount): Promise<string[]> {
+  const text = await readFile(path.join(m.mountpoint, 'cgroup.controllers'), 'utf8').catch(() => '');
   return text.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * Controllers left on the v2 mount of a hybrid host (a v1 hierarchy of them is not mounted, as
+ * hugetlb is on a bare Debian 12 boot): crun refuses such a host. None on v1-only and v2 hosts.
+ */
+export async function hybridV2Controllers(layout: CgroupLayout): Promise<string[]> {
+  return layout.version === 1 && layout.unified ? v2Controllers(layout.unified) : [];
 }
 
 /** The mode kubelet and operators talk about: v2, v1 with an empty v2 mount beside it, or plain v1. */

@@ -19,7 +19,7 @@ describe('default runtime handler', () => {
     const given = withDefault('crun');
     const r = resolveDefaultHandler(given, host('/usr/sbin/runc'));
     assert.equal(r.config.runtime.default_handler, 'runc');
-    assert.deepEqual(r.fallback, { from: 'crun', path: '/usr/bin/crun', to: 'runc' });
+    assert.deepEqual(r.fallback, { from: 'crun', path: '/usr/bin/crun', reason: '/usr/bin/crun is not there', to: 'runc' });
     // The config it was given is left as it was (a reload compares against the file's form).
     assert.equal(given.runtime.default_handler, 'crun');
   });
@@ -43,6 +43,16 @@ describe('default runtime handler', () => {
     assert.equal(resolveDefaultHandler(withDefault('kata', kata), host('/usr/sbin/runc')).config.runtime.default_handler, 'runc');
     const noRunc = { crun: DEFAULT_CONFIG.runtime.handlers.crun! };
     assert.equal(resolveDefaultHandler(withDefault('crun', noRunc), host()).config.runtime.default_handler, 'crun');
+  });
+
+  it('falls back to runc, saying why, where the host refuses crun (hybrid cgroups with a controller on v2)', () => {
+    const refusal = (p: string) => (p.endsWith('/crun') ? 'crun refuses this hybrid cgroup host' : undefined);
+    const r = resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun', '/usr/sbin/runc'), refusal);
+    assert.equal(r.config.runtime.default_handler, 'runc');
+    assert.deepEqual(r.fallback, { from: 'crun', path: '/usr/bin/crun', reason: 'crun refuses this hybrid cgroup host', to: 'runc' });
+    // Nothing to fall back to: crun stays, and its own error names the problem.
+    assert.equal(resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun'), refusal).config.runtime.default_handler, 'crun');
+    assert.equal(resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun', '/usr/sbin/runc'), () => 'refused').config.runtime.default_handler, 'crun', 'runc refused too');
   });
 
   it('leaves an unknown default handler for Status to report', () => {
