@@ -2,7 +2,7 @@
 // read /proc/<pid>/net/dev of some process that lives in the namespace (found by comparing
 // /proc/<pid>/ns/net with the pinned namespace file). Only a pod with no process at all costs
 // one short-lived `nsenter --net=… cat /proc/net/dev`, and that result is cached briefly.
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { runChecked } from '../process/run.js';
 import { readOpt } from './fsread.js';
 import { parseNetDev } from './parse.js';
@@ -17,10 +17,11 @@ export interface NetnsReaderOptions {
   helperConcurrency?: number;
 }
 
+/** The namespace a /proc ns link or pinned file names; synchronous, as procfs answers from memory (fsread.ts). */
 async function nsId(file: string): Promise<string | undefined> {
   try {
-    const s = await stat(file, { bigint: true });
-    return `${s.dev}:${s.ino}`;
+    const s = statSync(file, { bigint: true, throwIfNoEntry: false });
+    return s && `${s.dev}:${s.ino}`;
   } catch {
     return undefined;
   }
