@@ -20,11 +20,16 @@ export interface RetryPolicy {
   baseDelayMs: number;
 }
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
-  httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
-};
+type Agents = { http: http.Agent; https: https.Agent; httpsInsecure: https.Agent };
+let made: Agents | undefined;
+// Made at the first request: the daemon's bundle loads node:http and node:https (with tls and
+// crypto's ciphers) on first use (cmd/berth/lazy-builtins.ts), and a daemon that pulls nothing never does.
+const agents = (): Agents =>
+  (made ??= {
+    http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+    httpsInsecure: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }),
+  });
 
 export class HttpError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly code?: string) {
@@ -37,7 +42,8 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage>
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const mod = isHttps ? https : http;
-    const agent = isHttps ? (opts.insecureTls ? agents.httpsInsecure : agents.https) : agents.http;
+    const a = agents();
+    const agent = isHttps ? (opts.insecureTls ? a.httpsInsecure : a.https) : a.http;
     const req = mod.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent, signal: opts.signal });
     const timeoutMs = opts.timeoutMs ?? 30_000;
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
