@@ -4,7 +4,7 @@
 // files (exits.ts); recovery after a daemon restart is in recover.ts.
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cgroups } from '../cgroups/cgroups.js';
 import { OomKillWatch } from '../cgroups/oom-watch.js';
@@ -282,7 +282,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
 
   /** The container's image volumes and rootfs (idempotent). */
   private async unmountAll(r: ContainerRecord): Promise<void> {
-    await unmountImageVolumes(r.info.bundle);
+    // Only a container with image volumes has their directory to read (a trip through the thread pool).
+    if (r.info.config.mounts.some((x) => x.imageId)) await unmountImageVolumes(r.info.bundle);
     await unmountRootfs(r.rootfs);
   }
 
@@ -424,7 +425,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
         // Deleted off the call's path: what a crash leaves in the trash goes at the next start.
         await Promise.all([
           this.trash.state.discard(r.info.bundle), this.trash.root.discard(r.layerDir),
-          this.trash.state.discard(path.join(this.driver.socketDir, r.info.id)), rm(path.join(this.driver.exitDir, r.info.id), { force: true }),
+          // The exit file too: a rename, where an unlink would queue behind the thread pool's work.
+          this.trash.state.discard(path.join(this.driver.socketDir, r.info.id)), this.trash.state.discard(path.join(this.driver.exitDir, r.info.id)),
         ]);
         phases.mark('dirs');
       };

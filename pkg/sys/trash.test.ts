@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../log/log.js';
@@ -43,6 +43,25 @@ test('discard without a trash directory removes the tree in place before returni
     await trash.discard(dir);
     assert.equal(existsSync(dir), false);
     assert.equal(existsSync(trash.dir), false);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('discard of a file; the deletion starts after the caller\'s synchronous work (a commit\'s fsync does not wait behind it)', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-trash-'));
+  try {
+    const trash = new Trash(path.join(tmp, 'trash'), silentLogger());
+    await trash.reset();
+    const file = path.join(tmp, 'exit-file');
+    await writeFile(file, '0');
+    const dir = path.join(tmp, 'c3');
+    await tree(dir);
+    await Promise.all([trash.discard(file), trash.discard(dir)]);
+    assert.equal(existsSync(file), false);
+    assert.equal(readdirSync(trash.dir).length, 2, 'nothing deleted yet');
+    await trash.idle();
+    assert.deepEqual(await readdir(trash.dir), []);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

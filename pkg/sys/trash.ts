@@ -20,8 +20,8 @@ export class Trash {
   }
 
   /**
-   * Moves `dir` into the trash and deletes it in the background. A directory that is not there
-   * is fine; one that cannot be moved (another filesystem, no trash yet) is removed here.
+   * Moves `dir` (a directory or a file) into the trash and deletes it in the background. A
+   * directory that is not there is fine; one that cannot be moved (another filesystem, no trash yet) is removed here.
    */
   async discard(dir: string): Promise<void> {
     const to = path.join(this.dir, `${path.basename(dir)}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`);
@@ -32,7 +32,9 @@ export class Trash {
       await rm(dir, { recursive: true, force: true });
       return;
     }
-    const p: Promise<void> = rm(to, { recursive: true, force: true })
+    // Started after the caller's synchronous work (a RemoveContainer's commit): the unlinks would
+    // otherwise join the journal transaction its fsync waits for, and the thread pool's queue.
+    const p: Promise<void> = new Promise((r) => setImmediate(r)).then(() => rm(to, { recursive: true, force: true }))
       .catch((e: unknown) => this.log.warn({ dir: to, err: errorMessage(e) }, 'removing a discarded directory failed; it goes at the next start'))
       .finally(() => this.deleting.delete(p));
     this.deleting.add(p);
