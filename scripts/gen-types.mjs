@@ -43,15 +43,14 @@ walk(out);
 rmSync(out, { recursive: true, force: true });
 
 // The same protos as JSON descriptors, dist/proto/<path under proto/>.json: the daemon loads these
-// instead of parsing the .proto text at start-up (pkg/cri/proto.ts). Each names the sha256 of the
-// text it was made from, so a descriptor older than its .proto is never used.
+// instead of parsing the .proto text at start-up (pkg/cri/proto.ts). Each holds the text it was
+// made from, so a descriptor older than its .proto is never used (a string compare: a hash would
+// load node:crypto's modules at the daemon's start, before any call needs them).
 const { default: protobuf } = await import('protobufjs');
-const { createHash } = await import('node:crypto');
 for (const file of ['proto/api.proto', 'proto/berth/v1/berth.proto']) {
   const root = new protobuf.Root();
   root.loadSync(file, { keepCase: true });
   const target = path.join('dist', file.replace(/\.proto$/, '.json'));
-  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
   mkdirSync(path.dirname(target), { recursive: true });
-  writeFileSync(target, JSON.stringify({ sha256, root: root.toJSON() }));
+  writeFileSync(target, JSON.stringify({ proto: readFileSync(file, 'utf8'), root: root.toJSON() }));
 }

@@ -2,12 +2,13 @@
 // replaces each in the daemon's bundle with a stand-in that has the builtin's property names
 // and requires it when one is first read. esbuild hoists every import to the top of the one-file
 // bundle, so an import of node:https in the registry client loaded https, tls and most of
-// crypto's JavaScript at start; an idle daemon with no pods never uses them.
-// Left out: builtins start-up uses anyway (net, fs, child_process, crypto's hashing), and
-// worker_threads (pino destructures it as it loads).
+// crypto's JavaScript at start; an idle daemon with no pods never uses them. node:crypto (16
+// modules) and node:v8 load at their first use too, after the daemon is ready.
+// Left out: builtins start-up uses anyway (net, fs, child_process, http for the streaming
+// server), and worker_threads and assert (pino and its destination call them as they load).
 
 /** The builtins the daemon's bundle loads lazily (bare names; `node:` imports are the same). */
-export const LAZY_BUILTINS = ['http', 'https', 'tls', 'zlib', 'http2'] as const;
+export const LAZY_BUILTINS = ['http', 'https', 'tls', 'zlib', 'http2', 'v8', 'crypto'] as const;
 
 /**
  * CommonJS source of the stand-in for builtin `name` with the property names `keys`: each

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
@@ -33,14 +32,14 @@ export function descriptorPath(file: string): string {
 
 /** The root in `descriptor` when it was made from this version of `file`. */
 function fromDescriptor(file: string, descriptor: string): protobuf.Root | undefined {
-  let d: { sha256: string; root: protobuf.INamespace };
+  let d: { proto: string; root: protobuf.INamespace };
   try {
     d = JSON.parse(readFileSync(descriptor, 'utf8')) as typeof d;
   } catch {
     return undefined;
   }
   // Only the proto file's own text is compared: berth's protos import none.
-  if (d.sha256 !== createHash('sha256').update(readFileSync(file)).digest('hex')) return undefined;
+  if (d.proto !== readFileSync(file, 'utf8')) return undefined;
   return protobuf.Root.fromJSON(d.root);
 }
 
