@@ -77,7 +77,7 @@ export const DEFAULT_CONFIG: BerthConfig = {
   cgroup_driver: 'auto',
   shutdown_grace_seconds: 10,
   runtime: {
-    default_handler: 'runc',
+    default_handler: 'crun',
     conmon: '/usr/bin/conmon',
     cgroup_parent: '',
     handlers: {
