@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { CriError } from '../pkg/client/cri.js';
 import { startDaemon, type TestDaemon } from './harness.js';
 import { buildBusyboxImage } from './fixtures/busybox.js';
-import { buildImage, pushImage } from './fixtures/oci.js';
+import { blob, buildImage, MT, pushImage } from './fixtures/oci.js';
 import { startProxy } from './fixtures/proxy.js';
 import { startRegistry, type TestRegistry } from './fixtures/registry.js';
 import { buildTar, type TarEntry } from './fixtures/tar.js';
@@ -65,6 +65,47 @@ describe('images: hostile and broken pulls leave nothing behind', () => {
       await assertStoreEmpty(d);
     });
   }
+
+  // Gzip layers from 4 MiB inflate in native/build/gunzip-digest, which also hashes the diff ID.
+  it('big gzip layers: refuses an escape, a diff ID the config does not list and corrupt gzip, storing nothing', async () => {
+    const big = randomBytes(5 << 20);
+    const escape = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'big', data: big }, { type: 'file', path: `../../../../../../../..${outside}/big-dotdot`, data: 'x' }])] });
+    assert.ok(escape.layers[1]!.size >= 4 << 20);
+    await pushImage(reg.host, 'test/big-hostile', 'v1', escape);
+    await assert.rejects(d.client.image('PullImage', { image: { image: `${reg.host}/test/big-hostile:v1` } }), (err: CriError) => {
+      assert.match(err.details, /layer sha256:[0-9a-f]{64}: tar entry ".*big-dotdot": path leaves the root/);
+      return true;
+    });
+    assert.deepEqual(await readdir(outside), [], 'nothing written outside');
+    await assertStoreEmpty(d);
+
+    // The config names another diff ID than the layer's tar hashes to.
+    const img = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'big', data: big }])] });
+    const cfg = JSON.parse(img.config.data.toString()) as { rootfs: { diff_ids: string[] } };
+    cfg.rootfs.diff_ids[1] = `sha256:${'0'.repeat(64)}`;
+    const config = blob(JSON.stringify(cfg), MT.ociConfig);
+    const man = JSON.parse(img.manifest.data.toString()) as { config: { digest: string; size: number } };
+    man.config = { ...man.config, digest: config.digest, size: config.size };
+    await pushImage(reg.host, 'test/big-diffid', 'v1', { ...img, config, manifest: blob(JSON.stringify(man), MT.ociManifest), diffIds: cfg.rootfs.diff_ids });
+    await assert.rejects(d.client.image('PullImage', { image: { image: `${reg.host}/test/big-diffid:v1` } }), (err: CriError) => {
+      assert.match(err.details, /uncompressed content hashes to sha256:[0-9a-f]{64}, the config says sha256:0{64}/);
+      return true;
+    });
+    await assertStoreEmpty(d);
+
+    // gzip bytes broken in the middle, the blob digest taken over the broken bytes.
+    const layer = Buffer.from(img.layers[1]!.data);
+    layer.fill(0xff, layer.length >> 1, (layer.length >> 1) + 4096);
+    const broken = blob(layer, MT.ociLayerGzip);
+    const m2 = JSON.parse(img.manifest.data.toString()) as { layers: { digest: string; size: number }[] };
+    m2.layers[1] = { ...m2.layers[1]!, digest: broken.digest, size: broken.size };
+    await pushImage(reg.host, 'test/big-corrupt', 'v1', { ...img, layers: [img.layers[0]!, broken], manifest: blob(JSON.stringify(m2), MT.ociManifest) });
+    await assert.rejects(d.client.image('PullImage', { image: { image: `${reg.host}/test/big-corrupt:v1` } }), (err: CriError) => {
+      assert.match(err.details, new RegExp(`layer ${broken.digest}: `));
+      return true;
+    });
+    await assertStoreEmpty(d);
+  });
 
   it('refuses a blob whose bytes do not match its digest and stores nothing', async () => {
     const img = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'payload', data: randomBytes(4096) }])] });

@@ -15,7 +15,7 @@ import { LayerProgressReporter } from './progress.js';
 import { DownloadSlots } from './slots.js';
 import { settleAll } from '../sync/cleanup.js';
 import type { PullProgressListener, RegistryAuth } from './types.js';
-import { decompressedStream, decompressStreaming, unpackTar, type UnpackStats } from './unpack.js';
+import { unpackBlobFile, unpackStream, type UnpackStats } from './unpack.js';
 
 const MAX_CONFIG_BYTES = 16 << 20;
 
@@ -193,19 +193,7 @@ export async function buildSnapshot(
     // First try: unpack while the blob downloads. When the blob was already there, another pull
     // downloads it, or the stream broke, unpack again from the verified blob in the store.
     const tap = new PassThrough({ highWaterMark: 4 << 20 });
-    const streamed = (async () => {
-      const { stream, done } = decompressStreaming(tap, layer.mediaType);
-      try {
-        const st = await unpackTar(stream, tmp);
-        await done;
-        return st;
-      } catch (err) {
-        stream.destroy();
-        tap.destroy();
-        await done.catch(() => {});
-        throw err;
-      }
-    })();
+    const streamed = unpackStream(tap, layer.mediaType, tmp, layer.size);
     streamed.catch(() => {});
     try {
       await svc.content.fetch(layer.digest, layer.size, opener, signal, tap);
@@ -218,13 +206,9 @@ export async function buildSnapshot(
     if (!stats || stats.diffId !== diffId) {
       await rm(tmp, { recursive: true, force: true });
       await mkdir(tmp, { mode: 0o755 });
-      const { stream, done } = await decompressedStream(svc.content.blobPath(layer.digest));
       try {
-        stats = await unpackTar(stream, tmp);
-        await done;
+        stats = await unpackBlobFile(svc.content.blobPath(layer.digest), tmp);
       } catch (err) {
-        stream.destroy();
-        await done.catch(() => {});
         throw new BerthError('FailedPrecondition', `layer ${layer.digest}: ${errorMessage(err)}`, { cause: err });
       }
     }
