@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { compactHeap, idleWork, type IdleSample } from './idle-memory.js';
+import { compactHeap, idleWork, nextCompactInterval, type IdleSample } from './idle-memory.js';
 
 const MiB = 1 << 20;
-const quiet: IdleSample = { utilization: 0.02, rss: 70 * MiB, rssAfterLastTrim: 70 * MiB, heap: 15 * MiB, heapAfterLastCompact: 15 * MiB, sinceLastCompactMs: 60_000 };
+const quiet: IdleSample = { utilization: 0.02, rss: 70 * MiB, rssAfterLastTrim: 70 * MiB, heap: 15 * MiB, heapAfterLastCompact: 15 * MiB, sinceLastCompactMs: 60_000, compactIntervalMs: 30_000 };
 
 test('idle work: compact when the heap grew, trim when only the RSS grew, nothing when busy or flat', () => {
   assert.equal(idleWork({ ...quiet, heap: 23 * MiB, rss: 80 * MiB }), 'compact');
@@ -17,6 +17,22 @@ test('idle work: compact when the heap grew, trim when only the RSS grew, nothin
   assert.equal(idleWork({ ...quiet, rss: 70.5 * MiB, heap: 15.5 * MiB }), 'none', 'flat: steady polling');
   assert.equal(idleWork({ ...quiet, rss: 60 * MiB, heap: 12 * MiB }), 'none', 'shrunk');
   assert.equal(idleWork({ ...quiet, heap: 23 * MiB, rss: 80 * MiB, sinceLastCompactMs: 5_000 }), 'trim', 'compacted 5 s ago: trim only');
+});
+
+test('idle work under steady polling: a small regrowth waits for the backed-off interval, a burst does not', () => {
+  const backedOff = { ...quiet, compactIntervalMs: 120_000, sinceLastCompactMs: 60_000 };
+  assert.equal(idleWork({ ...backedOff, heap: 18 * MiB, rss: 72 * MiB }), 'trim', '3 MiB regrowth, 60 s of a 120 s wait: trim only');
+  assert.equal(idleWork({ ...backedOff, heap: 18 * MiB, rss: 72 * MiB, sinceLastCompactMs: 120_000 }), 'compact', 'the wait is over');
+  assert.equal(idleWork({ ...backedOff, heap: 24 * MiB, rss: 80 * MiB }), 'compact', '9 MiB: a burst compacts after 30 s');
+  assert.equal(idleWork({ ...backedOff, heap: 24 * MiB, rss: 80 * MiB, sinceLastCompactMs: 20_000 }), 'trim', 'never within 30 s');
+});
+
+test('the compaction interval doubles while compactions give back little, and falls back after a burst', () => {
+  let interval = 30_000;
+  const seen: number[] = [];
+  for (let i = 0; i < 6; i++) seen.push((interval = nextCompactInterval(interval, 2 * MiB)));
+  assert.deepEqual(seen, [60_000, 120_000, 240_000, 480_000, 480_000, 480_000]);
+  assert.equal(nextCompactInterval(interval, 12 * MiB), 30_000, 'a compaction that gave back 12 MiB');
 });
 
 /** Committed pages of the old generation that hold no live object, bytes. */
