@@ -10,30 +10,8 @@ export async function mountRootfs(rootfs: string, lowerdirs: string[], layerDir:
   const work = path.join(layerDir, 'work');
   await Promise.all([mkdir(upper, { recursive: true, mode: 0o755 }), mkdir(work, { recursive: true, mode: 0o700 }), mkdir(rootfs, { recursive: true, mode: 0o755 })]);
   if (!lowerdirs.length) throw new Error('image has no layers');
-  const dirs = `,upperdir=${upper},workdir=${work}`;
-  if (volatileWorks !== false) {
-    try {
-      overlay(rootfs, lowerdirs, `${dirs},volatile`);
-      volatileWorks = true;
-      return;
-    } catch (err) {
-      // A kernel before 5.10 does not know the option (EINVAL); any other cause fails again below.
-      if (volatileWorks || (err as { code?: string }).code !== 'EINVAL') throw err;
-    }
-  }
-  overlay(rootfs, lowerdirs, dirs);
-  volatileWorks ??= false;
+  overlay(rootfs, lowerdirs, `,upperdir=${upper},workdir=${work}`);
 }
-
-/**
- * Whether overlay takes `volatile` (unknown until the first mount). As CRI-O does, a container's
- * writable layer is volatile: overlay skips its syncs, above all the sync of the whole upper
- * filesystem at the last unmount (5-18 ms here, which RemoveContainer waited for, and a journal
- * commit that stalls every other write meanwhile). Nothing is lost that a pod could keep: a
- * container never runs again once it exited (kubelet makes a new one, with a new layer), and a
- * layer is never mounted again, so a host crash leaves only layers to delete.
- */
-let volatileWorks: boolean | undefined;
 
 /**
  * An image's layers as a read-only overlay (no upper dir: the kernel makes it read-only).
