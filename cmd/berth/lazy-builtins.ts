@@ -4,8 +4,9 @@
 // bundle, so an import of node:https in the registry client loaded https, tls and most of
 // crypto's JavaScript at start; an idle daemon with no pods never uses them. node:crypto (16
 // modules) and node:v8 load at their first use too, after the daemon is ready.
-// Left out: builtins start-up uses anyway (net, fs, child_process, http for the streaming
-// server), and worker_threads and assert (pino and its destination call them as they load).
+// http has a stand-in too, though the streaming server loads it at start. Left out: builtins
+// start-up uses anyway (net, fs, child_process), and worker_threads and assert (pino and its
+// destination call them as they load).
 
 /** The builtins the daemon's bundle loads lazily (bare names; `node:` imports are the same). */
 export const LAZY_BUILTINS = ['http', 'https', 'tls', 'zlib', 'http2', 'v8', 'crypto'] as const;
