@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '../log/log.js';
-import { Trash } from './trash.js';
+import { flushDelay, Trash } from './trash.js';
 
 async function tree(dir: string): Promise<void> {
   await mkdir(path.join(dir, 'a', 'b'), { recursive: true });
@@ -48,7 +48,7 @@ test('discard without a trash directory removes the tree in place before returni
   }
 });
 
-test('discard of a file; the deletion starts after the caller\'s synchronous work (a commit\'s fsync does not wait behind it)', async () => {
+test('discard of a file; the deletion waits for discards to pause (a burst is one batch after it), idle() deletes at once', async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-trash-'));
   try {
     const trash = new Trash(path.join(tmp, 'trash'), silentLogger());
@@ -59,10 +59,34 @@ test('discard of a file; the deletion starts after the caller\'s synchronous wor
     await tree(dir);
     await Promise.all([trash.discard(file), trash.discard(dir)]);
     assert.equal(existsSync(file), false);
-    assert.equal(readdirSync(trash.dir).length, 2, 'nothing deleted yet');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(readdirSync(trash.dir).length, 2, 'nothing deleted yet: the next call runs without the deletions');
     await trash.idle();
     assert.deepEqual(await readdir(trash.dir), []);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+});
+
+test('a batch is deleted once discards pause, on its own timer', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'berth-trash-'));
+  try {
+    const trash = new Trash(path.join(tmp, 'trash'), silentLogger(), 1, 1);
+    await trash.reset();
+    const dir = path.join(tmp, 'c4');
+    await tree(dir);
+    await trash.discard(dir);
+    // The timer is unref'd; this keeps the test alive until the trash is empty.
+    while (readdirSync(trash.dir).length) await new Promise((r) => setTimeout(r, 5));
+    await trash.idle();
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('flushDelay: the quiet time after each discard, never past the batch\'s longest wait', () => {
+  assert.equal(flushDelay(1000, 1000, 500, 3000), 500, 'first discard of a batch');
+  assert.equal(flushDelay(3200, 1000, 500, 3000), 500, 'a discard 2.2 s in: still the quiet time');
+  assert.equal(flushDelay(3800, 1000, 500, 3000), 200, 'a discard 2.8 s in: what is left of the 3 s');
+  assert.equal(flushDelay(4500, 1000, 500, 3000), 0, 'past the longest wait: at once');
 });
