@@ -66,7 +66,7 @@ describe('images: hostile and broken pulls leave nothing behind', () => {
     });
   }
 
-  // Gzip layers from 4 MiB inflate in native/build/gunzip-digest, which also hashes the diff ID.
+  // Big gzip layers (5 MiB): the streamed unpack and the unpack again from the stored blob both refuse them.
   it('big gzip layers: refuses an escape, a diff ID the config does not list and corrupt gzip, storing nothing', async () => {
     const big = randomBytes(5 << 20);
     const escape = buildBusyboxImage({ extraLayers: [buildTar([{ type: 'file', path: 'big', data: big }, { type: 'file', path: `../../../../../../../..${outside}/big-dotdot`, data: 'x' }])] });

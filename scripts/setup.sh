@@ -23,7 +23,7 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
   || { echo "setup: berth needs Node.js >= 20 on PATH" >&2; exit 1; }
 
 PACKAGES=(runc crun conmon containernetworking-plugins iproute2 iptables util-linux
-  docker-registry skopeo umoci busybox-static apache2-utils zstd openssl gcc make libc6-dev zlib1g-dev libssl-dev chromium zsh)
+  docker-registry skopeo umoci busybox-static apache2-utils zstd openssl gcc make libc6-dev chromium zsh)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

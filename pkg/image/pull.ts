@@ -193,7 +193,7 @@ export async function buildSnapshot(
     // First try: unpack while the blob downloads. When the blob was already there, another pull
     // downloads it, or the stream broke, unpack again from the verified blob in the store.
     const tap = new PassThrough({ highWaterMark: 4 << 20 });
-    const streamed = unpackStream(tap, layer.mediaType, tmp, layer.size);
+    const streamed = unpackStream(tap, layer.mediaType, tmp);
     streamed.catch(() => {});
     try {
       await svc.content.fetch(layer.digest, layer.size, opener, signal, tap);

@@ -3,7 +3,7 @@
 // leaves the root (`..`, absolute), that go through a symlink leaving the root, or hardlinks
 // to outside are refused, naming the entry. The caller removes the directory on failure.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +12,6 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { failureText, start, type Running } from '../process/run.js';
 import { ByteReader, padOf, tarEntries, type TarHeader } from './tar-reader.js';
-import { PROJECT_ROOT } from '../version/version.js';
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './sys.js';
 
 export class UnsafeEntryError extends Error {}
@@ -177,37 +176,18 @@ export async function decompressedStream(blobPath: string): Promise<{ stream: Re
   return { stream: createReadStream(blobPath, { highWaterMark: 1 << 20 }), done: Promise.resolve() };
 }
 
-/**
- * native/build/gunzip-digest: inflates a gzip layer and hashes the result (the diff ID) in its own
- * process, off the daemon's one JS thread. Without it (not built) the layer inflates in node.
- */
-const GUNZIP_DIGEST = path.join(PROJECT_ROOT, 'native/build/gunzip-digest');
-export const haveGunzipDigest = existsSync(GUNZIP_DIGEST);
-const HELPER_MIN_BYTES = 4 << 20;
-
-/** A decompressed tar stream; `diffId` when the decompressor hashed its output itself. */
+/** A decompressed tar stream, and the decompressor's end (rejects when it failed). */
 export interface Decompressed {
   stream: Readable;
   done: Promise<void>;
-  diffId?: Promise<string>;
 }
 
 /**
  * The decompressed tar stream of a layer arriving as `src`, chosen by media type (the
  * file-based path above sniffs magic bytes instead, for layers whose media type lies).
  */
-export function decompressStreaming(src: Readable, mediaType: string, useHelper = haveGunzipDigest): Decompressed {
+export function decompressStreaming(src: Readable, mediaType: string): Decompressed {
   if (/gzip$/.test(mediaType)) {
-    if (useHelper) {
-      const z = pipeThrough(src, GUNZIP_DIGEST, []);
-      const diffId = z.result.then((r) => {
-        if (r.code !== 0) throw new Error(`gunzip failed (${r.code}): ${failureText(r)}`);
-        const m = /^sha256:[0-9a-f]{64}$/m.exec(r.stderr.toString('latin1'));
-        if (!m) throw new Error('gunzip-digest gave no digest');
-        return m[0];
-      });
-      return { stream: z.stdout, done: diffId.then(() => {}), diffId };
-    }
     const gz = createGunzip({ chunkSize: INFLATE_CHUNK });
     const done = pipeline(src, gz).catch(() => {});
     return { stream: gz, done };
@@ -234,17 +214,15 @@ async function zstdDone(z: Running): Promise<void> {
 
 /**
  * Unpacks a layer arriving as `src` (compressed as `mediaType` says) into `root`; on failure
- * `src` is destroyed and the decompressor has stopped before this rejects. `size`: the
- * compressed size; a small gzip layer inflates in node (a helper's start costs more than it saves).
+ * `src` is destroyed and the decompressor has stopped before this rejects.
  */
-export async function unpackStream(src: Readable, mediaType: string, root: string, size = Infinity): Promise<UnpackStats> {
-  const { stream, done, diffId } = decompressStreaming(src, mediaType, haveGunzipDigest && size >= HELPER_MIN_BYTES);
+export async function unpackStream(src: Readable, mediaType: string, root: string): Promise<UnpackStats> {
+  const { stream, done } = decompressStreaming(src, mediaType);
   // A decompressor that fails while the tar is still being read rejects `done` before it is awaited.
   done.catch(() => {});
   try {
-    const st = await unpackTar(stream, root, !diffId);
+    const st = await unpackTar(stream, root);
     await done;
-    if (diffId) st.diffId = await diffId;
     return st;
   } catch (err) {
     stream.destroy();
@@ -269,13 +247,10 @@ export async function unpackBlobFile(blobPath: string, root: string): Promise<Un
   }
 }
 
-/**
- * Extracts the tar stream into `root` (an existing empty directory). `hash` false: the caller
- * has the diff ID from elsewhere (the decompressor), and the one returned is empty.
- */
-export async function unpackTar(source: Readable, root: string, hash = true): Promise<UnpackStats> {
-  const sha = hash ? createHash('sha256') : undefined;
-  const reader = new ByteReader(source[Symbol.asyncIterator](), sha ? (b) => sha.update(b) : () => {});
+/** Extracts the tar stream into `root` (an existing empty directory). */
+export async function unpackTar(source: Readable, root: string): Promise<UnpackStats> {
+  const sha = createHash('sha256');
+  const reader = new ByteReader(source[Symbol.asyncIterator](), (b) => sha.update(b));
   let bytes = 0;
   let inodes = 0;
   // What this extraction created (the root starts empty): anything else needs no lstat.
@@ -465,7 +440,7 @@ export async function unpackTar(source: Readable, root: string, hash = true): Pr
   }
   // Directory mtimes last: creating children changed them.
   for (let i = dirTimes.length - 1; i >= 0; i--) await lutimes(dirTimes[i]!.p, dirTimes[i]!.mtime, dirTimes[i]!.mtime);
-  return { diffId: sha ? 'sha256:' + sha.digest('hex') : '', bytes, inodes };
+  return { diffId: 'sha256:' + sha.digest('hex'), bytes, inodes };
 }
 
 /** Bytes gathered into one writev of a file body: each write costs a trip through the libuv pool. */
