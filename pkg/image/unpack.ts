@@ -212,12 +212,21 @@ async function zstdDone(z: Running): Promise<void> {
   if (r.code !== 0) throw new Error(`zstd -d failed (${r.code}): ${failureText(r)}`);
 }
 
+/** Unpacks a layer arriving as `src` (compressed as `mediaType` says) into `root`. */
+export function unpackStream(src: Readable, mediaType: string, root: string): Promise<UnpackStats> {
+  return untar(decompressStreaming(src, mediaType), root, src);
+}
+
+/** Unpacks a stored blob (compression sniffed from its bytes) into `root`. */
+export async function unpackBlobFile(blobPath: string, root: string): Promise<UnpackStats> {
+  return untar(await decompressedStream(blobPath), root);
+}
+
 /**
- * Unpacks a layer arriving as `src` (compressed as `mediaType` says) into `root`; on failure
- * `src` is destroyed and the decompressor has stopped before this rejects.
+ * Extracts a decompressed stream into `root`; on failure the stream (and `src`, what feeds the
+ * decompressor) is destroyed and the decompressor has stopped before this rejects.
  */
-export async function unpackStream(src: Readable, mediaType: string, root: string): Promise<UnpackStats> {
-  const { stream, done } = decompressStreaming(src, mediaType);
+async function untar({ stream, done }: Decompressed, root: string, src?: Readable): Promise<UnpackStats> {
   // A decompressor that fails while the tar is still being read rejects `done` before it is awaited.
   done.catch(() => {});
   try {
@@ -226,22 +235,7 @@ export async function unpackStream(src: Readable, mediaType: string, root: strin
     return st;
   } catch (err) {
     stream.destroy();
-    src.destroy();
-    await done.catch(() => {});
-    throw err;
-  }
-}
-
-/** Unpacks a stored blob (compression sniffed from its bytes) into `root`. */
-export async function unpackBlobFile(blobPath: string, root: string): Promise<UnpackStats> {
-  const { stream, done } = await decompressedStream(blobPath);
-  done.catch(() => {});
-  try {
-    const st = await unpackTar(stream, root);
-    await done;
-    return st;
-  } catch (err) {
-    stream.destroy();
+    src?.destroy();
     await done.catch(() => {});
     throw err;
   }
