@@ -54,6 +54,11 @@ export async function mountImageVolumes(images: ImageService, bundle: string, mo
   return out;
 }
 
+/** Whether a container's mounts include image volumes (else it has no views to mount or unmount). */
+export function hasImageVolumes(mounts: readonly MountInput[]): boolean {
+  return mounts.some((m) => m.imageId);
+}
+
 /** Unmounts every view of the bundle (idempotent), so that removing the bundle never walks an image. */
 export async function unmountImageVolumes(bundle: string): Promise<void> {
   const views = (await readdir(volumesDir(bundle)).catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));

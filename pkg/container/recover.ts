@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../errors/errors.js';
-import { remountImageVolumes } from './image-volumes.js';
+import { hasImageVolumes, remountImageVolumes } from './image-volumes.js';
 import { reconcileContainers } from './reconcile.js';
 import { nowNs, type ContainerManager } from './service.js';
 import { nameKey, type ContainerRecord } from './store.js';
@@ -66,7 +66,7 @@ async function adoptCutStart(m: ContainerManager, r: ContainerRecord): Promise<v
 /** Image volume views of live containers that are not mounted any more are mounted again. */
 async function recoverImageVolumes(m: ContainerManager): Promise<void> {
   for (const r of m.records.values()) {
-    if (r.info.state === 'CONTAINER_EXITED' || !r.info.config.mounts.some((x) => x.imageId)) continue;
+    if (r.info.state === 'CONTAINER_EXITED' || !hasImageVolumes(r.info.config.mounts)) continue;
     try {
       const n = await remountImageVolumes(m.o.images, r.info.bundle, r.info.config.mounts);
       if (n) m.o.log.info({ id: r.info.id, views: n }, 'image volumes mounted again');

@@ -18,7 +18,7 @@ import type { Store } from '../store/store.js';
 import { deliverSignal } from './deliver.js';
 import { readRegularFile } from '../sys/files.js';
 import { ExitWatcher } from './exits.js';
-import { unmountImageVolumes } from './image-volumes.js';
+import { hasImageVolumes, unmountImageVolumes } from './image-volumes.js';
 import { clampTimer } from '../process/run.js';
 import { KeyedMutex } from '../sync/keyed-mutex.js';
 import { Phases } from '../log/phases.js';
@@ -283,7 +283,7 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   /** The container's image volumes and rootfs (idempotent). */
   private async unmountAll(r: ContainerRecord): Promise<void> {
     // Only a container with image volumes has their directory to read (a trip through the thread pool).
-    if (r.info.config.mounts.some((x) => x.imageId)) await unmountImageVolumes(r.info.bundle);
+    if (hasImageVolumes(r.info.config.mounts)) await unmountImageVolumes(r.info.bundle);
     await unmountRootfs(r.rootfs);
   }
 
