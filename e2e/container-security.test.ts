@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ContainerConfig } from '../pkg/cri/gen/runtime/v1/ContainerConfig.js';
 import type { LinuxContainerSecurityContext } from '../pkg/cri/gen/runtime/v1/LinuxContainerSecurityContext.js';
 import { sh as sh0 } from './sandbox-fixtures.js';
-import { ctrConfig, execText, runCtr, runPod, startCtEnv, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
+import { ctrConfig, execText, podConfig, runCtr, runPod, startCtEnv, waitExited, waitForLog, type CtEnv } from './container-fixtures.js';
 
 const CAP_CHOWN = 0;
 const CAP_NET_ADMIN = 12;
@@ -17,7 +17,9 @@ describe('containers: security context and process semantics', () => {
   let env: CtEnv;
   let pod: Awaited<ReturnType<typeof runPod>>;
   before(async () => {
-    env = await startCtEnv();
+    // Both handlers (the default may fall back to runc) let one run.oci.* annotation through.
+    const allow = 'allowed_annotations = ["run.oci.berth-e2e-allowed"]';
+    env = await startCtEnv({ extraToml: `[runtime.handlers.runc]\n${allow}\n[runtime.handlers.crun]\n${allow}\n` });
     pod = await runPod(env, 'sec');
   });
   after(async () => {
@@ -156,6 +158,28 @@ describe('containers: security context and process semantics', () => {
     } finally {
       await sh0('umount', ['-l', path.join(dir, 'sub')]).catch(() => undefined);
     }
+  });
+
+  it('only io.kubernetes.* and the handler\'s allowed annotations reach the spec; the pod\'s own reach neither pause nor containers', async () => {
+    const podAnnotations = { 'run.oci.keep_original_groups': '1', 'run.oci.berth-e2e-allowed': 'pod', 'org.systemd.property.CPUWeight': '1' };
+    const p = await runPod(env, 'ann', {
+      annotations: podAnnotations,
+      linux: { ...podConfig(env, 'ann').linux, security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    });
+    const id = await runCtr(env, p, ctrConfig(env, 'ann', {
+      command: ['sleep', '1000'],
+      annotations: { 'run.oci.keep_original_groups': '1', 'run.oci.berth-e2e-allowed': 'yes', 'example.com/team': 'a', 'io.kubernetes.container.hash': 'h' },
+    }));
+    const spec = JSON.parse(await readFile(path.join(env.d.state, 'containers', id, 'config.json'), 'utf8')) as { annotations: Record<string, string> };
+    assert.equal(spec.annotations['run.oci.berth-e2e-allowed'], 'yes', 'allowed for the handler');
+    assert.equal(spec.annotations['io.kubernetes.container.hash'], 'h');
+    assert.equal(spec.annotations['io.kubernetes.cri.sandbox-id'], p.id);
+    for (const k of ['run.oci.keep_original_groups', 'example.com/team', 'org.systemd.property.CPUWeight']) assert.ok(!(k in spec.annotations), k);
+    const pause = JSON.parse(await readFile(path.join(env.d.state, 'sandboxes', p.id, 'pause', 'config.json'), 'utf8')) as { annotations?: Record<string, string> };
+    for (const k of Object.keys(podAnnotations)) assert.ok(!(k in (pause.annotations ?? {})), `pause: ${k}`);
+    // The CRI still reports every annotation the container was made with.
+    const st = (await env.d.client.runtime('ContainerStatus', { container_id: id })).status!;
+    assert.equal(st.annotations['run.oci.keep_original_groups'], '1');
   });
 
   it('the pod hostname, hosts and resolv.conf are mounted; ExecSync timeout kills and says so', async () => {

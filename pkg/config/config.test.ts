@@ -23,7 +23,15 @@ describe('config', () => {
     const c = parseConfig('[runtime.handlers.kata]\npath = "/usr/bin/kata-runtime"\n', 'f');
     assert.equal(c.runtime.handlers.kata!.path, '/usr/bin/kata-runtime');
     assert.equal(c.runtime.handlers.kata!.root, '');
+    assert.deepEqual(c.runtime.handlers.kata!.allowed_annotations, []);
     assert.ok(c.runtime.handlers.crun);
+  });
+
+  it('reads a handler\'s allowed_annotations; a drop-in naming only them keeps the handler\'s path', () => {
+    const c = parseConfig('[runtime.handlers.crun]\nallowed_annotations = ["run.oci.keep_original_groups"]\n', 'f');
+    assert.deepEqual(c.runtime.handlers.crun!.allowed_annotations, ['run.oci.keep_original_groups']);
+    assert.equal(c.runtime.handlers.crun!.path, '/usr/bin/crun');
+    assert.deepEqual(c.runtime.handlers.runc!.allowed_annotations, []);
   });
 
   it('reads durations; refuses malformed ones naming the key', () => {
@@ -46,6 +54,7 @@ describe('config', () => {
     ['[registry.mirrors]\n"docker.io" = [1]', /key "registry.mirrors.docker.io"/],
     ['[runtime.handlers.x]\nroot = "/r"', /key "runtime.handlers.x.path"/],
     ['[runtime.handlers.x]\npath = "/p"\nextra = 1', /unknown key "runtime.handlers.x.extra"/],
+    ['[runtime.handlers.crun]\nallowed_annotations = "run.oci.*"', /key "runtime.handlers.crun.allowed_annotations": expected an array of strings/],
     ['image = 3', /key "image": expected a table/],
     ['shutdown_grace_seconds = -1', /non-negative number/],
     ['= broken', /f: not valid TOML/],

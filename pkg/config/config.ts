@@ -71,7 +71,7 @@ function mergeMap(file: string, key: string, kind: 'string[]' | 'handler' | 'aut
     } else if (kind === 'auth') {
       out[name] = mergeAuth(file, sub, value);
     } else {
-      const def: RuntimeHandlerConfig = { path: '', root: '', ...(base[name] as RuntimeHandlerConfig | undefined) };
+      const def: RuntimeHandlerConfig = { path: '', root: '', allowed_annotations: [], ...(base[name] as RuntimeHandlerConfig | undefined) };
       out[name] = mergeTable(file, sub, def as unknown as Plain, value);
       if (!(out[name] as RuntimeHandlerConfig).path) {
         throw new ConfigError(`${file}: key "${sub}.path": a runtime handler needs the path of its OCI runtime`);

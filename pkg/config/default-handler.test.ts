@@ -39,7 +39,7 @@ describe('default runtime handler', () => {
   });
 
   it('falls back from any configured handler whose binary is missing, and not without a runc handler', () => {
-    const kata = { ...DEFAULT_CONFIG.runtime.handlers, kata: { path: '/opt/kata/bin/kata-runtime', root: '' } };
+    const kata = { ...DEFAULT_CONFIG.runtime.handlers, kata: { path: '/opt/kata/bin/kata-runtime', root: '', allowed_annotations: [] } };
     assert.equal(resolveDefaultHandler(withDefault('kata', kata), host('/usr/sbin/runc')).config.runtime.default_handler, 'runc');
     const noRunc = { crun: DEFAULT_CONFIG.runtime.handlers.crun! };
     assert.equal(resolveDefaultHandler(withDefault('crun', noRunc), host()).config.runtime.default_handler, 'crun');

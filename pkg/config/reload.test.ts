@@ -23,6 +23,11 @@ describe('config reload', () => {
     assert.deepEqual(diffConfig(DEFAULT_CONFIG, structuredClone(DEFAULT_CONFIG)), { changed: [], restartRequired: [] });
   });
 
+  it('a handler\'s allowed_annotations take effect at restart, as the rest of its table', () => {
+    const next = parseConfig('[runtime.handlers.crun]\nallowed_annotations = ["run.oci.*"]\n', 'f');
+    assert.deepEqual(diffConfig(DEFAULT_CONFIG, next), { changed: [], restartRequired: ['runtime.handlers'] });
+  });
+
   it('writes changed leaves into the running config, keeping its tables', () => {
     const running = structuredClone(DEFAULT_CONFIG);
     const registry = running.registry;

@@ -6,6 +6,11 @@ export interface RuntimeHandlerConfig {
   path: string;
   /** Extra root directory for the runtime's state; empty means `<state>/runtime/<name>`. */
   root: string;
+  /**
+   * Globs (`*` = any characters) of container annotations that reach the OCI spec beside
+   * io.kubernetes.*; the rest (run.oci.* and the like, which the runtime acts on) are dropped.
+   */
+  allowed_annotations: string[];
 }
 
 /** Credentials for one registry host, used when a pull request carries none (as docker's config.json `auths`). */
@@ -81,8 +86,8 @@ export const DEFAULT_CONFIG: BerthConfig = {
     conmon: '/usr/bin/conmon',
     cgroup_parent: '',
     handlers: {
-      runc: { path: '/usr/sbin/runc', root: '' },
-      crun: { path: '/usr/bin/crun', root: '' },
+      runc: { path: '/usr/sbin/runc', root: '', allowed_annotations: [] },
+      crun: { path: '/usr/bin/crun', root: '', allowed_annotations: [] },
     },
   },
   image: { max_concurrent_downloads: 3, pull_progress_timeout: '1m' },

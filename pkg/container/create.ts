@@ -92,6 +92,7 @@ async function createWithImage(
     const resolved: ContainerConfigInput = { ...cfg, mounts };
     const built = buildSpec({
       id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath,
+      allowedAnnotations: m.o.config.runtime.handlers[handler.name]?.allowed_annotations ?? [],
       host: await factsForCreate(m.o.host, cfg.security.privileged),
       image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
       sandbox: sb,

@@ -5,6 +5,7 @@ import { DEFAULT_CAPS, capsFromMask, parseProcStatusCaps, resolveCaps, CAP_NAMES
 import { DEFAULT_PROFILE_PATH, compileProfile, type SeccompProfileFile } from './seccomp.js';
 import { buildSpec, clampOomScoreAdj, mergeEnv, processArgs, DEFAULT_MASKED_PATHS, type SpecInput } from './spec.js';
 import { resolveUser } from './user.js';
+import { allowedAnnotations, globMatcher } from './annotations.js';
 import { InvalidArgumentError } from '../errors/errors.js';
 import type { ContainerConfigInput, SecurityProfileInput } from './types.js';
 
@@ -36,6 +37,7 @@ function input(c: ContainerConfigInput, over: Partial<SpecInput> = {}): SpecInpu
     cgroupsPath: 'kubepods-besteffort-pod1.slice:berth:abc',
     rootfs: '/b/rootfs', user: { uid: 0, gid: 0, additionalGids: [0] }, devices: [],
     host: { caps: daemonCaps, apparmorEnabled: false, apparmorProfiles: [], cgroupV2: false, hostDevices: [] },
+    allowedAnnotations: [],
     ...over,
   };
 }
@@ -148,11 +150,37 @@ describe('container spec: namespaces, mounts, paths', () => {
   });
   it('under the systemd driver crun keeps the process and limits on the scope, whatever the container\'s annotations say', () => {
     const own = config({ annotations: { 'run.oci.systemd.subgroup': 'mine', keep: 'me' } });
-    const s = buildSpec(input(own));
-    assert.equal(s.annotations['run.oci.systemd.subgroup'], '');
+    const s = buildSpec(input(own, { allowedAnnotations: ['*'] }));
+    assert.equal(s.annotations['run.oci.systemd.subgroup'], '', 'set after the filter, even when the handler allows every annotation');
     assert.equal(s.annotations.keep, 'me');
     const fs = buildSpec(input(config(), { cgroupsPath: '/kubepods/besteffort/pod1/abc' }));
     assert.ok(!('run.oci.systemd.subgroup' in fs.annotations), 'cgroupfs: nothing to say');
+  });
+  it('annotations: io.kubernetes.* and the handler\'s allowed globs reach the spec, run.oci.* and the rest do not', () => {
+    const annotations = {
+      'io.kubernetes.container.hash': 'h', 'io.kubernetes.cri.container-type': 'sandbox', 'run.oci.keep_original_groups': '1',
+      'run.oci.hooks.stdout': '/tmp/x', 'org.systemd.property.CPUWeight': '1', 'org.criu.config': '/x', 'example.com/team': 'a',
+    };
+    const fs = { cgroupsPath: '/kubepods/besteffort/pod1/abc' };
+    const none = buildSpec(input(config({ annotations }), fs)).annotations;
+    assert.deepEqual(none, {
+      'io.kubernetes.container.hash': 'h', 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.container-name': 'c',
+      'io.kubernetes.cri.sandbox-id': 'sb', 'io.kubernetes.cri.image-name': 'busybox:latest',
+    }, 'berth\'s io.kubernetes.cri.* win over the container\'s');
+    const some = buildSpec(input(config({ annotations }), { ...fs, allowedAnnotations: ['run.oci.keep_original_groups', 'example.com/*'] })).annotations;
+    assert.equal(some['run.oci.keep_original_groups'], '1');
+    assert.equal(some['example.com/team'], 'a');
+    assert.ok(!('run.oci.hooks.stdout' in some) && !('org.systemd.property.CPUWeight' in some) && !('org.criu.config' in some));
+    const prefix = buildSpec(input(config({ annotations }), { ...fs, allowedAnnotations: ['run.oci.*'] })).annotations;
+    assert.deepEqual(Object.keys(prefix).filter((k) => k.startsWith('run.oci.')).sort(), ['run.oci.hooks.stdout', 'run.oci.keep_original_groups']);
+  });
+  it('annotation globs: * is any run of characters, everything else literal', () => {
+    assert.ok(globMatcher('run.oci.*')('run.oci.a.b/c'));
+    assert.ok(!globMatcher('run.oci.*')('run-oci.a'), 'a dot is a dot');
+    assert.ok(globMatcher('*.example.com/*')('a.b.example.com/x'));
+    assert.ok(!globMatcher('run.oci.x')('run.oci.xy'));
+    assert.ok(globMatcher('a*b*c')('abc') && !globMatcher('a*b*c')('acb'));
+    assert.deepEqual(allowedAnnotations({ 'io.kubernetes.x': '1', y: '2' }, []), { 'io.kubernetes.x': '1' });
   });
   it('default mounts, pod files, CRI mounts with ro and propagation', () => {
     const c = config({

@@ -9,6 +9,7 @@ import { compileProfile, type SeccompProfileFile } from './seccomp.js';
 import type { ContainerConfigInput, ContainerUser, ResourcesInput, SecurityInput } from './types.js';
 import type { IdMapping } from '../sandbox/types.js';
 import { runtimeCgroupAnnotations } from '../cgroups/paths.js';
+import { allowedAnnotations } from './annotations.js';
 
 export interface ImageConfigInput {
   entrypoint: string[];
@@ -57,6 +58,8 @@ export interface SpecInput {
   /** The profile the container asked for, already loaded; undefined = unconfined. */
   seccompProfile?: SeccompProfileFile;
   host: HostFacts;
+  /** The handler's allowed_annotations: globs of the container annotations, beside io.kubernetes.*, that reach the spec. */
+  allowedAnnotations: readonly string[];
 }
 
 export const DEFAULT_MASKED_PATHS = [
@@ -176,12 +179,12 @@ export function buildSpec(inp: SpecInput): OciSpec {
     root: { path: inp.rootfs, readonly: sec.readonlyRootfs },
     mounts: buildMounts(c.mounts, sb, { privileged, readonlyRootfs: sec.readonlyRootfs, hostSys: !!sb.usernsPath && !sb.netnsPath }),
     annotations: {
-      ...c.annotations,
+      ...allowedAnnotations(c.annotations, inp.allowedAnnotations),
       'io.kubernetes.cri.container-type': 'container',
       'io.kubernetes.cri.container-name': c.name,
       'io.kubernetes.cri.sandbox-id': sb.id,
       'io.kubernetes.cri.image-name': inp.imageName,
-      // Last, so a container's own annotation cannot move it out of the cgroup berth reads.
+      // berth's own, after the filter and last, so a container's annotation cannot move it out of the cgroup berth reads.
       ...runtimeCgroupAnnotations(inp.cgroupsPath),
     },
     linux: {
