@@ -8,6 +8,8 @@ import type { PodSandboxConfig } from '../pkg/cri/gen/runtime/v1/PodSandboxConfi
 import { podConfig } from '../e2e/sandbox-fixtures.js';
 import { pidsWithCmdline } from './containerd.js';
 import { pssKiB, rssKiB } from './foundation.js';
+import { perPodMiB, settledFootprint, type Footprint } from './footprint.js';
+import { DEFAULT_POLICY } from '../pkg/sys/idle-memory.js';
 import { summarize, timeMs } from './summary.js';
 
 /** A CRI runtime started for one round. */
@@ -66,7 +68,7 @@ function ctr(w: Workload, name: string, command: string[]): ContainerConfig {
  * by 20 conmons counts 20 times) and summed PSS (each shared page divided among its mappers: what
  * the node loses).
  */
-async function footprintKiB(rt: Runtime): Promise<{ rss: number; pss: number }> {
+async function footprintKiB(rt: Runtime): Promise<Footprint> {
   const pids = [rt.pid, ...(await pidsWithCmdline(rt.helperMark)).filter((p) => p !== rt.pid)];
   const sum = { rss: 0, pss: 0 };
   for (const p of pids) {
@@ -74,6 +76,20 @@ async function footprintKiB(rt: Runtime): Promise<{ rss: number; pss: number }> 
     sum.pss += await pssKiB(p).catch(() => 0);
   }
   return sum;
+}
+
+/** A quiet window longer than the idle compaction's minimum interval plus two of its checks (settledFootprint says why). */
+export const FOOTPRINT_WINDOW_MS = DEFAULT_POLICY.minCompactIntervalMs + 4000;
+
+/** The footprint a quiet runtime settles at: sampled each second over the window, each figure's lowest. */
+async function settledFootprintKiB(rt: Runtime): Promise<Footprint> {
+  const samples: Footprint[] = [];
+  const end = Date.now() + FOOTPRINT_WINDOW_MS;
+  do {
+    samples.push(await footprintKiB(rt));
+    await settle(1000);
+  } while (Date.now() < end);
+  return settledFootprint(samples);
 }
 
 async function cpuTicks(pid: number): Promise<number> {
@@ -155,8 +171,7 @@ async function poll(c: CriClient, seconds: number): Promise<void> {
 
 async function podsUnderPolling(rt: Runtime, w: Workload, out: Figures): Promise<void> {
   const c = rt.client;
-  await settle(1000);
-  const before = await footprintKiB(rt);
+  const before = await settledFootprintKiB(rt);
   const ids: string[] = [];
   for (let i = 0; i < w.pods; i++) {
     const cfg = pod(w, 'held');
@@ -165,11 +180,10 @@ async function podsUnderPolling(rt: Runtime, w: Workload, out: Figures): Promise
     const cid = (await c.runtime('CreateContainer', { pod_sandbox_id: id, config: ctr(w, 'sleeper', ['sleep', '3600']), sandbox_config: cfg })).container_id;
     await c.runtime('StartContainer', { container_id: cid });
   }
-  await settle(2000);
-  const held = await footprintKiB(rt);
-  const perPod = (kib: number) => Math.round((kib / 1024 / w.pods) * 100) / 100;
-  out.mem_per_pod_mib = perPod(held.rss - before.rss);
-  out.mem_per_pod_pss_mib = perPod(held.pss - before.pss);
+  const held = await settledFootprintKiB(rt);
+  const perPod = perPodMiB(before, held, w.pods);
+  out.mem_per_pod_mib = perPod.rss;
+  out.mem_per_pod_pss_mib = perPod.pss;
   const t0 = await cpuTicks(rt.pid);
   const started = Date.now();
   await poll(c, w.pollSeconds);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs the compiled tests with node's test runner: unit tests (beside the code, in dist/pkg and
-// dist/cmd) first, then the e2e tests (dist/e2e), one file at a time since e2e tests share the
+// Runs the compiled tests with node's test runner: unit tests (beside the code, in dist/pkg,
+// dist/cmd and dist/bench) first, then the e2e tests (dist/e2e), one file at a time since e2e tests share the
 // host's network, cgroups and a local registry. `--unit` runs the unit tests alone; other
 // arguments filter test files by substring.
 import { spawnSync } from 'node:child_process';
@@ -27,7 +27,7 @@ const find = (dir) => {
   return out;
 };
 
-let files = [...find('dist/pkg'), ...find('dist/cmd')];
+let files = [...find('dist/pkg'), ...find('dist/cmd'), ...find('dist/bench')];
 if (!unitOnly) files = files.concat(find('dist/e2e'));
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
 if (!files.length) {
