@@ -104,7 +104,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   // The effective config has "auto" and "" resolved for this host; a reload reads the file in the
   // same form, so an unchanged file changes nothing.
   // The default runtime handler is one this host can run (crun, else runc), likewise.
-  const effective = (c: BerthConfig) => resolveDefaultHandler(cgroups.effectiveConfig(c), undefined, (p) => cgroups.runtimeRefusal(p));
+  const effective = (c: BerthConfig) => resolveDefaultHandler(cgroups.effectiveConfig(c), { refusal: (p) => cgroups.runtimeRefusal(p) });
   const { config, fallback } = effective(fileConfig);
   timeline.mark('cgroups');
   const log = createLogger(config.log_level);

@@ -6,7 +6,7 @@ import { resolveDefaultHandler } from './default-handler.js';
 const withDefault = (name: string, handlers = DEFAULT_CONFIG.runtime.handlers): BerthConfig =>
   ({ ...DEFAULT_CONFIG, runtime: { ...DEFAULT_CONFIG.runtime, default_handler: name, handlers } });
 /** A host where exactly these binaries are executable. */
-const host = (...files: string[]) => (f: string) => files.includes(f);
+const host = (...files: string[]) => ({ executable: (f: string) => files.includes(f) });
 
 describe('default runtime handler', () => {
   it('stays crun where /usr/bin/crun is there', () => {
@@ -47,12 +47,12 @@ describe('default runtime handler', () => {
 
   it('falls back to runc, saying why, where the host refuses crun (hybrid cgroups with a controller on v2)', () => {
     const refusal = (p: string) => (p.endsWith('/crun') ? 'crun refuses this hybrid cgroup host' : undefined);
-    const r = resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun', '/usr/sbin/runc'), refusal);
+    const r = resolveDefaultHandler(withDefault('crun'), { ...host('/usr/bin/crun', '/usr/sbin/runc'), refusal });
     assert.equal(r.config.runtime.default_handler, 'runc');
     assert.deepEqual(r.fallback, { from: 'crun', path: '/usr/bin/crun', reason: 'crun refuses this hybrid cgroup host', to: 'runc' });
     // Nothing to fall back to: crun stays, and its own error names the problem.
-    assert.equal(resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun'), refusal).config.runtime.default_handler, 'crun');
-    assert.equal(resolveDefaultHandler(withDefault('crun'), host('/usr/bin/crun', '/usr/sbin/runc'), () => 'refused').config.runtime.default_handler, 'crun', 'runc refused too');
+    assert.equal(resolveDefaultHandler(withDefault('crun'), { ...host('/usr/bin/crun'), refusal }).config.runtime.default_handler, 'crun');
+    assert.equal(resolveDefaultHandler(withDefault('crun'), { ...host('/usr/bin/crun', '/usr/sbin/runc'), refusal: () => 'refused' }).config.runtime.default_handler, 'crun', 'runc refused too');
   });
 
   it('leaves an unknown default handler for Status to report', () => {

@@ -25,9 +25,15 @@ export type RuntimeRefusal = (runtimePath: string) => string | undefined;
  * executable and the host does not refuse it (or when runc cannot run either, so that Status and
  * the runtime's own error name what is wrong), else runc's.
  */
-export function resolveDefaultHandler(
-  cfg: BerthConfig, executable: (file: string) => boolean = isExecutable, refusal: RuntimeRefusal = () => undefined,
-): { config: BerthConfig; fallback?: HandlerFallback } {
+export interface HandlerHost {
+  /** Whether a binary can be run here (default: an executable file). */
+  executable?: (file: string) => boolean;
+  /** Why the host refuses a runtime (default: it refuses none). */
+  refusal?: RuntimeRefusal;
+}
+
+export function resolveDefaultHandler(cfg: BerthConfig, host: HandlerHost = {}): { config: BerthConfig; fallback?: HandlerFallback } {
+  const { executable = isExecutable, refusal = () => undefined } = host;
   const { default_handler: name, handlers } = cfg.runtime;
   const chosen = handlers[name];
   const fallback = handlers[FALLBACK_HANDLER];

@@ -134,7 +134,8 @@ export class RuntimeDriver implements ContainerRuntime {
     return this.o.socketDir;
   }
 
-  private async call(h: RuntimeHandler, args: string[], timeoutMs = CALL_TIMEOUT_MS, o: { nice?: boolean } = {}): Promise<RunResult> {
+  private async call(h: RuntimeHandler, args: string[], o: { timeoutMs?: number; nice?: boolean } = {}): Promise<RunResult> {
+    const { timeoutMs = CALL_TIMEOUT_MS } = o;
     const argv = this.rt(h, args);
     const r = await (o.nice ? run(NICE, ['-n', '19', h.path, ...argv], { timeoutMs }) : run(h.path, argv, { timeoutMs }));
     if (r.code !== 0 || r.timedOut) throw new RuntimeError(`${h.name} ${args[0]}: ${failureText(r)}`);
@@ -218,7 +219,7 @@ export class RuntimeDriver implements ContainerRuntime {
    */
   async delete(h: RuntimeHandler, id: string, o: { background?: boolean } = {}): Promise<void> {
     try {
-      await this.call(h, ['delete', '--force', id], CALL_TIMEOUT_MS, { nice: o.background });
+      await this.call(h, ['delete', '--force', id], { nice: o.background });
     } catch (err) {
       if (!/not exist|not found|no such/i.test(errorMessage(err))) throw err;
     }
@@ -235,7 +236,7 @@ export class RuntimeDriver implements ContainerRuntime {
 
   /** `runtime list`: every container in the handler's root (empty when the root does not exist yet). */
   async list(h: RuntimeHandler): Promise<RuntimeContainer[]> {
-    const r = await this.call(h, ['list', '--format', 'json'], 30_000);
+    const r = await this.call(h, ['list', '--format', 'json'], { timeoutMs: 30_000 });
     const rows = (JSON.parse(r.stdout.toString() || 'null') ?? []) as { id: string; status: string; pid: number; bundle: string }[];
     return rows.map((c) => ({ id: c.id, status: c.status, pid: c.pid, bundle: c.bundle }));
   }
