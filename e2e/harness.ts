@@ -7,16 +7,12 @@ import path from 'node:path';
 import { CriClient } from '../pkg/client/cri.js';
 import { PROJECT_ROOT } from '../pkg/version/version.js';
 import { driverToml } from './cgroup-fixtures.js';
+import { parseLauncher } from '../scripts/launcher.mjs';
 
 export const BERTH_BIN = path.join(PROJECT_ROOT, 'bin/berth');
 
 /** bin/berth's first line (`#!/usr/bin/env -S [NAME=VALUE…] node FLAGS`), split at `node`. */
-function launcherLine(): { env: string[]; flags: string[] } {
-  const first = readFileSync(BERTH_BIN, 'utf8').split('\n', 1)[0]!;
-  const [, env = '', flags = ''] = /^#!\S*\s+-S\s+(.*?)\bnode\b(.*)$/.exec(first) ?? [];
-  const words = (s: string) => s.trim().split(/\s+/).filter(Boolean);
-  return { env: words(env), flags: words(flags) };
-}
+const launcherLine = (): { env: string[]; flags: string[] } => parseLauncher(readFileSync(BERTH_BIN, 'utf8'));
 
 /** The node flags bin/berth's first line gives, for spawning it with process.execPath. */
 export function launcherNodeFlags(): string[] {

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseLauncher } from './launcher.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -66,10 +67,10 @@ mkdirSync(path.join(out, 'bin'));
 // two malloc arenas for the long-lived daemon).
 const launcher = readFileSync(path.join(root, 'bin/berth'), 'utf8');
 // Its first line: `#!/usr/bin/env -S [NAME=VALUE…] node FLAGS`; env(1) sets the variables here too.
-const [, envVars = '', nodeFlags = ''] = /^#!\/usr\/bin\/env -S (.*?)\bnode\b(.*)$/m.exec(launcher) ?? [];
-const envPrefix = envVars.trim() ? `env ${envVars.trim()} ` : '';
+const { env: envVars, flags: nodeFlags } = parseLauncher(launcher);
+const envPrefix = envVars.length ? `env ${envVars.join(' ')} ` : '';
 writeFileSync(path.join(out, 'bin/berth.cjs'), launcher);
-writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec ${envPrefix}"$here/../node/bin/node" ${nodeFlags.trim()} "$here/berth.cjs" "$@"\n`, { mode: 0o755 });
+writeFileSync(path.join(out, 'bin/berth'), `#!/bin/sh\n# berth, run by the node binary shipped beside it.\nhere=$(dirname "$(readlink -f "$0")")\nexec ${envPrefix}"$here/../node/bin/node" ${nodeFlags.join(' ')} "$here/berth.cjs" "$@"\n`, { mode: 0o755 });
 
 // Every file with its hash: the agent compares these to know whether a node needs an upgrade.
 const files = {};
