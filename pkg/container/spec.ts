@@ -7,7 +7,7 @@ import type { OciDevice, OciDeviceRule, OciResources, OciSpec } from './oci.js';
 import { APPARMOR_DEFAULT } from './apparmor.js';
 import { compileProfile, type SeccompProfileFile } from './seccomp.js';
 import type { ContainerConfigInput, ContainerUser, ResourcesInput, SecurityInput } from './types.js';
-import type { IdMapping } from '../sandbox/types.js';
+import type { IdMapping, SandboxInfo } from '../sandbox/types.js';
 import { runtimeCgroupAnnotations } from '../cgroups/paths.js';
 import { allowedAnnotations } from './annotations.js';
 
@@ -19,17 +19,9 @@ export interface ImageConfigInput {
   user: string;
 }
 
-export interface SandboxSpecInput extends PodFiles {
-  id: string;
-  hostname: string;
-  netnsPath?: string;
-  ipcnsPath?: string;
-  utsnsPath?: string;
-  /** The pod's own user namespace; its mappings are repeated in the spec (runc wants them). */
-  usernsPath?: string;
-  uidMappings?: IdMapping[];
-  gidMappings?: IdMapping[];
-}
+/** What the spec takes from the pod: its files, its pinned namespaces and (runc wants them repeated) its user namespace's mappings. */
+export interface SandboxSpecInput
+  extends PodFiles, Pick<SandboxInfo, 'id' | 'hostname' | 'netnsPath' | 'ipcnsPath' | 'utsnsPath' | 'usernsPath' | 'uidMappings' | 'gidMappings'> {}
 
 export interface HostFacts {
   caps: DaemonCaps;
