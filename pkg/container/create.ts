@@ -22,7 +22,8 @@ import type { ContainerConfigInput } from './types.js';
 import { resolveUser } from './user.js';
 import { nowNs, type ContainerManager } from './service.js';
 import type { RuntimeHandler } from './runtime.js';
-import { CleanupStack, describeFailures } from '../sync/cleanup.js';
+import { CleanupStack, describeFailures, settleAll } from '../sync/cleanup.js';
+import type { ImageUserFiles } from './image-user-files.js';
 import { Phases } from '../log/phases.js';
 
 export async function createContainer(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput, fingerprint: string): Promise<string> {
@@ -61,15 +62,14 @@ async function createWithImage(
   const phases = new Phases();
   const mark = (name: string): void => phases.mark(name);
   try {
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-    undo.add('bundle and writable layer', () => removeDirs(bundle, layerDir));
-    await mountRootfs(rootfs, view.lowerdirs, layerDir);
-    mark('rootfs');
-    undo.add('rootfs mount', () => unmountRootfs(rootfs));
+    // What the spec needs is gathered while the rootfs is made: none of it waits for the mount
+    // but the image's /etc/passwd and /etc/group, and those are read once per image.
     const sec = cfg.security;
-    const [passwd, group, pidNamespace, hostMounts, devices, seccompProfile, cdiEdits] = await Promise.all([
-      readImageFile(rootfs, 'etc/passwd'),
-      readImageFile(rootfs, 'etc/group'),
+    const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
+    const rootfsReady = makeRootfs(undo, bundle, rootfs, layerDir, view.lowerdirs).then(() => mark('rootfs'));
+    const [, { passwd, group }, pidNamespace, hostMounts, devices, seccompProfile, cdiEdits, host] = await settleAll([
+      rootfsReady,
+      m.imageUserFiles.get(imageId, () => rootfsReady.then(() => readUserFiles(rootfs))),
       resolvePidNamespace(m, sb, cfg),
       resolveMounts(cfg),
       Promise.all(cfg.devices.map(async (d) => {
@@ -81,7 +81,12 @@ async function createWithImage(
       })),
       loadSeccomp(cfg),
       resolveCdi(m, cfg),
-    ]);
+      factsForCreate(m.o.host, cfg.security.privileged),
+      // (console.log sits in the bundle, which makeRootfs makes.)
+      logPath.startsWith(`${bundle}/`) ? undefined : mkdirHostPath(path.dirname(logPath)).catch((err: unknown) => {
+        throw new InvalidArgumentError(`config.log_path: ${errorMessage(err)}`);
+      }),
+    ] as const);
     undo.add('image volume mounts', () => unmountImageVolumes(bundle));
     const mounts = await mountImageVolumes(m.o.images, bundle, hostMounts);
     const img = view.config;
@@ -91,31 +96,16 @@ async function createWithImage(
     }, passwd, group);
     const resolved: ContainerConfigInput = { ...cfg, mounts };
     const built = buildSpec({
-      id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath,
+      id, config: resolved, imageName: cfg.image, rootfs, user, pidNamespace, devices, seccompProfile, cgroupsPath, host,
       allowedAnnotations: m.o.config.runtime.handlers[handler.name]?.allowed_annotations ?? [],
-      host: await factsForCreate(m.o.host, cfg.security.privileged),
       image: { entrypoint: img.Entrypoint ?? [], cmd: img.Cmd ?? [], env: img.Env ?? [], workingDir: img.WorkingDir ?? '', user: img.User ?? '' },
       sandbox: sb,
     });
     const spec = cdiEdits ? applyEdits(built, cdiEdits) : built;
-    // The working directory and the image's volumes exist in the container's own layer (CRI-O's
-    // default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
-    const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
-    await Promise.all(dirs.map((d) => mkdirInRootfs(rootfs, d)));
-    if (sb.usernsPath && sb.uidMappings?.[0] && sb.gidMappings?.[0]) {
-      // The runtime sets up the rootfs as the pod's mapped root: it must reach it through the
-      // bundle, own its writable layer and find the mount points it cannot create itself in
-      // directories of the image (owned by an id outside the namespace).
-      await ensureMountTargets(rootfs, spec.mounts);
-      await shiftLayerOwnership(layerDir, rootfs, sb.uidMappings[0], sb.gidMappings[0]);
-      await Promise.all([chmod(m.bundlesDir, 0o711), chmod(bundle, 0o711)]);
-    }
-    await writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    // The spec is written while the rootfs gets its directories: the runtime reads neither
+    // before StartContainer.
+    await settleAll([writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec)), prepareRootfsDirs(m, sb, rootfs, layerDir, bundle, spec, img)]);
     mark('spec');
-    const logPath = sb.logDirectory && cfg.logPath ? path.join(sb.logDirectory, cfg.logPath) : path.join(bundle, 'console.log');
-    await mkdirHostPath(path.dirname(logPath)).catch((err: unknown) => {
-      throw new InvalidArgumentError(`config.log_path: ${errorMessage(err)}`);
-    });
     const createdAt = nowNs();
     const image = view.image;
     const rec: ContainerRecord = {
@@ -142,6 +132,40 @@ async function createWithImage(
     if (failed.length) m.o.log.warn({ id, steps: describeFailures(failed) }, 'container create: cleanup incomplete');
     throw err;
   }
+}
+
+/** The bundle and writable layer directories, then the overlay; each undone on failure. */
+async function makeRootfs(undo: CleanupStack, bundle: string, rootfs: string, layerDir: string, lowerdirs: string[]): Promise<void> {
+  // Registered first: rm of a directory that was never made is harmless.
+  undo.add('bundle and writable layer', () => removeDirs(bundle, layerDir));
+  await settleAll([mkdir(bundle, { recursive: true, mode: 0o700 }), mkdir(layerDir, { recursive: true, mode: 0o755 })]);
+  await mountRootfs(rootfs, lowerdirs, layerDir);
+  undo.add('rootfs mount', () => unmountRootfs(rootfs));
+}
+
+/**
+ * The working directory and the image's volumes exist in the container's own layer (CRI-O's
+ * default "mkdir" image-volume mode); a CRI mount at a volume path takes its place.
+ */
+async function prepareRootfsDirs(
+  m: ContainerManager, sb: SandboxInfo, rootfs: string, layerDir: string, bundle: string, spec: OciSpec, img: { Volumes?: Record<string, unknown> },
+): Promise<void> {
+  const dirs = [spec.process.cwd, ...Object.keys(img.Volumes ?? {})];
+  await Promise.all(dirs.map((d) => mkdirInRootfs(rootfs, d)));
+  if (sb.usernsPath && sb.uidMappings?.[0] && sb.gidMappings?.[0]) {
+    // The runtime sets up the rootfs as the pod's mapped root: it must reach it through the
+    // bundle, own its writable layer and find the mount points it cannot create itself in
+    // directories of the image (owned by an id outside the namespace).
+    await ensureMountTargets(rootfs, spec.mounts);
+    await shiftLayerOwnership(layerDir, rootfs, sb.uidMappings[0], sb.gidMappings[0]);
+    await Promise.all([chmod(m.bundlesDir, 0o711), chmod(bundle, 0o711)]);
+  }
+}
+
+/** The image's /etc/passwd and /etc/group, read through its freshly mounted rootfs. */
+async function readUserFiles(rootfs: string): Promise<ImageUserFiles> {
+  const [passwd, group] = await Promise.all([readImageFile(rootfs, 'etc/passwd'), readImageFile(rootfs, 'etc/group')]);
+  return { passwd, group };
 }
 
 async function resolvePidNamespace(m: ContainerManager, sb: SandboxInfo, cfg: ContainerConfigInput): Promise<string | undefined> {

@@ -31,6 +31,7 @@ import { buildResources, type HostFacts } from './spec.js';
 import { ContainerTable, nameKey, type ContainerRecord } from './store.js';
 import { ExecMixin } from './exec.js';
 import { createContainer } from './create.js';
+import { ImageUserFilesCache } from './image-user-files.js';
 import { startLocked, updateSpecResources } from './start.js';
 import { checkResources, validateContainerConfig } from './request.js';
 import type {
@@ -98,6 +99,8 @@ export class ContainerManager extends ExecMixin implements ContainerService {
   /** The exit path's unmounts of exited containers, true once done (memory only: after a restart remove unmounts). */
   private readonly unmounts = new Map<string, Promise<boolean>>();
   readonly bundlesDir: string;
+  /** Each image's /etc/passwd and /etc/group, read at its first CreateContainer (image-user-files.ts). */
+  readonly imageUserFiles = new ImageUserFilesCache();
   /** Where RemoveContainer moves a container's directories to be deleted in the background: bundle and attach dir (state), writable layer (root). */
   readonly trash: { state: Trash; root: Trash };
 

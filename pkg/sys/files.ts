@@ -30,7 +30,12 @@ export async function mkdirHostPath(p: string, mode = 0o755): Promise<void> {
   if (!path.posix.isAbsolute(p)) throw new HostPathError(p, 'not an absolute path');
   const root = kernelRootOf(p);
   if (root) throw new HostPathError(p, `berth does not create paths under ${root}`);
-  const parts = path.posix.normalize(p).split('/').filter(Boolean);
+  const normal = path.posix.normalize(p);
+  // Mostly the directory is there already (a pod's log directory, a hostPath): one stat then,
+  // instead of a mkdir and a stat per component. (Normalized, a path that resolves to a
+  // directory has every component a directory or a link to one, as the walk would leave it.)
+  if ((await stat(normal).catch(() => undefined))?.isDirectory()) return;
+  const parts = normal.split('/').filter(Boolean);
   let cur = '';
   for (const part of parts) {
     cur = `${cur}/${part}`;
