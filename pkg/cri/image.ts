@@ -8,6 +8,7 @@ import type { Image } from './gen/runtime/v1/Image.js';
 import type { AuthConfig__Output } from './gen/runtime/v1/AuthConfig.js';
 import type { ImageFilter__Output } from './gen/runtime/v1/ImageFilter.js';
 import { addAll, itemEncoder, serveList } from './list-stream.js';
+import { DerivedMemo } from './status-memo.js';
 import type { CriModule } from './module.js';
 
 declare module './module.js' {
@@ -84,6 +85,8 @@ export const imageModule: CriModule = {
     });
     await svc.init();
     ctx.services.images = svc;
+    // The same CRI object (and so the same encoded bytes, status-memo.ts) while the record is.
+    const criImage = new DerivedMemo(toCriImage);
     return {
       // Lets background snapshot deletions finish (what is left is removed at the next start).
       close: () => svc.idle(),
@@ -106,12 +109,12 @@ export const imageModule: CriModule = {
           if (!img) return { image: null, info: {} };
           const info: Record<string, string> = {};
           if (req.verbose) info.info = JSON.stringify(await svc.verboseInfo(img.id));
-          return { image: toCriImage(img), info };
+          return { image: criImage.get(img), info };
         },
-        ListImages: async (req) => ({ images: [...matchingImages(svc, req.filter)].map(toCriImage) }),
+        ListImages: async (req) => ({ images: [...matchingImages(svc, req.filter)].map((r) => criImage.get(r)) }),
         StreamImages: (call) => {
           const encode = itemEncoder<Image>('ImageService', 'StreamImages', 'images');
-          void serveList(call, (w) => addAll(w, matchingImages(svc, call.request.filter), (r) => encode(toCriImage(r))));
+          void serveList(call, (w) => addAll(w, matchingImages(svc, call.request.filter), (r) => encode(criImage.get(r))));
         },
         RemoveImage: async (req) => {
           const ref = req.image?.image ?? '';

@@ -67,6 +67,25 @@ describe('status answers from memory', () => {
     assert.deepEqual(empty.cached, empty.fresh);
   });
 
+  it('the image answers: ImageStatus and ListImages from the kept CRI images decode as fresh encodings do', () => {
+    const img = (n: number) => ({
+      id: `sha256:${String(n).padStart(64, '0')}`, repo_tags: [`r/i:${n}`], repo_digests: [], size: '1234', uid: { value: '0' }, username: '',
+      spec: { image: `sha256:${n}`, annotations: {}, image_ref: `sha256:${n}` }, pinned: n === 2,
+    });
+    const images = cri.ImageService as unknown as Record<string, MethodDef & { responseDeserialize(b: Buffer): any }>;
+    const both = (method: string, value: object) => {
+      const def = images[method]!;
+      return { cached: def.responseDeserialize(answerEncoder(method, def, root)(value)), fresh: def.responseDeserialize(def.responseSerialize(value)) };
+    };
+    for (const v of [{ image: img(1), info: {} }, { image: img(2), info: { info: '{"a":1}' } }, { image: null, info: {} }]) {
+      const a = both('ImageStatus', v);
+      assert.deepEqual(a.cached, a.fresh);
+    }
+    const list = both('ListImages', { images: [img(1), img(2)] });
+    assert.deepEqual(list.cached, list.fresh);
+    assert.equal((list.cached as { images: unknown[] }).images.length, 2);
+  });
+
   describe('against the container and sandbox services (fake runtime)', () => {
     let env: ManagersEnv;
     before(async () => {

@@ -46,6 +46,8 @@ const MEMO_FIELD: Record<string, string> = {
   PodSandboxStatus: 'status',
   ListContainers: 'containers',
   ListPodSandbox: 'items',
+  ImageStatus: 'image',
+  ListImages: 'images',
 };
 
 /**

@@ -91,6 +91,12 @@ export class ImageDb {
   /** image ID → its refs, so listing is not a scan of every ref per image. */
   private readonly refsByImage = new Map<string, Set<string>>();
   private nextNum = 1;
+  private gen = 0;
+
+  /** Changes whenever an image or a reference is added, moved or removed (answers kept in memory check it). */
+  get generation(): number {
+    return this.gen;
+  }
 
   private setRef(ref: string, kind: 'tag' | 'digest', imageId: string): void {
     const old = this.refs.get(ref);
@@ -170,6 +176,7 @@ export class ImageDb {
     if (!existing) for (const c of new Set(row.chain)) this.snapshots.get(c)!.refs++;
     if (tag) this.setRef(tag, 'tag', row.id);
     if (digestRef) this.setRef(digestRef, 'digest', row.id);
+    this.gen++;
   }
 
   /** Deletes an image and its references; returns the snapshots whose count fell to zero. */
@@ -186,6 +193,7 @@ export class ImageDb {
     this.images.delete(id);
     for (const ref of this.refsByImage.get(id) ?? []) this.refs.delete(ref);
     this.refsByImage.delete(id);
+    this.gen++;
     const freed: SnapshotRow[] = [];
     for (const c of new Set(img.chain)) {
       const s = this.snapshots.get(c);

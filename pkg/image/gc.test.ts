@@ -1,27 +1,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { silentLogger } from '../log/log.js';
-import { Store } from '../store/store.js';
-import { ImageServiceImpl } from './service.js';
+import { mkdir } from 'node:fs/promises';
+import type { ImageServiceImpl } from './service.js';
+import { openTestImageService, type TestImageService } from './testing/service.js';
 
 describe('image garbage collection', () => {
-  let dir: string;
-  let store: Store;
+  let env: TestImageService;
   let svc: ImageServiceImpl;
   before(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-gc-'));
-    store = Store.open(path.join(dir, 'berth.db'));
-    svc = new ImageServiceImpl({ root: dir, store, log: silentLogger(), registry: { insecure: [], mirrors: {} }, maxConcurrentDownloads: 1 });
-    await svc.init();
+    env = await openTestImageService('berth-gc-');
+    svc = env.svc;
   });
-  after(async () => {
-    store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => env.close());
 
   // A RemoveImage's collection used to list the snapshot directory while a pull had just renamed
   // its new snapshot into place but not yet recorded it, and threw the new layer away.

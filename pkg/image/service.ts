@@ -32,6 +32,15 @@ export interface ImageServiceOptions {
   onPullBytes?: (n: number) => void;
 }
 
+/** What lookups and records of one image set (ImageDb's generation) gave; a lookup's '' is a miss. */
+interface ImageMemo {
+  generation: number;
+  records: Map<string, ImageRecord>;
+  lookups: Map<string, string>;
+}
+
+const MAX_KEPT_LOOKUPS = 1024;
+
 export class ImageServiceImpl implements ImageService {
   readonly imagesRoot: string;
   readonly snapshotsDir: string;
@@ -43,6 +52,7 @@ export class ImageServiceImpl implements ImageService {
   private readonly leases = new Map<string, number>();
   private readonly unpacking = new Map<string, Promise<void>>();
   private readonly configs = new Map<string, ImageConfigDoc>();
+  private kept: ImageMemo = { generation: -1, records: new Map(), lookups: new Map() };
   private inUse: (imageId: string) => boolean = () => false;
   private writableCache: { at: number; usage: Promise<ImageFsUsage> } | undefined;
   readonly pulls = new PullActivity();
@@ -143,11 +153,27 @@ export class ImageServiceImpl implements ImageService {
     this.db.commitImage(row, tag, digestRef);
   }
 
+  /**
+   * The record of image `id`. The same object while no image or reference changes (kubelet asks
+   * ImageStatus and ListImages again and again of an unchanged set): pkg/cri keeps its answer's
+   * encoding per record object. Frozen, as it is shared.
+   */
   record(id: string): ImageRecord | undefined {
+    const memo = this.memo();
+    let r = memo.records.get(id);
+    if (r) return r;
     const row = this.db.images.get(id);
     if (!row) return undefined;
     const { tags, digests } = this.db.refsOf(id);
-    return { id, repoTags: tags, repoDigests: digests, size: row.size, user: row.user, pinned: row.pinned };
+    r = Object.freeze({ id, repoTags: Object.freeze(tags) as string[], repoDigests: Object.freeze(digests) as string[], size: row.size, user: row.user, pinned: row.pinned });
+    memo.records.set(id, r);
+    return r;
+  }
+
+  /** The records and lookups of the current image set; emptied when it changes. */
+  private memo(): ImageMemo {
+    if (this.kept.generation !== this.db.generation) this.kept = { generation: this.db.generation, records: new Map(), lookups: new Map() };
+    return this.kept;
   }
 
   list(): ImageRecord[] {
@@ -164,6 +190,17 @@ export class ImageServiceImpl implements ImageService {
 
   /** The image `refOrId` names (ID, ID prefix, tag or digest reference), if present. */
   lookup(refOrId: string): ImageRecord | undefined {
+    const { lookups } = this.memo();
+    const hit = lookups.get(refOrId);
+    if (hit !== undefined) return hit ? this.record(hit) : undefined;
+    const r = this.resolveRef(refOrId);
+    // Bounded: names that miss are kept too, and a client can make up any number of them.
+    if (lookups.size >= MAX_KEPT_LOOKUPS) lookups.clear();
+    lookups.set(refOrId, r?.id ?? '');
+    return r;
+  }
+
+  private resolveRef(refOrId: string): ImageRecord | undefined {
     const s = refOrId.trim();
     if (!s) return undefined;
     if (this.db.images.has(s)) return this.record(s);
