@@ -11,6 +11,7 @@ import type { CallContext, HandlerSet } from './handlers.js';
 import type { ExtraService } from './module.js';
 import { PROTO_PATH, criServices, protoRoot } from './proto.js';
 import { codeName, toStatus } from './status.js';
+import { type Deadline, Deadlines } from './deadlines.js';
 import { answerEncoder } from './status-memo.js';
 
 type AnyUnary = (req: unknown, ctx: CallContext) => Promise<unknown>;
@@ -30,6 +31,7 @@ export class CriServer {
   /** Open server streams, by the method they serve. */
   private readonly streams = new Map<ServerWritableCall, string>();
   private readonly guard = new RequestGuard();
+  private readonly deadlines = new Deadlines();
 
   constructor(
     private readonly handlers: HandlerSet,
@@ -94,13 +96,13 @@ export class CriServer {
         return;
       }
       const abort = new CallAbort();
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Deadline | undefined;
       let answered = false;
       // The first answer counts (the handler's, the deadline's, or the client's cancel); a late outcome is dropped.
       const answer = (): boolean => {
         if (answered) return false;
         answered = true;
-        clearTimeout(timer);
+        this.deadlines.cancel(timer);
         call.onCancel = undefined;
         return true;
       };
@@ -148,22 +150,20 @@ export class CriServer {
   }
 
   /**
-   * One timer per call, at whichever comes first: berth's own budget for the method (call.ts)
-   * or the client's deadline (grpc-timeout). Either aborts the handler and answers DEADLINE_EXCEEDED.
+   * One deadline per call (deadlines.ts), at whichever comes first: berth's own budget for the method
+   * (call.ts) or the client's deadline (grpc-timeout). Either aborts the handler and answers DEADLINE_EXCEEDED.
    */
-  private deadline(method: string, call: UnaryCall, abort: CallAbort, fail: (err: unknown) => void): NodeJS.Timeout | undefined {
+  private deadline(method: string, call: UnaryCall, abort: CallAbort, fail: (err: unknown) => void): Deadline | undefined {
     const budget = callBudgetMs(method, call.request);
     const client = call.timeoutMs;
     if (budget === undefined && client === undefined) return undefined;
     const byClient = client !== undefined && (budget === undefined || client < budget);
     const ms = byClient ? client : budget!;
-    const timer = setTimeout(() => {
+    return this.deadlines.add(ms, () => {
       const err = new DeadlineExceededError(byClient ? `${method}: the client's deadline of ${ms} ms passed` : `${method}: berth gave up after ${Math.round(ms / 1000)} s`);
       abort.abort(err);
       fail(err);
-    }, ms);
-    timer.unref();
-    return timer;
+    });
   }
 
   /**
