@@ -13,6 +13,24 @@ const parsed = (file: string) => {
   return root;
 };
 
+/** Every object's full name, kind and editions features, and what each type reference resolved to. */
+function resolution(root: protobuf.Root): string[] {
+  const out: string[] = [];
+  const line = (o: protobuf.ReflectionObject, ...more: unknown[]) =>
+    out.push([o.fullName, o.constructor.name, JSON.stringify((o as unknown as { _features: object })._features), ...more].join(' '));
+  const visit = (obj: protobuf.ReflectionObject): void => {
+    line(obj);
+    if (obj instanceof protobuf.Type) {
+      for (const f of obj.fieldsArray) line(f, f.id, f.repeated, f.map, f.optional, f.resolvedType?.fullName ?? f.type, f.packed, f.hasPresence, JSON.stringify(f.defaultValue));
+      for (const o of obj.oneofsArray) line(o, o.oneof.join());
+    }
+    if (obj instanceof protobuf.Service) for (const m of obj.methodsArray) line(m, m.resolvedRequestType!.fullName, m.resolvedResponseType!.fullName);
+    if (obj instanceof protobuf.Namespace) for (const o of obj.nestedArray) visit(o);
+  };
+  visit(root);
+  return out;
+}
+
 describe('proto roots from build-time descriptors', () => {
   let dir: string;
   before(async () => {
@@ -23,10 +41,15 @@ describe('proto roots from build-time descriptors', () => {
   });
 
   it('the build made a descriptor of each proto that gives the same root as parsing it', async () => {
+    // The descriptor names types by full name ('.runtime.v1.PodSandbox' for 'PodSandbox').
+    const unqualified = (k: string, v: unknown) => (['type', 'requestType', 'responseType'].includes(k) ? String(v).split('.').pop() : v);
     for (const file of [PROTO_PATH, BERTH_PROTO_PATH]) {
-      const d = JSON.parse(await readFile(descriptorPath(file), 'utf8')) as { proto: string };
+      const d = JSON.parse(await readFile(descriptorPath(file), 'utf8')) as { proto: string; features?: object };
       assert.equal(d.proto, await readFile(file, 'utf8'), file);
-      assert.equal(JSON.stringify(loadRoot(file).toJSON()), JSON.stringify(parsed(file).toJSON()), file);
+      assert.ok(d.features, `${file}: the build found one set of features per kind`);
+      const [fromBuild, fromText] = [loadRoot(file), parsed(file)];
+      assert.equal(JSON.stringify(fromBuild.toJSON(), unqualified), JSON.stringify(fromText.toJSON(), unqualified), file);
+      assert.deepEqual(resolution(fromBuild), resolution(fromText), file);
     }
   });
 

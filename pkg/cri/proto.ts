@@ -30,9 +30,33 @@ export function descriptorPath(file: string): string {
   return path.join(PROJECT_ROOT, 'dist', path.relative(PROJECT_ROOT, file).replace(/\.proto$/, '.json'));
 }
 
-/** The root in `descriptor` when it was made from this version of `file`. */
+/** The editions features the build found shared by every namespace, and by everything else (scripts/gen-types.mjs). */
+interface SharedFeatures { namespace: object; member: object }
+
+/** protobufjs's per-object editions state (private to it; the build checked what it resolves to). */
+type Featured = protobuf.ReflectionObject & { _features?: object; _featuresResolved?: boolean };
+
+/**
+ * Gives every object in `root` the features protobufjs would resolve for it, so that resolveAll
+ * skips resolving them (two merges per object; V8 optimised the merge during start-up).
+ */
+function setFeatures(root: protobuf.Root, features: SharedFeatures): void {
+  const set = (obj: Featured, f: object) => {
+    obj._features = f;
+    obj._featuresResolved = true;
+  };
+  const visit = (obj: protobuf.ReflectionObject): void => {
+    set(obj, obj instanceof protobuf.Root || obj.constructor === protobuf.Namespace ? features.namespace : features.member);
+    if (obj instanceof protobuf.Type) for (const o of [...obj.fieldsArray, ...obj.oneofsArray]) set(o, features.member);
+    if (obj instanceof protobuf.Service) for (const m of obj.methodsArray) set(m, features.member);
+    if (obj instanceof protobuf.Namespace) for (const o of obj.nestedArray) visit(o);
+  };
+  visit(root);
+}
+
+/** The root in `descriptor` when it was made from this version of `file` (unresolved). */
 function fromDescriptor(file: string, descriptor: string): protobuf.Root | undefined {
-  let d: { proto: string; root: protobuf.INamespace };
+  let d: { proto: string; root: protobuf.INamespace; features?: SharedFeatures };
   try {
     d = JSON.parse(readFileSync(descriptor, 'utf8')) as typeof d;
   } catch {
@@ -40,7 +64,11 @@ function fromDescriptor(file: string, descriptor: string): protobuf.Root | undef
   }
   // Only the proto file's own text is compared: berth's protos import none.
   if (d.proto !== readFileSync(file, 'utf8')) return undefined;
-  return protobuf.Root.fromJSON(d.root);
+  const root = new protobuf.Root();
+  if (d.root.options) root.setOptions(d.root.options);
+  root.addJSON(d.root.nested ?? {});
+  if (d.features) setFeatures(root, d.features);
+  return root;
 }
 
 /**
