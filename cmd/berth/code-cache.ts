@@ -92,8 +92,11 @@ export function loadBundle(file: string, cacheFile = `${file}.cache`): LoadedBun
 // the loader are separate files, and the bundle also runs without the loader (`node daemon.cjs`).
 const LOADED = Symbol.for('berth.daemon.codeCache');
 
-/** What the daemon learns from its loader: the cache's use at load, and how to write it. */
-export type CodeCacheHandle = Pick<LoadedBundle, 'cache' | 'save'>;
+/**
+ * What the daemon learns from its loader: the cache's use at load, how to write it, and (when the
+ * loader held V8's optimising compiler off for start-up) how to let it run.
+ */
+export type CodeCacheHandle = Pick<LoadedBundle, 'cache' | 'save'> & { startupDone?(): void };
 
 /** The loader's side: leaves the handle for the daemon. */
 export function offerCodeCache(handle: CodeCacheHandle): void {

@@ -83,16 +83,19 @@ function reporter(reloader: ConfigReloader, log: Logger, metrics: Metrics): () =
 }
 
 /**
- * After a start without a usable code cache, writes one half a second after ready: it then holds
+ * Half a second after ready: after a start without a usable code cache, writes one (it then holds
  * the code start-up compiled, and is written before the first idle compaction, whose V8 flag
- * (--expose-gc) would make V8 refuse the cache at the next start.
+ * (--expose-gc) would make V8 refuse the cache at the next start); then lets V8 optimise again.
  */
-function saveCodeCacheSoon(codeCache: CodeCacheHandle | undefined, log: Logger): void {
-  if (!codeCache || codeCache.cache === 'hit') return;
+function afterStartup(codeCache: CodeCacheHandle | undefined, log: Logger): void {
+  if (!codeCache) return;
   setTimeout(() => {
-    const err = codeCache.save();
-    if (err) log.debug({ err: err.message }, 'could not write the code cache: the next start compiles the bundle');
-    else log.debug('code cache written for the next start');
+    if (codeCache.cache !== 'hit') {
+      const err = codeCache.save();
+      if (err) log.debug({ err: err.message }, 'could not write the code cache: the next start compiles the bundle');
+      else log.debug('code cache written for the next start');
+    }
+    codeCache.startupDone?.();
   }, 500).unref();
 }
 
@@ -177,7 +180,7 @@ export async function runDaemon(fileConfig: BerthConfig, source: ReloadSource): 
   }
   const codeCache = takeCodeCache();
   log.info({ socket, ...timeline.summary(), code_cache: codeCache?.cache ?? 'none' }, 'berth ready');
-  saveCodeCacheSoon(codeCache, log);
+  afterStartup(codeCache, log);
   for (const m of started) m.ready?.();
   // The default process metrics load a second after ready, off the first calls' path (a scrape
   // before then loads them itself).
