@@ -1,8 +1,13 @@
 // One HTTP exchange with a registry over node:http/https (not fetch: berth needs unverified TLS
 // for insecure registries, per-request idle timeouts and streamed bodies), with redirects and
 // retries with backoff on 5xx, 429 and broken connections.
-import http, { type IncomingMessage } from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { leanGet } from './lean-get.js';
+
+/** A response: node's IncomingMessage, or leanGet's for plain-http blob bodies. */
+export type HttpResponse = Readable & { statusCode?: number; headers: IncomingHttpHeaders };
 
 export interface HttpOptions {
   method?: string;
@@ -13,6 +18,8 @@ export interface HttpOptions {
   /** Socket inactivity limit, also bounding connect and time to headers. */
   timeoutMs?: number;
   body?: string;
+  /** A large body (a blob): plain-http GETs read it with leanGet, in 1 MiB chunks. */
+  lean?: boolean;
 }
 
 export interface RetryPolicy {
@@ -38,7 +45,13 @@ export class HttpError extends Error {
 }
 
 /** Sends one request; resolves with the response once headers arrive (body not read). */
-export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage> {
+export function send(url: URL, opts: HttpOptions = {}): Promise<HttpResponse> {
+  if (opts.lean && url.protocol === 'http:' && (opts.method ?? 'GET') === 'GET') {
+    return leanGet(url, { headers: opts.headers, signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000 }).catch((err: NodeJS.ErrnoException & { permanent?: boolean }) => {
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+      throw new HttpError(`GET ${url.origin}${url.pathname}: ${err.message}`, err.code !== 'ENOTFOUND' && !err.permanent, err.code);
+    });
+  }
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const mod = isHttps ? https : http;
@@ -68,7 +81,7 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<IncomingMessage>
   });
 }
 
-export async function readBody(res: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res as AsyncIterable<Buffer>) {
@@ -82,13 +95,13 @@ export async function readBody(res: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function drain(res: IncomingMessage): void {
+export function drain(res: HttpResponse): void {
   res.resume();
   res.on('error', () => {});
 }
 
 /** The message of a distribution-spec error body, or a short excerpt of the body. */
-export async function errorText(res: IncomingMessage): Promise<string> {
+export async function errorText(res: HttpResponse): Promise<string> {
   let body = '';
   try {
     body = (await readBody(res, 64 * 1024)).toString('utf8');
@@ -118,7 +131,7 @@ export function retryableStatus(status: number): boolean {
  * Sends with retries (network errors, 5xx, 429) and follows up to 5 redirects; Authorization
  * is dropped when a redirect leaves the origin (blob storage on another host must not see it).
  */
-export async function sendWithRetry(url: URL, opts: HttpOptions, policy: RetryPolicy): Promise<IncomingMessage> {
+export async function sendWithRetry(url: URL, opts: HttpOptions, policy: RetryPolicy): Promise<HttpResponse> {
   let lastErr: unknown;
   for (let attempt = 0; attempt < policy.attempts; attempt++) {
     if (attempt > 0) await sleep(policy.baseDelayMs * 2 ** (attempt - 1), opts.signal);

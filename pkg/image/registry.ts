@@ -1,10 +1,9 @@
 // The OCI distribution client: endpoints (mirrors, then the upstream), the /v2/ ping, Basic
 // and Bearer auth, manifests and blob streams.
-import type { IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import { NotFoundError, UnauthenticatedError, UnavailableError, BerthError } from '../errors/errors.js';
 import { basicHeader, credentialsApply, credentialsFrom, parseChallenges, type Challenge, type Credentials } from './auth.js';
-import { drain, errorText, HttpError, readBody, sendWithRetry, type RetryPolicy } from './http.js';
+import { drain, errorText, HttpError, readBody, sendWithRetry, type HttpOptions, type HttpResponse, type RetryPolicy } from './http.js';
 import { ACCEPT, MAX_MANIFEST_BYTES } from './manifest.js';
 import type { Reference } from './reference.js';
 import type { RegistryAuth } from './types.js';
@@ -115,9 +114,9 @@ export class RegistryClient {
     return ch;
   }
 
-  private async raw(ep: Endpoint, url: URL, headers: Record<string, string>, signal?: AbortSignal, method = 'GET', body?: string): Promise<IncomingMessage> {
+  private async raw(ep: Endpoint, url: URL, headers: Record<string, string>, signal?: AbortSignal, extra: Pick<HttpOptions, 'method' | 'body' | 'lean'> = {}): Promise<HttpResponse> {
     try {
-      return await sendWithRetry(url, { method, headers, insecureTls: ep.insecure, signal, timeoutMs: this.timeoutMs, ...(body !== undefined ? { body } : {}) }, this.retry);
+      return await sendWithRetry(url, { ...extra, headers, insecureTls: ep.insecure, signal, timeoutMs: this.timeoutMs }, this.retry);
     } catch (err) {
       // The scheme learnt for an insecure host may be stale (the registry changed): probe again next time.
       if (!ep.base) RegistryClient.schemes.delete(ep.host);
@@ -147,12 +146,12 @@ export class RegistryClient {
   private async fetchToken(ep: Endpoint, ch: Challenge, scope: string, signal?: AbortSignal): Promise<TokenEntry> {
     const realm = new URL(ch.params.realm!);
     const c = ep.creds;
-    let res: IncomingMessage;
+    let res: HttpResponse;
     if (c?.identityToken) {
       // OAuth2 refresh-token grant, as Docker does with an identity token.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'berth', scope });
       if (ch.params.service) form.set('service', ch.params.service);
-      res = await this.raw(ep, realm, { 'content-type': 'application/x-www-form-urlencoded' }, signal, 'POST', form.toString());
+      res = await this.raw(ep, realm, { 'content-type': 'application/x-www-form-urlencoded' }, signal, { method: 'POST', body: form.toString() });
     } else {
       if (ch.params.service) realm.searchParams.set('service', ch.params.service);
       realm.searchParams.set('scope', scope);
@@ -176,13 +175,13 @@ export class RegistryClient {
    * An authenticated GET of `path` (below `/v2/<repo>/`). On 401 it re-reads the challenge,
    * fetches a fresh token once and retries; a second 401 is an unauthorized error.
    */
-  async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
+  async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal, lean = false): Promise<HttpResponse> {
     const base = await this.baseOf(ep, signal);
     let ch = await this.ping(ep, base, signal);
     const url = new URL(`${base}/v2/${ep.repo}/${path}`);
     for (let round = 0; ; round++) {
       const auth = await this.authorization(ep, ch, signal, round > 0);
-      const res = await this.raw(ep, url, { ...headers, ...(auth ? { authorization: auth } : {}) }, signal);
+      const res = await this.raw(ep, url, { ...headers, ...(auth ? { authorization: auth } : {}) }, signal, { lean });
       if (res.statusCode !== 401 && res.statusCode !== 403) return res;
       const fresh = parseChallenges(String(res.headers['www-authenticate'] ?? ''));
       const why = await errorText(res);
@@ -217,8 +216,8 @@ export class RegistryClient {
   }
 
   /** Opens a blob stream from `offset` (status 206 when the registry honoured the range). */
-  async blob(ep: Endpoint, digest: string, offset: number, signal?: AbortSignal): Promise<IncomingMessage> {
-    const res = await this.get(ep, `blobs/${digest}`, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal);
+  async blob(ep: Endpoint, digest: string, offset: number, signal?: AbortSignal): Promise<HttpResponse> {
+    const res = await this.get(ep, `blobs/${digest}`, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, true);
     if (res.statusCode === 200 || res.statusCode === 206) return res;
     const why = await errorText(res);
     if (res.statusCode === 404) throw new NotFoundError(`blob unknown: ${ep.host}/${ep.repo}@${digest} (${why})`);
