@@ -46,10 +46,11 @@ export class HttpError extends Error {
 
 /** Sends one request; resolves with the response once headers arrive (body not read). */
 export function send(url: URL, opts: HttpOptions = {}): Promise<HttpResponse> {
-  if (opts.lean && url.protocol === 'http:' && (opts.method ?? 'GET') === 'GET') {
-    return leanGet(url, { headers: opts.headers, signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000 }).catch((err: NodeJS.ErrnoException & { permanent?: boolean }) => {
-      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
-      throw new HttpError(`GET ${url.origin}${url.pathname}: ${err.message}`, err.code !== 'ENOTFOUND' && !err.permanent, err.code);
+  const method = opts.method ?? 'GET';
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  if (opts.lean && url.protocol === 'http:' && method === 'GET') {
+    return leanGet(url, { headers: opts.headers, signal: opts.signal, timeoutMs }).catch((err: FailedRequest) => {
+      throw requestError(url, method, err, opts.signal);
     });
   }
   return new Promise((resolve, reject) => {
@@ -57,8 +58,7 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<HttpResponse> {
     const mod = isHttps ? https : http;
     const a = agents();
     const agent = isHttps ? (opts.insecureTls ? a.httpsInsecure : a.https) : a.http;
-    const req = mod.request(url, { method: opts.method ?? 'GET', headers: opts.headers, agent, signal: opts.signal });
-    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const req = mod.request(url, { method, headers: opts.headers, agent, signal: opts.signal });
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     req.once('response', (res) => {
       // The same idle limit keeps watching the body while it streams. The listener goes with
@@ -72,13 +72,22 @@ export function send(url: URL, opts: HttpOptions = {}): Promise<HttpResponse> {
       }
       resolve(res);
     });
-    req.once('error', (err: NodeJS.ErrnoException) => {
-      if (opts.signal?.aborted) return reject(opts.signal.reason ?? err);
-      // A name that does not resolve will not resolve on a retry either.
-      reject(new HttpError(`${opts.method ?? 'GET'} ${url.origin}${url.pathname}: ${err.message}`, err.code !== 'ENOTFOUND', err.code));
-    });
+    req.once('error', (err: FailedRequest) => reject(requestError(url, method, err, opts.signal)));
     req.end(opts.body);
   });
+}
+
+/** A request's failure: a socket error (code set), or leanGet's `permanent` refusal of a bad answer. */
+type FailedRequest = NodeJS.ErrnoException & { permanent?: boolean };
+
+/**
+ * What a failed request rejects with, whichever client sent it: the signal's reason when it was
+ * aborted, else an HttpError, retryable unless a retry cannot help (a name that does not resolve
+ * will not resolve on a retry either; a malformed answer will not mend itself).
+ */
+function requestError(url: URL, method: string, err: FailedRequest, signal?: AbortSignal): unknown {
+  if (signal?.aborted) return signal.reason ?? err;
+  return new HttpError(`${method} ${url.origin}${url.pathname}: ${err.message}`, err.code !== 'ENOTFOUND' && !err.permanent, err.code);
 }
 
 export async function readBody(res: HttpResponse, limit: number): Promise<Buffer> {

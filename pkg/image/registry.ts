@@ -175,13 +175,13 @@ export class RegistryClient {
    * An authenticated GET of `path` (below `/v2/<repo>/`). On 401 it re-reads the challenge,
    * fetches a fresh token once and retries; a second 401 is an unauthorized error.
    */
-  async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal, lean = false): Promise<HttpResponse> {
+  async get(ep: Endpoint, path: string, headers: Record<string, string>, signal?: AbortSignal, o: Pick<HttpOptions, 'lean'> = {}): Promise<HttpResponse> {
     const base = await this.baseOf(ep, signal);
     let ch = await this.ping(ep, base, signal);
     const url = new URL(`${base}/v2/${ep.repo}/${path}`);
     for (let round = 0; ; round++) {
       const auth = await this.authorization(ep, ch, signal, round > 0);
-      const res = await this.raw(ep, url, { ...headers, ...(auth ? { authorization: auth } : {}) }, signal, { lean });
+      const res = await this.raw(ep, url, { ...headers, ...(auth ? { authorization: auth } : {}) }, signal, o);
       if (res.statusCode !== 401 && res.statusCode !== 403) return res;
       const fresh = parseChallenges(String(res.headers['www-authenticate'] ?? ''));
       const why = await errorText(res);
@@ -217,7 +217,7 @@ export class RegistryClient {
 
   /** Opens a blob stream from `offset` (status 206 when the registry honoured the range). */
   async blob(ep: Endpoint, digest: string, offset: number, signal?: AbortSignal): Promise<HttpResponse> {
-    const res = await this.get(ep, `blobs/${digest}`, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, true);
+    const res = await this.get(ep, `blobs/${digest}`, offset > 0 ? { range: `bytes=${offset}-` } : {}, signal, { lean: true });
     if (res.statusCode === 200 || res.statusCode === 206) return res;
     const why = await errorText(res);
     if (res.statusCode === 404) throw new NotFoundError(`blob unknown: ${ep.host}/${ep.repo}@${digest} (${why})`);
